@@ -1,0 +1,3 @@
+module github.com/zccp-go/zccp
+
+go 1.26

@@ -1,0 +1,346 @@
+package zmtp
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Conn is one ZMTP connection after a successful handshake. One goroutine
+// reads (ReadMessage); any goroutine may send; a writer goroutine owned by
+// the Conn drains its Outbox to the socket.
+type Conn struct {
+	nc       net.Conn
+	rd       *reader
+	out      *Outbox
+	opts     Options
+	peer     Metadata
+	peerType SocketType
+	minor    byte // peer's ZMTP minor version
+
+	lastRecv atomic.Int64 // unix nanoseconds of the last successful read syscall
+	ownsOut  bool         // the outbox belongs to this connection alone
+	stopping atomic.Bool  // the writer must stop
+
+	closeOnce sync.Once
+	errMu     sync.Mutex
+	err       error         // first reason the connection ended
+	done      chan struct{} // closed when the writer has stopped and the socket is closed
+}
+
+// Handshake runs the ZMTP greeting and security handshake on nc and
+// returns the established connection with its writer running. On error nc
+// is closed.
+func Handshake(nc net.Conn, opts Options) (*Conn, error) {
+	c, err := handshake(nc, opts, nil)
+	if err != nil {
+		return nil, err
+	}
+	c.start()
+	return c, nil
+}
+
+// handshake is Handshake with an optional outbox to reuse (a Dealer's
+// queue carried across reconnects) and without starting the writer.
+func handshake(nc net.Conn, opts Options, out *Outbox) (*Conn, error) {
+	opts = opts.withDefaults()
+	if opts.Type == "" {
+		nc.Close()
+		return nil, errors.New("zmtp: Options.Type is required")
+	}
+	c := &Conn{nc: nc, opts: opts, done: make(chan struct{})}
+	c.rd = newReader(nc, opts.MaxMessageSize, opts.MaxFrames)
+	if err := c.handshake(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	if out == nil {
+		out = NewOutbox(opts.Queue)
+		c.ownsOut = true
+	}
+	c.out = out
+	c.lastRecv.Store(time.Now().UnixNano())
+	return c, nil
+}
+
+// start launches the writer goroutine.
+func (c *Conn) start() { go c.writeLoop() }
+
+func (c *Conn) handshake() error {
+	deadline := time.Now().Add(c.opts.HandshakeTimeout)
+	c.nc.SetDeadline(deadline)
+	defer c.nc.SetDeadline(time.Time{})
+	mech := c.opts.Mechanism
+	// Send our whole greeting at once: libzmq sends its own in stages and
+	// waits for ours between them, so waiting for its 64 bytes first would
+	// deadlock.
+	if _, err := c.nc.Write(appendGreeting(nil, mech.Name(), mech.AsServer())); err != nil {
+		return fmt.Errorf("zmtp: sending greeting: %w", err)
+	}
+	sig, err := c.rd.readRaw(10)
+	if err != nil {
+		return fmt.Errorf("zmtp: reading greeting: %w", err)
+	}
+	if err := checkSignature(sig); err != nil {
+		return err
+	}
+	rest, err := c.rd.readRaw(greetingSize - 10)
+	if err != nil {
+		return fmt.Errorf("zmtp: reading greeting: %w", err)
+	}
+	full := append(append(make([]byte, 0, greetingSize), sig...), rest...)
+	g, err := parseGreeting(full)
+	if err != nil {
+		return err
+	}
+	c.minor = g.minor
+	if g.mechanism != mech.Name() {
+		return fmt.Errorf("%w: peer uses security mechanism %q, we use %q", ErrIncompatible, g.mechanism, mech.Name())
+	}
+	md, err := mech.Handshake(handshakeIO{c}, c.opts.metadata())
+	if err != nil {
+		return err
+	}
+	c.peer = md
+	c.peerType = SocketType(md[PropSocketType])
+	if !Compatible(c.opts.Type, c.peerType) {
+		c.nc.Write(appendCommand(nil, "ERROR", errorData("incompatible socket type")))
+		return fmt.Errorf("%w: a %s socket cannot talk to a %q peer", ErrIncompatible, c.opts.Type, c.peerType)
+	}
+	return nil
+}
+
+// errorData encodes the data of an ERROR command.
+func errorData(reason string) []byte {
+	if len(reason) > 255 {
+		reason = reason[:255]
+	}
+	return append([]byte{byte(len(reason))}, reason...)
+}
+
+// handshakeIO gives a Mechanism direct, unqueued access to the socket.
+type handshakeIO struct{ c *Conn }
+
+func (h handshakeIO) ReadCommand() (string, []byte, error) {
+	frames, cmd, err := h.c.rd.readMessage()
+	if err != nil {
+		return "", nil, fmt.Errorf("zmtp: handshake: %w", err)
+	}
+	if !cmd {
+		return "", nil, fmt.Errorf("%w: message frame during the handshake", ErrProtocol)
+	}
+	return parseCommand(frames[0])
+}
+
+func (h handshakeIO) WriteCommand(name string, data []byte) error {
+	_, err := h.c.nc.Write(appendCommand(nil, name, data))
+	return err
+}
+
+// PeerMetadata returns the properties the peer announced.
+func (c *Conn) PeerMetadata() Metadata { return c.peer }
+
+// PeerType returns the peer's socket type.
+func (c *Conn) PeerType() SocketType { return c.peerType }
+
+// PeerIdentity returns the peer's Identity property (empty if none).
+func (c *Conn) PeerIdentity() []byte { return []byte(c.peer[PropIdentity]) }
+
+// RemoteAddr returns the peer's network address.
+func (c *Conn) RemoteAddr() net.Addr { return c.nc.RemoteAddr() }
+
+// LocalAddr returns our network address.
+func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
+
+// Outbox returns the connection's outbound queue.
+func (c *Conn) Outbox() *Outbox { return c.out }
+
+// LastReceived returns when bytes last arrived from the peer.
+func (c *Conn) LastReceived() time.Time { return time.Unix(0, c.lastRecv.Load()) }
+
+// Buffered returns how many received bytes are waiting to be parsed. When
+// it is zero the next ReadMessage blocks in a read: a good moment for the
+// caller to flush the outboxes it filled while processing the batch.
+func (c *Conn) Buffered() int { return c.rd.buffered() }
+
+// ReadMessage returns the next message. The frames point into the
+// connection's read buffer and stay valid only until the next call. A
+// message over the size or frame limit is skipped without being held in
+// memory and reported as a *TooLargeError (errors.Is ErrTooLarge); the
+// connection stays usable and the caller may go on reading. ZMTP
+// commands are handled here: PING is answered with PONG, PONG and unknown
+// commands are ignored, ERROR ends the connection. Only the goroutine that
+// owns the connection's reading may call it.
+func (c *Conn) ReadMessage() ([][]byte, error) {
+	for {
+		before := c.rd.nread
+		frames, cmd, err := c.rd.readMessage()
+		if c.rd.nread != before {
+			c.lastRecv.Store(time.Now().UnixNano())
+		}
+		if err != nil {
+			if errors.Is(err, ErrTooLarge) {
+				return nil, err // skipped; the connection is still usable
+			}
+			c.fail(err)
+			return nil, err
+		}
+		if !cmd {
+			return frames, nil
+		}
+		if err := c.handleCommand(frames[0]); err != nil {
+			c.fail(err)
+			return nil, err
+		}
+	}
+}
+
+func (c *Conn) handleCommand(body []byte) error {
+	name, data, err := parseCommand(body)
+	if err != nil {
+		return err
+	}
+	switch name {
+	case "PING":
+		if len(data) < 2 || len(data) > 2+16 {
+			return fmt.Errorf("%w: malformed PING", ErrProtocol)
+		}
+		return c.sendCommand("PONG", data[2:])
+	case "ERROR":
+		return fmt.Errorf("%w: %s", ErrPeerError, errorReason(data))
+	case "READY", "HELLO", "WELCOME", "INITIATE":
+		return fmt.Errorf("%w: unexpected %s after the handshake", ErrProtocol, name)
+	}
+	return nil // PONG, SUBSCRIBE, CANCEL and unknown commands
+}
+
+// sendCommand queues a command frame ahead of no one (in order) and flushes.
+func (c *Conn) sendCommand(name string, data []byte) error {
+	size := 1 + len(name) + len(data)
+	b, err := c.out.Reserve(FrameHeaderSize(size)+size, false)
+	if err != nil {
+		return err
+	}
+	c.out.Commit(appendCommand(b, name, data))
+	c.out.Flush()
+	return nil
+}
+
+// Ping sends a ZMTP 3.1 PING with the given TTL (rounded to tenths of a
+// second, at most 6553.5 s) and context (at most 16 bytes). The peer
+// answers with PONG, which refreshes LastReceived.
+func (c *Conn) Ping(ttl time.Duration, context []byte) error {
+	if len(context) > 16 {
+		return errors.New("zmtp: PING context longer than 16 bytes")
+	}
+	if c.minor < 1 {
+		return nil // ZMTP 3.0 peers have no PING; silently skip
+	}
+	t := ttl / (100 * time.Millisecond)
+	if t > 0xFFFF {
+		t = 0xFFFF
+	}
+	data := binary.BigEndian.AppendUint16(make([]byte, 0, 2+len(context)), uint16(t))
+	return c.sendCommand("PING", append(data, context...))
+}
+
+// Send queues one message (not droppable) and wakes the writer.
+func (c *Conn) Send(frames ...[]byte) error { return c.out.Send(frames) }
+
+// SendFirst queues a message ahead of everything already queued; see
+// Outbox.SendFirst. A Dealer's OnConnect hook uses it for handshakes.
+func (c *Conn) SendFirst(frames ...[]byte) error { return c.out.SendFirst(frames) }
+
+// writeLoop is the connection's only writer: it swaps out everything
+// queued and writes it in one call, without holding any lock during I/O.
+func (c *Conn) writeLoop() {
+	defer c.finish()
+	for {
+		b, ok := c.out.take(&c.stopping)
+		if !ok {
+			if err := c.out.Err(); err != nil {
+				c.fail(err)
+			}
+			return
+		}
+		if c.opts.WriteTimeout > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
+		}
+		_, err := c.nc.Write(b)
+		c.out.release(b)
+		if err != nil {
+			c.fail(fmt.Errorf("zmtp: write: %w", err))
+			return
+		}
+	}
+}
+
+// fail records the first error and stops the connection.
+func (c *Conn) fail(err error) {
+	c.errMu.Lock()
+	if c.err == nil {
+		c.err = err
+	}
+	c.errMu.Unlock()
+	c.stopping.Store(true)
+	if c.ownsOut {
+		c.out.close(false)
+	}
+	c.out.signal()
+	c.nc.Close() // unblocks a reader or writer stuck in a syscall
+}
+
+func (c *Conn) finish() {
+	c.closeOnce.Do(func() {
+		c.nc.Close()
+		close(c.done)
+	})
+}
+
+// Err returns why the connection ended (nil while it is up or after a
+// clean Close).
+func (c *Conn) Err() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	if errors.Is(c.err, ErrClosed) {
+		return nil
+	}
+	return c.err
+}
+
+// Done is closed once the connection has ended and its socket is closed.
+func (c *Conn) Done() <-chan struct{} { return c.done }
+
+// Close ends the connection at once, discarding queued messages.
+func (c *Conn) Close() error {
+	c.fail(ErrClosed)
+	<-c.done
+	return nil
+}
+
+// CloseGracefully stops accepting new messages, lets the writer send what
+// is queued, then closes; after timeout it closes regardless.
+func (c *Conn) CloseGracefully(timeout time.Duration) error {
+	if c.ownsOut {
+		c.out.close(true)
+	} else {
+		c.stopping.Store(true)
+		c.out.signal()
+	}
+	select {
+	case <-c.done:
+	case <-time.After(timeout):
+		c.fail(ErrClosed)
+		<-c.done
+	}
+	c.errMu.Lock()
+	if c.err == nil {
+		c.err = ErrClosed
+	}
+	c.errMu.Unlock()
+	return nil
+}

@@ -1,0 +1,335 @@
+package zmtp
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// Overflow says what an Outbox does with a message that does not fit.
+type Overflow int
+
+const (
+	// OverflowReject refuses the new message with ErrQueueFull.
+	OverflowReject Overflow = iota
+	// OverflowDropOldest drops the oldest droppable messages to make room
+	// (down to three quarters of the limits, so that a consumer that stays
+	// behind does not cost a compaction per message); messages that are
+	// not droppable are never dropped, and if they alone fill the queue the
+	// new message is refused with ErrQueueFull.
+	OverflowDropOldest
+	// OverflowDisconnect refuses the message and marks the queue failed
+	// with ErrSlowConsumer, which closes the connection.
+	OverflowDisconnect
+)
+
+// String returns the policy name as used in configuration.
+func (o Overflow) String() string {
+	switch o {
+	case OverflowReject:
+		return "reject"
+	case OverflowDropOldest:
+		return "drop-oldest"
+	case OverflowDisconnect:
+		return "disconnect"
+	}
+	return "unknown"
+}
+
+// Limits bound an Outbox. Zero fields take the defaults below.
+type Limits struct {
+	MaxBytes    int      // queued bytes (encoded frames), not counting the batch being written
+	MaxMessages int      // queued messages
+	Overflow    Overflow // what to do when full
+}
+
+// Default outbox limits.
+const (
+	DefaultMaxQueuedBytes    = 8 << 20
+	DefaultMaxQueuedMessages = 100_000
+)
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxBytes <= 0 {
+		l.MaxBytes = DefaultMaxQueuedBytes
+	}
+	if l.MaxMessages <= 0 {
+		l.MaxMessages = DefaultMaxQueuedMessages
+	}
+	return l
+}
+
+// mark records where a queued message ends and whether it may be dropped.
+type mark struct {
+	end       int
+	droppable bool
+}
+
+// maxSpare is the largest buffer kept for reuse after a write.
+const maxSpare = 1 << 20
+
+// Outbox is a bounded queue of encoded frames waiting to be written to one
+// peer. Producers append whole messages under a short lock and never do
+// I/O; a single writer goroutine takes everything queued in one swap and
+// writes it with one syscall, so bursts coalesce.
+//
+// Memory: at most Limits.MaxBytes queued plus one batch in flight (the
+// previous swap) and one spare buffer of up to 1 MiB. A single message
+// larger than MaxBytes is accepted when the queue is empty.
+type Outbox struct {
+	mu            sync.Mutex
+	pending       []byte // encoded messages not yet taken by the writer
+	marks         []mark // one per message in pending
+	spare         []byte // buffer returned by the writer, reused for pending
+	front         int    // insertion point for SendFirst (end of the prefix inserted so far)
+	limits        Limits
+	dropped       uint64 // droppable messages dropped, total
+	unreport      uint64 // dropped since the last TakeDropped
+	closing       bool   // drain what is pending, then stop
+	closed        bool   // stop now
+	lastDroppable bool   // droppable flag of the message between Reserve and Commit
+	failed        error  // reason the queue stopped accepting
+	wake          chan struct{}
+}
+
+// NewOutbox returns an empty outbox with the given limits.
+func NewOutbox(l Limits) *Outbox {
+	return &Outbox{limits: l.withDefaults(), wake: make(chan struct{}, 1)}
+}
+
+// Limits returns the outbox's limits.
+func (o *Outbox) Limits() Limits { return o.limits }
+
+// Reserve makes room for one message of size bytes and returns the queue
+// buffer to append it to. On success o.mu is HELD and the caller must
+// append exactly one message to the returned slice and pass the result to
+// Commit, without blocking in between. On failure the lock is released and
+// the error is ErrQueueFull, ErrSlowConsumer or ErrClosed.
+func (o *Outbox) Reserve(size int, droppable bool) ([]byte, error) {
+	o.mu.Lock()
+	if o.closed || o.closing || o.failed != nil {
+		err := o.failed
+		o.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return nil, err
+	}
+	if len(o.marks) > 0 && (len(o.pending)+size > o.limits.MaxBytes || len(o.marks)+1 > o.limits.MaxMessages) {
+		if err := o.overflowLocked(size); err != nil {
+			o.mu.Unlock()
+			return nil, err
+		}
+	}
+	o.lastDroppable = droppable
+	if o.pending == nil {
+		o.pending, o.spare = o.spare[:0], nil
+	}
+	return o.pending, nil
+}
+
+// Commit records the message appended to the slice Reserve returned and
+// releases o.mu.
+func (o *Outbox) Commit(b []byte) {
+	o.pending = b
+	o.marks = append(o.marks, mark{end: len(b), droppable: o.lastDroppable})
+	o.mu.Unlock()
+}
+
+// overflowLocked applies the overflow policy so that a message of size
+// bytes fits; called with o.mu held.
+func (o *Outbox) overflowLocked(size int) error {
+	switch o.limits.Overflow {
+	case OverflowDropOldest:
+		if o.dropOldestLocked(size) {
+			return nil
+		}
+		return ErrQueueFull
+	case OverflowDisconnect:
+		o.failed = ErrSlowConsumer
+		o.signal()
+		return ErrSlowConsumer
+	default:
+		return ErrQueueFull
+	}
+}
+
+// dropOldestLocked drops the oldest droppable messages until the queue
+// with the new message is at three quarters of its limits; it reports
+// whether the new message now fits. It compacts pending in place. Called
+// with o.mu held.
+func (o *Outbox) dropOldestLocked(size int) bool {
+	targetBytes := o.limits.MaxBytes*3/4 - size
+	targetMsgs := o.limits.MaxMessages*3/4 - 1
+	bytes, msgs := len(o.pending), len(o.marks)
+	out := o.pending[:0]
+	w, prev := 0, 0
+	for _, m := range o.marks {
+		if m.droppable && (bytes > targetBytes || msgs > targetMsgs) {
+			bytes -= m.end - prev
+			msgs--
+			o.dropped++
+			o.unreport++
+		} else {
+			out = append(out, o.pending[prev:m.end]...) // never overtakes the read position
+			o.marks[w] = mark{end: len(out), droppable: m.droppable}
+			w++
+		}
+		prev = m.end
+	}
+	o.pending, o.marks = out, o.marks[:w]
+	return len(o.marks) == 0 ||
+		len(o.pending)+size <= o.limits.MaxBytes && len(o.marks)+1 <= o.limits.MaxMessages
+}
+
+// Send queues one message (not droppable) and wakes the writer.
+func (o *Outbox) Send(frames [][]byte) error {
+	b, err := o.Reserve(MessageSize(frames), false)
+	if err != nil {
+		return err
+	}
+	o.Commit(AppendMessage(b, frames))
+	o.Flush()
+	return nil
+}
+
+// SendFirst queues one message ahead of everything already queued (after
+// earlier SendFirst messages), ignoring the limits; it is meant for the
+// handshake of a new connection (e.g. a protocol HELLO) that must precede
+// messages queued while disconnected.
+func (o *Outbox) SendFirst(frames [][]byte) error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.closed {
+		return ErrClosed
+	}
+	msg := AppendMessage(nil, frames)
+	n := len(msg)
+	buf := make([]byte, 0, len(o.pending)+n)
+	buf = append(buf, o.pending[:o.front]...)
+	buf = append(buf, msg...)
+	buf = append(buf, o.pending[o.front:]...)
+	marks := make([]mark, 0, len(o.marks)+1)
+	i := 0
+	for ; i < len(o.marks) && o.marks[i].end <= o.front; i++ {
+		marks = append(marks, o.marks[i])
+	}
+	marks = append(marks, mark{end: o.front + n})
+	for ; i < len(o.marks); i++ {
+		marks = append(marks, mark{end: o.marks[i].end + n, droppable: o.marks[i].droppable})
+	}
+	o.pending, o.marks = buf, marks
+	o.front += n
+	return nil
+}
+
+// Flush wakes the writer if it is idle. Producers that queue many messages
+// in a batch call it once at the end of the batch.
+func (o *Outbox) Flush() { o.signal() }
+
+func (o *Outbox) signal() {
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Len returns the number of queued messages and bytes (not counting the
+// batch being written).
+func (o *Outbox) Len() (messages, bytes int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.marks), len(o.pending)
+}
+
+// Dropped returns how many droppable messages were dropped in total.
+func (o *Outbox) Dropped() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.dropped
+}
+
+// TakeDropped returns how many messages were dropped since its last call
+// and resets that count; a producer uses it to tell the peer what it
+// missed. Called with o.mu held (between Reserve and Commit) it must not
+// be used; use TakeDroppedLocked there.
+func (o *Outbox) TakeDropped() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.TakeDroppedLocked()
+}
+
+// TakeDroppedLocked is TakeDropped for a caller holding o.mu (between
+// Reserve and Commit).
+func (o *Outbox) TakeDroppedLocked() uint64 {
+	n := o.unreport
+	o.unreport = 0
+	return n
+}
+
+// Err returns why the outbox stopped accepting messages, or nil.
+func (o *Outbox) Err() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.failed
+}
+
+// take blocks until there is something to write, then hands the whole
+// pending buffer to the writer. ok is false when the writer must stop:
+// the outbox was closed, failed, or is closing and has been drained.
+func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
+	for {
+		o.mu.Lock()
+		if o.closed || o.failed != nil || stop.Load() {
+			o.mu.Unlock()
+			return nil, false
+		}
+		if len(o.pending) > 0 {
+			b = o.pending
+			o.pending = nil
+			o.marks = o.marks[:0]
+			o.front = 0
+			o.mu.Unlock()
+			return b, true
+		}
+		if o.closing {
+			o.mu.Unlock()
+			return nil, false
+		}
+		o.mu.Unlock()
+		<-o.wake
+	}
+}
+
+// release gives a written batch back for reuse.
+func (o *Outbox) release(b []byte) {
+	if cap(b) > maxSpare {
+		return
+	}
+	o.mu.Lock()
+	if o.spare == nil {
+		o.spare = b[:0]
+	}
+	o.mu.Unlock()
+}
+
+// close stops the outbox. With drain, the writer first writes what is
+// queued; without, queued messages are discarded.
+func (o *Outbox) close(drain bool) {
+	o.mu.Lock()
+	if drain {
+		o.closing = true
+	} else {
+		o.closed = true
+	}
+	o.mu.Unlock()
+	o.signal()
+}
+
+// reopen makes a closed outbox usable again, keeping queued messages; a
+// Dealer uses it to carry its queue over to the next connection.
+func (o *Outbox) reopen() {
+	o.mu.Lock()
+	o.closed, o.closing, o.failed = false, false, nil
+	o.front = 0
+	o.mu.Unlock()
+}

@@ -1,0 +1,230 @@
+package zmtp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+const (
+	// minReadBuffer is the read buffer a connection starts with and
+	// shrinks back to after a large message.
+	minReadBuffer = 32 << 10
+)
+
+// span locates one frame body inside reader.buf.
+type span struct{ off, n int }
+
+// reader parses ZMTP frames out of one large buffer that is refilled with
+// as many bytes as each read returns, so that one syscall serves many small
+// messages. It is used by exactly one goroutine.
+type reader struct {
+	rd        io.Reader
+	buf       []byte
+	r, w      int // unread bytes are buf[r:w]
+	msgStart  int // first byte of the message being parsed; nothing before it is needed
+	maxSize   int64
+	maxFrames int
+	spans     []span
+	frames    [][]byte
+	nread     int64 // bytes read from the socket so far
+}
+
+func newReader(rd io.Reader, maxSize int64, maxFrames int) *reader {
+	return &reader{rd: rd, buf: make([]byte, minReadBuffer), maxSize: maxSize, maxFrames: maxFrames}
+}
+
+// buffered returns the number of bytes read from the socket but not yet
+// parsed. Zero means the next readMessage will block in a read syscall.
+func (rd *reader) buffered() int { return rd.w - rd.r }
+
+// fill makes sure at least n unparsed bytes are in the buffer, compacting
+// or growing it; bytes before msgStart may be discarded.
+func (rd *reader) fill(n int) error {
+	if rd.w-rd.r >= n {
+		return nil
+	}
+	need := rd.r - rd.msgStart + n // bytes from msgStart that must fit
+	if need > len(rd.buf) {
+		size := 2 * len(rd.buf)
+		if size < need {
+			size = need
+		}
+		nb := make([]byte, size)
+		rd.shift(nb)
+	} else if len(rd.buf)-rd.msgStart < need || rd.msgStart > len(rd.buf)/2 {
+		rd.shift(rd.buf)
+	}
+	for rd.w-rd.r < n {
+		m, err := rd.rd.Read(rd.buf[rd.w:])
+		rd.w += m
+		rd.nread += int64(m)
+		if err != nil {
+			if rd.w-rd.r >= n {
+				return nil
+			}
+			if err == io.EOF && rd.w > rd.msgStart {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// shift moves buf[msgStart:w] to the start of dst (which may be rd.buf)
+// and rebases every offset.
+func (rd *reader) shift(dst []byte) {
+	d := rd.msgStart
+	copy(dst, rd.buf[d:rd.w])
+	rd.buf = dst
+	rd.r -= d
+	rd.w -= d
+	rd.msgStart = 0
+	for i := range rd.spans {
+		rd.spans[i].off -= d
+	}
+}
+
+// readRaw returns the next n bytes (used for the greeting).
+func (rd *reader) readRaw(n int) ([]byte, error) {
+	rd.msgStart = rd.r
+	if err := rd.fill(n); err != nil {
+		return nil, err
+	}
+	b := rd.buf[rd.r : rd.r+n]
+	rd.r += n
+	return b, nil
+}
+
+// frameHeader reads one frame header and returns its flags and body size.
+func (rd *reader) frameHeader() (flags byte, size uint64, err error) {
+	if err = rd.fill(2); err != nil {
+		return 0, 0, err
+	}
+	flags = rd.buf[rd.r]
+	if flags&^(FlagMore|FlagLong|FlagCommand) != 0 {
+		return 0, 0, fmt.Errorf("%w: reserved frame flag bits set (0x%02x)", ErrProtocol, flags)
+	}
+	if flags&FlagLong == 0 {
+		size = uint64(rd.buf[rd.r+1])
+		rd.r += 2
+		return flags, size, nil
+	}
+	if err = rd.fill(9); err != nil {
+		return 0, 0, err
+	}
+	size = binary.BigEndian.Uint64(rd.buf[rd.r+1:])
+	rd.r += 9
+	return flags, size, nil
+}
+
+// readMessage reads one whole multipart message, or one command frame
+// (isCommand true, a single frame). The returned frames point into the
+// reader's buffer and are valid until the next call.
+func (rd *reader) readMessage() (frames [][]byte, isCommand bool, err error) {
+	rd.maybeShrink()
+	rd.msgStart = rd.r
+	rd.spans = rd.spans[:0]
+	var total uint64
+	for {
+		flags, size, err := rd.frameHeader()
+		if err != nil {
+			return nil, false, err
+		}
+		cmd := flags&FlagCommand != 0
+		if cmd && (len(rd.spans) > 0 || flags&FlagMore != 0) {
+			return nil, false, fmt.Errorf("%w: command frame inside a multipart message", ErrProtocol)
+		}
+		total += size
+		tooBig := rd.maxSize > 0 && total > uint64(rd.maxSize)
+		tooMany := rd.maxFrames > 0 && len(rd.spans) >= rd.maxFrames
+		if size > maxDiscard || cmd && (tooBig || tooMany) {
+			return nil, false, fmt.Errorf("%w: frame of %d bytes", ErrProtocol, size)
+		}
+		if tooBig || tooMany {
+			// Refuse the message without holding it in memory: stream
+			// past the rest of it so that the connection stays usable.
+			seen := len(rd.spans) + 1
+			if err := rd.skipMessage(size, flags&FlagMore != 0); err != nil {
+				return nil, false, err
+			}
+			if tooMany {
+				return nil, false, &TooLargeError{Frames: seen, Limit: rd.maxFrames}
+			}
+			return nil, false, &TooLargeError{Size: total, Limit: int(rd.maxSize)}
+		}
+		if err := rd.fill(int(size)); err != nil {
+			return nil, false, err
+		}
+		rd.spans = append(rd.spans, span{rd.r, int(size)})
+		rd.r += int(size)
+		if flags&FlagMore == 0 {
+			rd.frames = rd.frames[:0]
+			for _, s := range rd.spans {
+				rd.frames = append(rd.frames, rd.buf[s.off:s.off+s.n:s.off+s.n])
+			}
+			return rd.frames, cmd, nil
+		}
+	}
+}
+
+// maybeShrink returns a buffer grown for a large message to its normal
+// size once the large message has been consumed.
+func (rd *reader) maybeShrink() {
+	if len(rd.buf) > 4*minReadBuffer && rd.w-rd.r <= minReadBuffer/2 {
+		nb := make([]byte, minReadBuffer)
+		rd.msgStart = rd.r
+		rd.spans = rd.spans[:0]
+		rd.shift(nb)
+	}
+}
+
+const maxInt = int(^uint(0) >> 1)
+
+// maxDiscard is the largest frame size announced that is skipped rather
+// than treated as a protocol violation.
+const maxDiscard = 1 << 40
+
+// skipMessage discards size body bytes of the current frame and, if more
+// is set, every following frame of the message, without keeping them.
+func (rd *reader) skipMessage(size uint64, more bool) error {
+	for {
+		for size > 0 {
+			rd.msgStart = rd.r
+			rd.spans = rd.spans[:0]
+			if rd.r == rd.w {
+				if err := rd.fill(1); err != nil {
+					if err == io.EOF {
+						err = io.ErrUnexpectedEOF
+					}
+					return err
+				}
+			}
+			n := min(uint64(rd.w-rd.r), size)
+			rd.r += int(n)
+			size -= n
+		}
+		if !more {
+			return nil
+		}
+		rd.msgStart = rd.r
+		flags, sz, err := rd.frameHeader()
+		if err != nil {
+			return err
+		}
+		if flags&FlagCommand != 0 || sz > maxDiscard {
+			return fmt.Errorf("%w: bad frame inside an oversized message", ErrProtocol)
+		}
+		size, more = sz, flags&FlagMore != 0
+	}
+}
+
+// parseCommand splits a command frame body into name and data.
+func parseCommand(body []byte) (name string, data []byte, err error) {
+	if len(body) < 1 || int(body[0]) > len(body)-1 || body[0] == 0 {
+		return "", nil, fmt.Errorf("%w: malformed command frame", ErrProtocol)
+	}
+	n := int(body[0])
+	return string(body[1 : 1+n]), body[1+n:], nil
+}
