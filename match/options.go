@@ -1,0 +1,38 @@
+package match
+
+// Option configures an [Index].
+type Option func(*config)
+
+type config struct {
+	cacheSize       int
+	regexpCacheSize int
+}
+
+// Defaults used by [NewIndex].
+const (
+	// DefaultCacheSize is the default number of addresses whose results
+	// are cached.
+	DefaultCacheSize = 1 << 16
+	// DefaultRegexpCacheSize is the default number of expressions that
+	// keep a compiled regexp at the same time.
+	DefaultRegexpCacheSize = 4096
+)
+
+func defaultConfig() config {
+	return config{cacheSize: DefaultCacheSize, regexpCacheSize: DefaultRegexpCacheSize}
+}
+
+// WithCacheSize sets how many addresses the per-address result cache holds
+// (rounded up to a multiple of 4 and a power of two); 0 or less disables the
+// cache, so every Match consults the index.
+func WithCacheSize(n int) Option {
+	return func(c *config) { c.cacheSize = n }
+}
+
+// WithRegexpCacheSize sets how many expressions may keep a compiled regexp
+// at the same time; the others are compiled again when a candidate address
+// needs them. A negative n keeps every compiled regexp (fastest misses, but
+// 2-3.5 KB per regexp expression); 0 keeps none.
+func WithRegexpCacheSize(n int) Option {
+	return func(c *config) { c.regexpCacheSize = n }
+}
