@@ -23,6 +23,7 @@ type Conn struct {
 	minor    byte // peer's ZMTP minor version
 
 	lastRecv atomic.Int64 // unix nanoseconds of the last successful read syscall
+	lastSent atomic.Int64 // unix nanoseconds of the last completed write syscall
 	ownsOut  bool         // the outbox belongs to this connection alone
 	stopping atomic.Bool  // the writer must stop
 
@@ -63,7 +64,9 @@ func handshake(nc net.Conn, opts Options, out *Outbox) (*Conn, error) {
 		c.ownsOut = true
 	}
 	c.out = out
-	c.lastRecv.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	c.lastRecv.Store(now)
+	c.lastSent.Store(now)
 	return c, nil
 }
 
@@ -161,6 +164,9 @@ func (c *Conn) Outbox() *Outbox { return c.out }
 
 // LastReceived returns when bytes last arrived from the peer.
 func (c *Conn) LastReceived() time.Time { return time.Unix(0, c.lastRecv.Load()) }
+
+// LastSent returns when bytes were last written to the peer.
+func (c *Conn) LastSent() time.Time { return time.Unix(0, c.lastSent.Load()) }
 
 // Buffered returns how many received bytes are waiting to be parsed. When
 // it is zero the next ReadMessage blocks in a read: a good moment for the
@@ -276,6 +282,7 @@ func (c *Conn) writeLoop() {
 			c.fail(fmt.Errorf("zmtp: write: %w", err))
 			return
 		}
+		c.lastSent.Store(time.Now().UnixNano())
 	}
 }
 

@@ -32,6 +32,9 @@ type DealerOptions struct {
 	// OnDisconnect is told when an established connection ends, with the
 	// reason. It runs on the reader goroutine and must not block.
 	OnDisconnect func(err error)
+	// OnDialError is told when a connection attempt fails. It must not
+	// block.
+	OnDialError func(err error)
 }
 
 // Dealer is the client side of ZCCP's transport with DEALER semantics: it
@@ -140,6 +143,9 @@ func (d *Dealer) run() {
 	for d.ctx.Err() == nil {
 		c, err := d.connect()
 		if err != nil {
+			if d.opts.OnDialError != nil && d.ctx.Err() == nil {
+				d.opts.OnDialError(err)
+			}
 			wait := jitter(backoff)
 			backoff = min(2*backoff, d.opts.ReconnectMax)
 			select {

@@ -88,7 +88,9 @@ type Outbox struct {
 	closed        bool   // stop now
 	lastDroppable bool   // droppable flag of the message between Reserve and Commit
 	failed        error  // reason the queue stopped accepting
+	queued        uint64 // messages committed, total
 	wake          chan struct{}
+	batch         atomic.Uint64 // last producer batch that marked this outbox
 }
 
 // NewOutbox returns an empty outbox with the given limits.
@@ -132,8 +134,16 @@ func (o *Outbox) Reserve(size int, droppable bool) ([]byte, error) {
 func (o *Outbox) Commit(b []byte) {
 	o.pending = b
 	o.marks = append(o.marks, mark{end: len(b), droppable: o.lastDroppable})
+	o.queued++
 	o.mu.Unlock()
 }
+
+// MarkBatch records that producer batch id has queued to this outbox and
+// reports whether this is the first mark for that batch, so that a
+// producer collecting outboxes to Flush at the end of a batch adds each
+// one once. Batch ids must be unique per producer batch. A race between
+// producers can only report true twice (an extra Flush), never miss one.
+func (o *Outbox) MarkBatch(id uint64) bool { return o.batch.Swap(id) != id }
 
 // overflowLocked applies the overflow policy so that a message of size
 // bytes fits; called with o.mu held.
@@ -204,6 +214,7 @@ func (o *Outbox) SendFirst(frames [][]byte) error {
 	}
 	msg := AppendMessage(nil, frames)
 	n := len(msg)
+	o.queued++
 	buf := make([]byte, 0, len(o.pending)+n)
 	buf = append(buf, o.pending[:o.front]...)
 	buf = append(buf, msg...)
@@ -246,6 +257,13 @@ func (o *Outbox) Dropped() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.dropped
+}
+
+// Queued returns how many messages were ever queued (committed).
+func (o *Outbox) Queued() uint64 {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.queued
 }
 
 // TakeDropped returns how many messages were dropped since its last call
