@@ -1,0 +1,259 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zccp-go/zccp/match"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// Broker is a ZCCP broker. Create it with New, bind it with Listen (or
+// Serve a listener), stop it with Shutdown or Close.
+type Broker struct {
+	cfg   Config
+	log   *slog.Logger
+	srv   *zmtp.Server
+	index *match.Index[*session]
+
+	mu      sync.RWMutex
+	byIdent map[string]*session // addressable sessions by identifier; guarded by mu
+	peers   map[*peer]struct{}  // every connection; guarded by mu
+	nsess   int                 // live sessions; guarded by mu
+
+	nextSession atomic.Uint64
+	nextPeer    atomic.Uint64
+	stats       counters
+
+	stopTick chan struct{}
+	tickDone chan struct{}
+	stopOnce sync.Once
+	ready    chan struct{}
+}
+
+// counters are broker-wide totals.
+type counters struct {
+	connections atomic.Uint64 // connections accepted
+	sessions    atomic.Uint64 // sessions started
+	published   atomic.Uint64 // PUBLISH commands routed
+	deliveries  atomic.Uint64 // DELIVERs queued for PUBLISH
+	directs     atomic.Uint64 // DIRECT commands delivered
+	noRecipient atomic.Uint64 // DIRECT to an unknown identifier
+	refused     atomic.Uint64 // deliveries refused by a full queue
+	invalid     atomic.Uint64 // INVALID answers
+	expired     atomic.Uint64 // connections expired
+	malformed   atomic.Uint64 // undecodable commands
+}
+
+// Stats is a snapshot of broker-wide counters.
+type Stats struct {
+	Connections   int    // open connections
+	Sessions      int    // live sessions
+	Subscriptions int    // expressions held (each session's counted once)
+	Accepted      uint64 // connections accepted since start
+	Started       uint64 // sessions started since start
+	Published     uint64 // PUBLISH commands routed
+	Deliveries    uint64 // DELIVERs queued for PUBLISH
+	Directs       uint64 // DIRECT commands delivered
+	NoRecipient   uint64 // DIRECT commands to an unknown identifier
+	Refused       uint64 // deliveries refused because a queue was full
+	Invalid       uint64 // INVALID answers
+	Expired       uint64 // connections expired for silence
+	Malformed     uint64 // undecodable commands
+}
+
+// New returns a broker with cfg (zero fields take defaults).
+func New(cfg Config) (*Broker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	b := &Broker{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		index:    match.NewIndex[*session](match.WithCacheSize(cfg.CacheSize)),
+		byIdent:  map[string]*session{},
+		peers:    map[*peer]struct{}{},
+		stopTick: make(chan struct{}),
+		tickDone: make(chan struct{}),
+		ready:    make(chan struct{}),
+	}
+	b.srv = &zmtp.Server{
+		Options: zmtp.Options{
+			Type:           zmtp.TypeRouter,
+			MaxMessageSize: cfg.MaxMessageSize,
+			MaxFrames:      cfg.MaxFrames,
+			Queue:          cfg.Queue,
+		},
+		Handler: b.serveConn,
+		OnError: func(remote net.Addr, err error) {
+			b.log.Warn("connection refused", "remote", addrString(remote), "err", err)
+		},
+	}
+	go b.tickLoop()
+	return b, nil
+}
+
+func addrString(a net.Addr) string {
+	if a == nil {
+		return ""
+	}
+	return a.String()
+}
+
+// Listen binds endpoint (tcp://host:port, ipc://path, ipc://@name) and
+// serves it in the background. It returns the bound endpoint, with the
+// real port when the port was 0.
+func (b *Broker) Listen(endpoint string) (string, error) {
+	ln, err := zmtp.Listen(endpoint)
+	if err != nil {
+		return "", err
+	}
+	go b.Serve(ln)
+	return zmtp.EndpointOf(ln), nil
+}
+
+// Serve accepts connections on ln until the broker stops.
+func (b *Broker) Serve(ln net.Listener) error {
+	b.log.Info("listening", "endpoint", zmtp.EndpointOf(ln))
+	err := b.srv.Serve(ln)
+	if errors.Is(err, zmtp.ErrClosed) {
+		return nil
+	}
+	return err
+}
+
+// Shutdown stops accepting connections, sends what is queued to every
+// client, and closes everything; when ctx ends first the rest is closed
+// at once.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.stopTicker()
+	err := b.srv.Shutdown(ctx)
+	b.log.Info("stopped", "reason", "shutdown")
+	return err
+}
+
+// Close stops the broker at once, discarding queued messages.
+func (b *Broker) Close() error {
+	b.stopTicker()
+	return b.srv.Close()
+}
+
+func (b *Broker) stopTicker() {
+	b.stopOnce.Do(func() { close(b.stopTick) })
+	<-b.tickDone
+}
+
+// Stats returns a snapshot of the broker's counters.
+func (b *Broker) Stats() Stats {
+	b.mu.RLock()
+	conns, sess := len(b.peers), b.nsess
+	b.mu.RUnlock()
+	return Stats{
+		Connections:   conns,
+		Sessions:      sess,
+		Subscriptions: b.index.Stats().Subscriptions,
+		Accepted:      b.stats.connections.Load(),
+		Started:       b.stats.sessions.Load(),
+		Published:     b.stats.published.Load(),
+		Deliveries:    b.stats.deliveries.Load(),
+		Directs:       b.stats.directs.Load(),
+		NoRecipient:   b.stats.noRecipient.Load(),
+		Refused:       b.stats.refused.Load(),
+		Invalid:       b.stats.invalid.Load(),
+		Expired:       b.stats.expired.Load(),
+		Malformed:     b.stats.malformed.Load(),
+	}
+}
+
+// tickLoop drives every connection's liveness machine.
+func (b *Broker) tickLoop() {
+	defer close(b.tickDone)
+	period := b.cfg.PingInterval / 4
+	if b.cfg.Timeout > 0 && (period == 0 || b.cfg.Timeout/8 < period) {
+		period = b.cfg.Timeout / 8
+	}
+	if period <= 0 {
+		<-b.stopTick
+		return
+	}
+	period = max(period, 10*time.Millisecond)
+	t := time.NewTicker(period)
+	defer t.Stop()
+	var peers []*peer
+	for {
+		select {
+		case <-b.stopTick:
+			return
+		case now := <-t.C:
+			peers = b.snapshotPeers(peers[:0])
+			for _, p := range peers {
+				p.tick(now)
+			}
+			clear(peers)
+		}
+	}
+}
+
+func (b *Broker) snapshotPeers(dst []*peer) []*peer {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for p := range b.peers {
+		dst = append(dst, p)
+	}
+	return dst
+}
+
+// register makes s the session for its identifier and returns the
+// session it replaced, if any. ok is false when the broker is at its
+// client limit.
+func (b *Broker) register(s *session) (old *session, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !s.anonymous {
+		old = b.byIdent[s.ident]
+	}
+	if old == nil && b.nsess >= b.cfg.MaxClients {
+		return nil, false
+	}
+	if !s.anonymous {
+		b.byIdent[s.ident] = s
+	}
+	if old == nil {
+		b.nsess++
+	}
+	return old, true
+}
+
+// lookup returns the live session for an identifier, or nil.
+func (b *Broker) lookup(ident []byte) *session {
+	b.mu.RLock()
+	s := b.byIdent[string(ident)]
+	b.mu.RUnlock()
+	return s
+}
+
+// endSession ends s once: it drops its subscriptions and its identifier.
+// Safe from any goroutine. A session replaced by a takeover is not
+// counted out of nsess because its successor took its place.
+func (b *Broker) endSession(s *session, why CloseReason) {
+	if !s.ended.CompareAndSwap(false, true) {
+		return
+	}
+	b.index.RemoveAll(s)
+	b.mu.Lock()
+	if why != ReasonTakenOver {
+		b.nsess--
+		if !s.anonymous && b.byIdent[s.ident] == s {
+			delete(b.byIdent, s.ident)
+		}
+	}
+	b.mu.Unlock()
+	b.log.Debug("session ended", "session", s.num, "identifier", s.ident, "reason", why.String(),
+		"published", s.published.Load(), "delivered", s.delivered(), "dropped", s.dropped())
+}

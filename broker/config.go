@@ -1,0 +1,99 @@
+package broker
+
+import (
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// Version is the broker software version announced in HELLO-OK.
+const Version = "0.1.0"
+
+// Config configures a Broker. Zero fields take the documented defaults.
+type Config struct {
+	// Name is announced in HELLO-OK (zccp-broker). Default "zccpd".
+	Name string
+	// PingInterval: a session that has been sent nothing for this long gets
+	// a PING. Default 2 s, below the original client's 3 s presence
+	// timeout, so that idle original clients never re-HELLO.
+	PingInterval time.Duration
+	// Timeout: a connection silent for this long is expired (its session
+	// ends and the connection is closed). Default 15 s.
+	Timeout time.Duration
+	// MaxMessageSize bounds one incoming message (all frames). Default 4 MiB.
+	MaxMessageSize int64
+	// MaxFrames bounds the frames of one incoming message. Default 1024.
+	MaxFrames int
+	// MaxHeaders bounds the entries of one headers dictionary. Default 64.
+	MaxHeaders int
+	// MaxSubscriptions bounds the expressions of one session. Default 10000.
+	MaxSubscriptions int
+	// MaxClients bounds concurrent sessions. Default 100000.
+	MaxClients int
+	// Queue bounds each client's outbound queue. Default 8 MiB, 100000
+	// messages, drop-oldest for notifications.
+	Queue zmtp.Limits
+	// CacheSize bounds the match result cache (addresses). Default 65536.
+	CacheSize int
+	// Logger receives the broker's log; default slog.Default().
+	Logger *slog.Logger
+}
+
+// Defaults for Config.
+const (
+	DefaultPingInterval     = 2 * time.Second
+	DefaultTimeout          = 15 * time.Second
+	DefaultMaxMessageSize   = 4 << 20
+	DefaultMaxFrames        = 1024
+	DefaultMaxHeaders       = 64
+	DefaultMaxSubscriptions = 10000
+	DefaultMaxClients       = 100000
+	DefaultCacheSize        = 65536
+)
+
+func (c Config) withDefaults() (Config, error) {
+	if c.Name == "" {
+		c.Name = "zccpd"
+	}
+	if c.PingInterval == 0 {
+		c.PingInterval = DefaultPingInterval
+	}
+	if c.Timeout == 0 {
+		c.Timeout = DefaultTimeout
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxFrames == 0 {
+		c.MaxFrames = DefaultMaxFrames
+	}
+	if c.MaxHeaders == 0 {
+		c.MaxHeaders = DefaultMaxHeaders
+	}
+	if c.MaxSubscriptions == 0 {
+		c.MaxSubscriptions = DefaultMaxSubscriptions
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = DefaultMaxClients
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = DefaultCacheSize
+	}
+	if c.Queue.Overflow == zmtp.OverflowReject && c.Queue.MaxBytes == 0 && c.Queue.MaxMessages == 0 {
+		c.Queue.Overflow = zmtp.OverflowDropOldest
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	switch {
+	case c.PingInterval < 0 || c.Timeout < 0:
+		return c, fmt.Errorf("broker: negative ping interval or timeout")
+	case c.Timeout > 0 && c.PingInterval >= c.Timeout:
+		return c, fmt.Errorf("broker: ping interval %v must be shorter than timeout %v", c.PingInterval, c.Timeout)
+	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0:
+		return c, fmt.Errorf("broker: negative limit")
+	}
+	return c, nil
+}

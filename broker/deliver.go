@@ -1,0 +1,68 @@
+package broker
+
+import (
+	"strconv"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// deliver encodes one DELIVER straight into t's outbox: frame 1 built from
+// the sender's view without decoding headers, content frames copied. It
+// reports whether the message was queued. droppable marks notifications
+// (PUBLISH), which the overflow policy may drop; commands (DIRECT) are
+// never dropped, they are refused instead.
+func (p *peer) deliver(t *session, sender, address []byte, headers codec.RawHeaders, content [][]byte, droppable bool) bool {
+	size := codec.DeliverSize(sender, address, headers, nil)
+	total := zmtp.FrameHeaderSize(size) + size + 40 // room for a zccp-missed header
+	for _, f := range content {
+		total += zmtp.FrameHeaderSize(len(f)) + len(f)
+	}
+	buf, err := t.out.Reserve(total, droppable)
+	if err != nil {
+		p.b.stats.refused.Add(1)
+		return false
+	}
+	var extra []codec.Header
+	if missed := t.out.TakeDroppedLocked(); missed > 0 {
+		extra = []codec.Header{{Name: codec.HdrMissed, Value: strconv.FormatUint(missed, 10)}}
+		size = codec.DeliverSize(sender, address, headers, extra)
+	}
+	buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
+	buf = codec.AppendDeliver(buf, sender, address, headers, extra)
+	last := len(content) - 1
+	for i, f := range content {
+		buf = zmtp.AppendFrame(buf, f, i < last)
+	}
+	t.out.Commit(buf)
+	p.queued(t.out)
+	return true
+}
+
+// notice sends this connection a DELIVER from the broker describing an
+// error with a command it sent (address $zccp.error).
+func (p *peer) notice(code, reason, command, address string) {
+	p.reply(noticeMessage(code, reason, command, address))
+}
+
+// noticeFromElsewhere queues a notice to p from another goroutine (p's
+// reader does not own this call, so the outbox is flushed directly).
+func (p *peer) noticeFromElsewhere(code, reason, command, address string) {
+	m := noticeMessage(code, reason, command, address)
+	frames, err := m.Frames()
+	if err != nil {
+		return
+	}
+	p.out.Send(frames)
+}
+
+func noticeMessage(code, reason, command, address string) codec.Message {
+	h := codec.Headers{codec.HdrError: code, codec.HdrReason: reason}
+	if command != "" {
+		h[codec.HdrCommand] = command
+	}
+	if address != "" {
+		h[codec.HdrAddress] = address
+	}
+	return codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: codec.AddrError, Headers: h}
+}

@@ -1,0 +1,174 @@
+package broker
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+)
+
+// extensions is the list announced in HELLO-OK (zccp-extensions).
+const extensions = "notices,cancel,direct,missed,ping,goodbye-stats"
+
+// hello starts a session for the identifier in v.
+func (p *peer) hello(v codec.View) {
+	b := p.b
+	if n := v.Headers.Len(); n > b.cfg.MaxHeaders {
+		p.notice(codec.ErrCodeTooManyHeaders, "HELLO has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(b.cfg.MaxHeaders), "HELLO", "")
+		return
+	}
+	ident := string(v.Identifier)
+	s := &session{
+		num:       b.nextSession.Add(1),
+		ident:     ident,
+		identB:    []byte(ident),
+		labels:    v.Headers.Map(),
+		anonymous: ident == "" || strings.HasPrefix(ident, "$"),
+		peer:      p,
+		out:       p.out,
+		since:     time.Now(),
+	}
+	old, ok := b.register(s)
+	if !ok {
+		p.notice(codec.ErrCodeTooManyClients, "the broker is at its limit of "+strconv.Itoa(b.cfg.MaxClients)+" clients", "HELLO", ident)
+		return
+	}
+	b.stats.sessions.Add(1)
+	p.setSession(s)
+	props := codec.Headers{
+		codec.HdrBroker:       b.cfg.Name,
+		codec.HdrVersion:      Version,
+		codec.HdrExtensions:   extensions,
+		codec.HdrPingInterval: strconv.FormatInt(b.cfg.PingInterval.Milliseconds(), 10),
+		codec.HdrTimeout:      strconv.FormatInt(b.cfg.Timeout.Milliseconds(), 10),
+		codec.HdrMaxMessage:   strconv.FormatInt(b.cfg.MaxMessageSize, 10),
+		codec.HdrSession:      strconv.FormatUint(s.num, 10),
+	}
+	if old != nil {
+		props[codec.HdrReplaced] = "1"
+		b.log.Warn("identifier taken over by a newer session", "identifier", ident,
+			"old_remote", addrString(old.peer.conn.RemoteAddr()), "new_remote", addrString(p.conn.RemoteAddr()))
+		old.peer.noticeFromElsewhere(codec.ErrCodeTakenOver,
+			"identifier "+strconv.Quote(ident)+" was claimed by a newer session from "+addrString(p.conn.RemoteAddr()), "HELLO", ident)
+		b.endSession(old, ReasonTakenOver)
+	}
+	if s.anonymous && ident != "" {
+		props[codec.HdrReason] = "identifiers starting with $ are reserved; this session cannot be addressed by DIRECT"
+	}
+	p.reply(codec.Message{ID: codec.HelloOK, Headers: props})
+}
+
+// subscribe adds or cancels one expression.
+func (p *peer) subscribe(s *session, v codec.View) {
+	b := p.b
+	expr := string(v.Expression)
+	if c, ok := v.Headers.Get(codec.HdrCancel); ok && string(c) == "1" {
+		if b.index.Remove(s, expr) {
+			s.subs.Add(-1)
+		}
+		p.reply(codec.Message{ID: codec.SubscribeOK})
+		return
+	}
+	if s.subs.Load() >= int64(b.cfg.MaxSubscriptions) {
+		p.notice(codec.ErrCodeTooManySubs, "limit of "+strconv.Itoa(b.cfg.MaxSubscriptions)+" subscriptions per session reached", "SUBSCRIBE", expr)
+	} else if added, err := b.index.Add(s, expr); err != nil {
+		// The notice goes before SUBSCRIBE-OK: an original client, which
+		// discards DELIVERs while it waits for SUBSCRIBE-OK, is not
+		// confused, and a client that knows notices sees the error first.
+		p.notice(codec.ErrCodeBadExpression, err.Error(), "SUBSCRIBE", expr)
+	} else if added {
+		s.subs.Add(1)
+		if s.ended.Load() {
+			// Ended concurrently (takeover, expiry) after RemoveAll ran:
+			// do not leave the expression behind.
+			b.index.RemoveAll(s)
+		}
+	}
+	p.reply(codec.Message{ID: codec.SubscribeOK})
+}
+
+// publish routes a PUBLISH to every other session with a matching
+// expression, once per session. This is the hot path: no allocation.
+func (p *peer) publish(s *session, v codec.View, content [][]byte) {
+	b := p.b
+	if !p.checkHeaders(v, "PUBLISH") {
+		return
+	}
+	if len(v.Address) > 0 && v.Address[0] == '$' {
+		p.notice(codec.ErrCodeReserved, "addresses starting with $ are reserved for the broker", "PUBLISH", string(v.Address))
+		return
+	}
+	s.published.Add(1)
+	b.stats.published.Add(1)
+	n := 0
+	for _, t := range b.index.Match(v.Address) {
+		if t == s {
+			continue
+		}
+		if p.deliver(t, s.identB, v.Address, v.Headers, content, true) {
+			n++
+		}
+	}
+	b.stats.deliveries.Add(uint64(n))
+}
+
+// direct routes a DIRECT to the session whose identifier is the address.
+func (p *peer) direct(s *session, v codec.View, content [][]byte) {
+	b := p.b
+	if !p.checkHeaders(v, "DIRECT") {
+		return
+	}
+	s.directs.Add(1)
+	t := b.lookup(v.Address)
+	if t == nil {
+		b.stats.noRecipient.Add(1)
+		p.notice(codec.ErrCodeNoSuchClient, "no client with identifier "+strconv.Quote(string(v.Address))+" is connected", "DIRECT", string(v.Address))
+		return
+	}
+	if !p.deliver(t, s.identB, v.Address, v.Headers, content, false) {
+		p.notice(codec.ErrCodeQueueFull, "the queue of "+strconv.Quote(string(v.Address))+" is full; the message was not queued", "DIRECT", string(v.Address))
+		return
+	}
+	b.stats.directs.Add(1)
+}
+
+// checkHeaders enforces the header limit and keeps broker-set headers out
+// of client messages; it tells the client and returns false on refusal.
+func (p *peer) checkHeaders(v codec.View, cmd string) bool {
+	n := v.Headers.Len()
+	if n == 0 {
+		return true
+	}
+	if n > p.b.cfg.MaxHeaders {
+		p.notice(codec.ErrCodeTooManyHeaders, cmd+" has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(p.b.cfg.MaxHeaders), cmd, string(v.Address))
+		return false
+	}
+	if _, ok := v.Headers.Get(codec.HdrMissed); ok {
+		p.notice(codec.ErrCodeReserved, "header "+codec.HdrMissed+" is set by the broker only", cmd, string(v.Address))
+		return false
+	}
+	return true
+}
+
+// goodbye answers GOODBYE-OK with the session's statistics and ends it.
+func (p *peer) goodbye(s *session) {
+	stats := codec.Headers{
+		codec.HdrStatPublished: strconv.FormatUint(s.published.Load(), 10),
+		codec.HdrStatDirects:   strconv.FormatUint(s.directs.Load(), 10),
+		codec.HdrStatDelivered: strconv.FormatUint(s.delivered(), 10),
+		codec.HdrStatDropped:   strconv.FormatUint(s.dropped(), 10),
+		codec.HdrStatSubs:      strconv.FormatInt(s.subs.Load(), 10),
+		codec.HdrStatDuration:  strconv.FormatInt(time.Since(s.since).Milliseconds(), 10),
+	}
+	p.b.endSession(s, ReasonGoodbye)
+	p.setSession(nil)
+	p.reply(codec.Message{ID: codec.GoodbyeOK, Headers: stats})
+}
+
+// refuseTooLarge tells the client that a message was skipped.
+func (p *peer) refuseTooLarge(err error) {
+	if p.session() != nil {
+		p.notice(codec.ErrCodeTooLarge, err.Error(), "", "")
+	}
+}

@@ -1,0 +1,214 @@
+package broker
+
+import (
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// peer is one client connection. Its reader goroutine (serveConn) owns
+// sess, pending and scratch; the ticker goroutine owns live; cur mirrors
+// sess for other goroutines.
+type peer struct {
+	b    *Broker
+	conn *zmtp.Conn
+	out  *zmtp.Outbox
+	num  uint64
+
+	sess    *session                // the live session, nil before HELLO and after it ends
+	cur     atomic.Pointer[session] // sess, for the ticker and other readers
+	batch   uint64                  // id of the current read batch (see flush)
+	pending []*zmtp.Outbox          // outboxes queued to during this batch
+	scratch []byte                  // reused encoding buffer for replies
+
+	live liveness // ticker goroutine only
+}
+
+// serveConn is the zmtp.Server handler: the connection's reader loop.
+func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
+	p := &peer{b: b, conn: c, out: c.Outbox(), num: b.nextPeer.Add(1)}
+	p.live = liveness{interval: b.cfg.PingInterval, timeout: b.cfg.Timeout}
+	b.stats.connections.Add(1)
+	b.mu.Lock()
+	b.peers[p] = struct{}{}
+	b.mu.Unlock()
+	b.log.Debug("connected", "peer", p.num, "remote", addrString(c.RemoteAddr()))
+
+	why := p.readLoop()
+
+	b.mu.Lock()
+	delete(b.peers, p)
+	b.mu.Unlock()
+	if s := p.sess; s != nil {
+		b.endSession(s, why)
+	}
+	b.log.Debug("disconnected", "peer", p.num, "reason", why.String(), "err", c.Err())
+}
+
+// readLoop reads and handles commands until the connection ends.
+func (p *peer) readLoop() CloseReason {
+	p.batch = p.num << 32
+	for {
+		frames, err := p.conn.ReadMessage()
+		if err != nil {
+			if errors.Is(err, zmtp.ErrTooLarge) {
+				p.refuseTooLarge(err)
+				p.maybeFlush()
+				continue
+			}
+			p.flush()
+			if errors.Is(err, zmtp.ErrSlowConsumer) {
+				return ReasonSlowConsumer
+			}
+			return ReasonDisconnected
+		}
+		p.handle(frames)
+		p.maybeFlush()
+	}
+}
+
+// maybeFlush flushes at the end of a read batch: when everything read so
+// far has been handled and the next read would block.
+func (p *peer) maybeFlush() {
+	if p.conn.Buffered() == 0 {
+		p.flush()
+	}
+}
+
+// flush wakes the writer of every outbox queued to in this batch.
+func (p *peer) flush() {
+	for i, o := range p.pending {
+		o.Flush()
+		p.pending[i] = nil
+	}
+	p.pending = p.pending[:0]
+	p.batch++
+}
+
+// queued notes that o got a message in this batch.
+func (p *peer) queued(o *zmtp.Outbox) {
+	if o.MarkBatch(p.batch) {
+		p.pending = append(p.pending, o)
+	}
+}
+
+// session returns the live session, dropping it if another goroutine
+// ended it (takeover, expiry).
+func (p *peer) session() *session {
+	if s := p.sess; s != nil && s.ended.Load() {
+		p.setSession(nil)
+	}
+	return p.sess
+}
+
+func (p *peer) setSession(s *session) {
+	p.sess = s
+	p.cur.Store(s)
+}
+
+// handle processes one incoming message (frame 1 = command, rest = content).
+func (p *peer) handle(frames [][]byte) {
+	v, err := codec.Parse(frames[0])
+	if err == nil && len(frames) > 1 && !v.ID.HasContent() {
+		err = &codec.Error{Cmd: v.ID, Field: "content", Offset: -1, Kind: codec.KindUnexpectedContent,
+			Reason: "content frames after a command that has none"}
+	}
+	if err != nil {
+		p.b.stats.malformed.Add(1)
+		p.b.log.Debug("malformed command", "peer", p.num, "err", err)
+		p.notice(codec.ErrCodeMalformed, err.Error(), "", "")
+		p.invalid()
+		return
+	}
+	sess := p.session()
+	switch nextAction(sess != nil, v.ID) {
+	case actHello:
+		p.hello(v)
+	case actSubscribe:
+		p.subscribe(sess, v)
+	case actPublish:
+		p.publish(sess, v, frames[1:])
+	case actDirect:
+		p.direct(sess, v, frames[1:])
+	case actGoodbye:
+		p.goodbye(sess)
+	case actPing:
+		p.reply(codec.Message{ID: codec.PingOK})
+	case actPingOK:
+		// Liveness is refreshed by the read itself.
+	case actInvalid:
+		// A second HELLO gets a bare INVALID, exactly as the original
+		// broker answered it (its clients re-HELLO on a presence timeout);
+		// other out-of-sequence commands get a notice saying why first.
+		if sess != nil && v.ID != codec.Hello {
+			p.notice(codec.ErrCodeBadSequence, v.ID.String()+" is not allowed in an open session", v.ID.String(), "")
+		}
+		p.invalid()
+	}
+}
+
+// invalid answers INVALID and forgets the session, as the original
+// broker does; the client recovers by sending HELLO again.
+func (p *peer) invalid() {
+	p.b.stats.invalid.Add(1)
+	if s := p.sess; s != nil {
+		p.b.endSession(s, ReasonInvalid)
+		p.setSession(nil)
+	}
+	p.reply(codec.Message{ID: codec.Invalid})
+}
+
+// reply queues a broker command to this connection (never dropped; a
+// client whose queue is full of undroppable messages is cut off).
+func (p *peer) reply(m codec.Message) {
+	frames, err := m.Frames()
+	if err != nil {
+		p.b.log.Error("encoding reply", "command", m.ID.String(), "err", err)
+		return
+	}
+	size := zmtp.MessageSize(frames)
+	buf, err := p.out.Reserve(size, false)
+	if err != nil {
+		p.b.log.Warn("reply not queued; closing connection", "peer", p.num, "err", err)
+		p.conn.Close()
+		return
+	}
+	p.out.Commit(zmtp.AppendMessage(buf, frames))
+	p.queued(p.out)
+}
+
+// tick runs the liveness machine; called by the ticker goroutine only.
+func (p *peer) tick(now time.Time) {
+	s := p.cur.Load()
+	hasSession := s != nil && !s.ended.Load()
+	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), hasSession) {
+	case beatPing:
+		if buf, err := p.out.Reserve(5, false); err == nil {
+			p.out.Commit(appendPing(buf))
+			p.out.Flush()
+		}
+	case beatExpire:
+		p.b.stats.expired.Add(1)
+		p.b.log.Info("expired", "peer", p.num, "identifier", identOf(s),
+			"silent", now.Sub(p.conn.LastReceived()).Round(time.Millisecond).String())
+		if s != nil {
+			p.b.endSession(s, ReasonExpired)
+		}
+		p.conn.Close()
+	}
+}
+
+// appendPing appends the ZCCP PING command as one ZMTP frame.
+func appendPing(dst []byte) []byte {
+	return append(dst, 0, 3, 0xAA, 0xAA, byte(codec.Ping))
+}
+
+func identOf(s *session) string {
+	if s == nil {
+		return ""
+	}
+	return s.ident
+}

@@ -1,0 +1,66 @@
+package broker
+
+import (
+	"testing"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+)
+
+func TestNextActionTable(t *testing.T) {
+	type row struct {
+		session bool
+		id      codec.ID
+		want    action
+	}
+	rows := []row{
+		{false, codec.Hello, actHello},
+		{true, codec.Hello, actInvalid},
+		{true, codec.Subscribe, actSubscribe},
+		{true, codec.Publish, actPublish},
+		{true, codec.Direct, actDirect},
+		{true, codec.Goodbye, actGoodbye},
+		{true, codec.PingOK, actPingOK},
+		{true, codec.Ping, actPing},
+	}
+	for id := codec.ID(1); id <= 12; id++ {
+		if id != codec.Hello {
+			rows = append(rows, row{false, id, actInvalid})
+		}
+	}
+	for _, id := range []codec.ID{codec.HelloOK, codec.SubscribeOK, codec.Deliver, codec.GoodbyeOK, codec.Invalid} {
+		rows = append(rows, row{true, id, actInvalid})
+	}
+	for _, r := range rows {
+		if got := nextAction(r.session, r.id); got != r.want {
+			t.Errorf("nextAction(session=%v, %s) = %d, want %d", r.session, r.id, got, r.want)
+		}
+	}
+}
+
+func TestLivenessMachine(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	l := liveness{interval: 2 * time.Second, timeout: 15 * time.Second}
+	steps := []struct {
+		now, recv, sent time.Duration
+		session         bool
+		want            beat
+	}{
+		{1 * time.Second, 0, 0, true, beatNone},                                     // all fresh
+		{2 * time.Second, 0, 0, true, beatPing},                                     // quiet both ways
+		{3 * time.Second, 0, 2 * time.Second, true, beatNone},                       // pinged 1 s ago
+		{4 * time.Second, 0, 2 * time.Second, true, beatPing},                       // still silent: ping again
+		{5 * time.Second, 4500 * time.Millisecond, 4 * time.Second, true, beatNone}, // PING-OK arrived
+		{9 * time.Second, 9 * time.Second, 8 * time.Second, true, beatNone},         // busy subscriber answered
+		{11 * time.Second, 9 * time.Second, 11 * time.Second, true, beatPing},       // deliveries flow, inbound quiet: ping
+		{24 * time.Second, 9 * time.Second, 23 * time.Second, true, beatExpire},     // 15 s of silence
+		{20 * time.Second, 0, 0, false, beatExpire},                                 // never said HELLO
+		{10 * time.Second, 0, 0, false, beatNone},                                   // no session: never pinged
+	}
+	for i, s := range steps {
+		if got := l.tick(at(s.now), at(s.recv), at(s.sent), s.session); got != s.want {
+			t.Fatalf("step %d: got %d want %d", i, got, s.want)
+		}
+	}
+}

@@ -1,0 +1,59 @@
+package broker
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// session is one client's ZCCP session: from HELLO until GOODBYE, INVALID,
+// takeover, expiry or disconnection. Its immutable fields are set at
+// HELLO; counters are atomic because other goroutines read them.
+type session struct {
+	num       uint64 // broker-assigned, unique per broker run
+	ident     string // HELLO identifier
+	identB    []byte // ident as bytes, for encoding DELIVER senders
+	labels    codec.Headers
+	anonymous bool // not addressable by DIRECT (empty or reserved identifier)
+	peer      *peer
+	out       *zmtp.Outbox
+	since     time.Time
+
+	ended     atomic.Bool
+	subs      atomic.Int64  // expressions held (changed by the owning reader only)
+	published atomic.Uint64 // PUBLISH received
+	directs   atomic.Uint64 // DIRECT received
+}
+
+// delivered returns how many messages were queued to the session's
+// connection (its outbox counts them under its own lock).
+func (s *session) delivered() uint64 { return s.out.Queued() }
+
+// dropped returns how many notifications were dropped for this client.
+func (s *session) dropped() uint64 { return s.out.Dropped() }
+
+// CloseReason says why a session or connection ended.
+type CloseReason uint8
+
+// Close reasons, reported in logs and statistics.
+const (
+	ReasonGoodbye      CloseReason = iota + 1 // the client said GOODBYE
+	ReasonInvalid                             // the client sent a command the protocol forbids
+	ReasonTakenOver                           // a newer session claimed the identifier
+	ReasonExpired                             // silent past the timeout
+	ReasonDisconnected                        // the connection went away
+	ReasonShutdown                            // the broker is stopping
+	ReasonSlowConsumer                        // its outbound queue overflowed (disconnect policy)
+)
+
+var reasonNames = [...]string{"", "goodbye", "invalid", "taken-over", "expired", "disconnected", "shutdown", "slow-consumer"}
+
+// String returns the reason's name.
+func (r CloseReason) String() string {
+	if int(r) < len(reasonNames) && r > 0 {
+		return reasonNames[r]
+	}
+	return "unknown"
+}
