@@ -1,0 +1,104 @@
+package client
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Option configures Connect.
+type Option func(*options)
+
+type options struct {
+	identifier   string
+	labels       map[string]string
+	logger       *slog.Logger
+	onError      func(error)
+	onState      func(State)
+	onDirect     Handler
+	reconnectMin time.Duration
+	reconnectMax time.Duration
+	heartbeat    time.Duration
+	silence      time.Duration
+	bufferMsgs   int
+	bufferBytes  int
+	pendingLimit int
+	closeTimeout time.Duration
+}
+
+// Defaults.
+const (
+	DefaultHeartbeat    = 2 * time.Second
+	DefaultSilence      = 10 * time.Second
+	DefaultBufferMsgs   = 10000
+	DefaultBufferBytes  = 8 << 20
+	DefaultPendingLimit = 65536
+)
+
+func defaults() options {
+	return options{
+		logger:       slog.New(slog.DiscardHandler),
+		reconnectMin: 100 * time.Millisecond,
+		reconnectMax: 5 * time.Second,
+		heartbeat:    DefaultHeartbeat,
+		silence:      DefaultSilence,
+		bufferMsgs:   DefaultBufferMsgs,
+		bufferBytes:  DefaultBufferBytes,
+		pendingLimit: DefaultPendingLimit,
+		closeTimeout: 2 * time.Second,
+	}
+}
+
+// WithIdentifier sets the identifier sent in HELLO: the address others use
+// to Send (DIRECT) to this client. At most 255 bytes; identifiers starting
+// with "$" are reserved for the broker.
+func WithIdentifier(id string) Option { return func(o *options) { o.identifier = id } }
+
+// WithLabels sets the HELLO headers: the client's properties, such as
+// kind=pdu or rack=12.
+func WithLabels(labels map[string]string) Option {
+	return func(o *options) {
+		o.labels = make(map[string]string, len(labels))
+		for k, v := range labels {
+			o.labels[k] = v
+		}
+	}
+}
+
+// WithLogger sets where the client logs (default: nowhere).
+func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
+
+// WithErrorHandler sets a callback for asynchronous errors: broker notices
+// not tied to a call, dropped deliveries, takeover. It must not block.
+func WithErrorHandler(f func(error)) Option { return func(o *options) { o.onError = f } }
+
+// WithStateHandler sets a callback for connection state changes. It must
+// not block.
+func WithStateHandler(f func(State)) Option { return func(o *options) { o.onState = f } }
+
+// WithDirectHandler sets the handler for messages sent to this client's
+// identifier with Send (DIRECT). Without one they are dropped and counted.
+func WithDirectHandler(h Handler) Option { return func(o *options) { o.onDirect = h } }
+
+// WithReconnect sets the backoff bounds between reconnection attempts
+// (default 100 ms to 5 s, with ±25% jitter).
+func WithReconnect(min, max time.Duration) Option {
+	return func(o *options) { o.reconnectMin, o.reconnectMax = min, max }
+}
+
+// WithHeartbeat sets how often the client pings a quiet broker (ZMTP
+// PING, which any ZeroMQ peer answers) and after how much silence it
+// gives the connection up and reconnects (defaults 2 s and 10 s).
+func WithHeartbeat(interval, silence time.Duration) Option {
+	return func(o *options) { o.heartbeat, o.silence = interval, silence }
+}
+
+// WithBuffer bounds what Publish and Send may queue, connected or not
+// (defaults 10000 messages, 8 MiB). Beyond it they return ErrBufferFull.
+func WithBuffer(messages, bytes int) Option {
+	return func(o *options) { o.bufferMsgs, o.bufferBytes = messages, bytes }
+}
+
+// WithPendingLimit bounds the deliveries waiting for each subscription's
+// handler (default 65536); beyond it deliveries are dropped and
+// ErrSlowConsumer is reported.
+func WithPendingLimit(n int) Option { return func(o *options) { o.pendingLimit = n } }

@@ -1,0 +1,58 @@
+package client
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// Publish sends a notification to every client subscribed to a matching
+// expression. It does not wait: the message is queued (also while
+// reconnecting) and ErrBufferFull is returned when the queue is at its
+// bound (see WithBuffer). headers may be nil; content frames are sent as
+// they are (none is fine).
+func (c *Client) Publish(address string, headers map[string]string, content ...[]byte) error {
+	return c.send(codec.Message{ID: codec.Publish, Address: address, Headers: headers, Content: content})
+}
+
+// Send sends a message to the one client whose identifier is identifier
+// (a ZCCP DIRECT). The broker tells us if nobody has that identifier: the
+// error reaches the error handler as a *Notice (ErrNoSuchClient); use
+// Request for a call that waits for an answer.
+func (c *Client) Send(identifier string, headers map[string]string, content ...[]byte) error {
+	return c.send(codec.Message{ID: codec.Direct, Address: identifier, Headers: headers, Content: content})
+}
+
+// send encodes m straight into the outgoing queue.
+func (c *Client) send(m codec.Message) error {
+	n, err := m.CommandSize()
+	if err != nil {
+		return err
+	}
+	total := zmtp.FrameHeaderSize(n) + n
+	for _, f := range m.Content {
+		total += zmtp.FrameHeaderSize(len(f)) + len(f)
+	}
+	out := c.dealer.Outbox()
+	buf, err := out.Reserve(total, false)
+	if err != nil {
+		switch {
+		case errors.Is(err, zmtp.ErrQueueFull):
+			return ErrBufferFull
+		case errors.Is(err, zmtp.ErrClosed):
+			return ErrClosed
+		}
+		return fmt.Errorf("zccp: %w", err)
+	}
+	buf = zmtp.AppendFrameHeader(buf, n, len(m.Content) > 0, false)
+	buf, _ = m.AppendCommand(buf) // cannot fail: CommandSize checked m
+	last := len(m.Content) - 1
+	for i, f := range m.Content {
+		buf = zmtp.AppendFrame(buf, f, i < last)
+	}
+	out.Commit(buf)
+	out.Flush()
+	return nil
+}
