@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/client"
+)
+
+// headerFlag collects repeated -H key=value.
+type headerFlag map[string]string
+
+func (h headerFlag) String() string { return "" }
+func (h headerFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	h[k] = val
+	return nil
+}
+
+// connectFlags are the options every connecting command shares.
+type connectFlags struct {
+	endpoint *string
+	id       *string
+	wait     *time.Duration
+}
+
+func addConnectFlags(fs *flag.FlagSet, endpoint *string, defaultID string) connectFlags {
+	return connectFlags{
+		endpoint: endpoint,
+		id:       fs.String("id", defaultID, "identifier to say HELLO with"),
+		wait:     fs.Duration("connect-timeout", 3*time.Second, "how long to try reaching the broker"),
+	}
+}
+
+// asyncErrors collects errors the client reports asynchronously.
+type asyncErrors struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (a *asyncErrors) add(err error) {
+	a.mu.Lock()
+	a.errs = append(a.errs, err)
+	a.mu.Unlock()
+}
+
+func (a *asyncErrors) find(target error) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, e := range a.errs {
+		if errors.Is(e, target) {
+			return e
+		}
+	}
+	return nil
+}
+
+func dial(ctx context.Context, cf connectFlags, opts ...client.Option) (*client.Client, error) {
+	cctx, cancel := context.WithTimeout(ctx, *cf.wait)
+	defer cancel()
+	opts = append([]client.Option{client.WithIdentifier(*cf.id)}, opts...)
+	c, err := client.Connect(cctx, *cf.endpoint, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("%w at %s: %v", errUnreachable, *cf.endpoint, err)
+	}
+	return c, nil
+}
+
+// bodies turns BODY arguments into content frames; "-" reads stdin.
+func bodies(e *env, args []string) ([][]byte, error) {
+	frames := make([][]byte, 0, len(args))
+	for _, a := range args {
+		if a == "-" {
+			b, err := io.ReadAll(e.stdin)
+			if err != nil {
+				return nil, err
+			}
+			frames = append(frames, b)
+			continue
+		}
+		frames = append(frames, []byte(a))
+	}
+	return frames, nil
+}
+
+func defaultID(role string) string {
+	host, _ := os.Hostname()
+	return fmt.Sprintf("zccp-%s-%s-%d", role, host, os.Getpid())
+}
+
+func runVersion(_ context.Context, e *env, _ []string) int {
+	fmt.Fprintln(e.stdout, "zccp", broker.Version)
+	return exitOK
+}

@@ -1,0 +1,183 @@
+// Command zccpd is the ZCCP broker daemon.
+//
+// Usage:
+//
+//	zccpd [--bind ENDPOINT]... [--timeout D] [--ping-interval D] [--log-level L] [--log-format F] [limits]
+//
+// Every flag has an environment variable (ZCCPD_BIND, comma-separated;
+// ZCCPD_TIMEOUT; ...); flags win. SIGINT or SIGTERM stops accepting, sends
+// what is queued, and exits within --shutdown-timeout.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// defaultBinds are the original daemon's endpoint (so its clients work
+// unchanged) and a loopback TCP port.
+var defaultBinds = []string{"ipc://@/zccp", "tcp://127.0.0.1:7878"}
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stderr))
+}
+
+// listFlag is a repeatable string flag.
+type listFlag struct {
+	vals []string
+	set  bool
+}
+
+func (l *listFlag) String() string { return strings.Join(l.vals, ",") }
+func (l *listFlag) Set(v string) error {
+	if !l.set {
+		l.vals, l.set = nil, true
+	}
+	l.vals = append(l.vals, v)
+	return nil
+}
+
+// settings are the daemon's options after flags and environment.
+type settings struct {
+	binds           listFlag
+	cfg             broker.Config
+	logLevel        string
+	logFormat       string
+	overflow        string
+	shutdownTimeout time.Duration
+}
+
+func parse(args []string, stderr io.Writer) (*settings, error) {
+	s := &settings{binds: listFlag{vals: defaultBinds}}
+	fs := flag.NewFlagSet("zccpd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "zccpd %s: the ZCCP broker\n\nUsage: zccpd [flags]\n\nFlags (environment variable in brackets):\n", broker.Version)
+		fs.PrintDefaults()
+	}
+	fs.Var(&s.binds, "bind", "endpoint to bind, repeatable: tcp://host:port, ipc:///path, ipc://@name [ZCCPD_BIND, comma-separated] (default ipc://@/zccp and tcp://127.0.0.1:7878)")
+	fs.DurationVar(&s.cfg.Timeout, "timeout", broker.DefaultTimeout, "expire a client silent for this long [ZCCPD_TIMEOUT]")
+	fs.DurationVar(&s.cfg.PingInterval, "ping-interval", broker.DefaultPingInterval, "PING a client after this much quiet [ZCCPD_PING_INTERVAL]")
+	fs.StringVar(&s.logLevel, "log-level", "info", "debug, info, warn or error [ZCCPD_LOG_LEVEL]")
+	fs.StringVar(&s.logFormat, "log-format", "text", "text or json [ZCCPD_LOG_FORMAT]")
+	fs.StringVar(&s.cfg.Name, "name", "zccpd", "broker name announced to clients [ZCCPD_NAME]")
+	fs.Int64Var(&s.cfg.MaxMessageSize, "max-message-size", broker.DefaultMaxMessageSize, "largest accepted message in bytes [ZCCPD_MAX_MESSAGE_SIZE]")
+	fs.IntVar(&s.cfg.MaxHeaders, "max-headers", broker.DefaultMaxHeaders, "most headers per message [ZCCPD_MAX_HEADERS]")
+	fs.IntVar(&s.cfg.MaxSubscriptions, "max-subscriptions", broker.DefaultMaxSubscriptions, "most subscriptions per client [ZCCPD_MAX_SUBSCRIPTIONS]")
+	fs.IntVar(&s.cfg.MaxClients, "max-clients", broker.DefaultMaxClients, "most concurrent sessions [ZCCPD_MAX_CLIENTS]")
+	fs.IntVar(&s.cfg.Queue.MaxBytes, "queue-bytes", zmtp.DefaultMaxQueuedBytes, "outbound queue bound per client, bytes [ZCCPD_QUEUE_BYTES]")
+	fs.IntVar(&s.cfg.Queue.MaxMessages, "queue-messages", zmtp.DefaultMaxQueuedMessages, "outbound queue bound per client, messages [ZCCPD_QUEUE_MESSAGES]")
+	fs.StringVar(&s.overflow, "overflow", "drop-oldest", "when a client's queue is full: drop-oldest (notifications) or disconnect [ZCCPD_OVERFLOW]")
+	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, how long to flush queues before exiting [ZCCPD_SHUTDOWN_TIMEOUT]")
+	version := fs.Bool("version", false, "print the version and exit")
+
+	// Environment first, so that flags given on the command line win.
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "ZCCPD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok || f.Name == "version" {
+			return
+		}
+		if f.Name == "bind" {
+			for _, e := range strings.Split(v, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					s.binds.Set(e)
+				}
+			}
+			s.binds.set = false // a --bind flag replaces the environment's list
+			return
+		}
+		if err := f.Value.Set(v); err != nil && envErr == nil {
+			envErr = fmt.Errorf("%s=%q: %v", name, v, err)
+		}
+	})
+	if envErr != nil {
+		return nil, envErr
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if *version {
+		fmt.Fprintln(stderr, "zccpd", broker.Version)
+		return nil, flag.ErrHelp
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	switch s.overflow {
+	case "drop-oldest":
+		s.cfg.Queue.Overflow = zmtp.OverflowDropOldest
+	case "disconnect":
+		s.cfg.Queue.Overflow = zmtp.OverflowDisconnect
+	default:
+		return nil, fmt.Errorf("--overflow %q: want drop-oldest or disconnect", s.overflow)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.logLevel)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch s.logFormat {
+	case "text":
+		s.cfg.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
+	case "json":
+		s.cfg.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
+	default:
+		return nil, fmt.Errorf("--log-format %q: want text or json", s.logFormat)
+	}
+	return s, nil
+}
+
+// run starts the broker and blocks until a signal or ctx ends it. It
+// returns the process exit code.
+func run(ctx context.Context, args []string, stderr io.Writer) int {
+	s, err := parse(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "zccpd:", err)
+		return 2
+	}
+	log := s.cfg.Logger
+	b, err := broker.New(s.cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "zccpd:", err)
+		return 2
+	}
+	for _, ep := range s.binds.vals {
+		if _, err := b.Listen(ep); err != nil {
+			log.Error("cannot bind", "endpoint", ep, "err", err)
+			b.Close()
+			return 1
+		}
+	}
+	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(s.binds.vals, ","),
+		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String())
+
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down", "flush_timeout", s.shutdownTimeout.String())
+	sctx, cancel := context.WithTimeout(context.Background(), s.shutdownTimeout)
+	defer cancel()
+	if err := b.Shutdown(sctx); err != nil {
+		log.Warn("shutdown incomplete: some queues were not flushed in time", "err", err)
+	}
+	st := b.Stats()
+	log.Info("zccpd stopped", "published", st.Published, "deliveries", st.Deliveries, "directs", st.Directs)
+	return 0
+}
