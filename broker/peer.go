@@ -182,11 +182,12 @@ func (p *peer) reply(m codec.Message) {
 
 // tick runs the liveness machine; called by the ticker goroutine only.
 func (p *peer) tick(now time.Time) {
+	p.out.Trim()
 	s := p.cur.Load()
 	hasSession := s != nil && !s.ended.Load()
 	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), hasSession) {
 	case beatPing:
-		if buf, err := p.out.Reserve(5, false); err == nil {
+		if buf, err := p.out.ReserveControl(5); err == nil {
 			p.out.Commit(appendPing(buf))
 			p.out.Flush()
 		}

@@ -227,7 +227,7 @@ func (c *Conn) handleCommand(body []byte) error {
 // sendCommand queues a command frame ahead of no one (in order) and flushes.
 func (c *Conn) sendCommand(name string, data []byte) error {
 	size := 1 + len(name) + len(data)
-	b, err := c.out.Reserve(FrameHeaderSize(size)+size, false)
+	b, err := c.out.ReserveControl(FrameHeaderSize(size) + size)
 	if err != nil {
 		return err
 	}

@@ -129,6 +129,26 @@ func (o *Outbox) Reserve(size int, droppable bool) ([]byte, error) {
 	return o.pending, nil
 }
 
+// ReserveControl is Reserve for small protocol control messages (a PONG,
+// a heartbeat): it ignores the limits, so that a peer whose queue is full
+// of data is still answered, and fails only when the outbox is closed.
+func (o *Outbox) ReserveControl(size int) ([]byte, error) {
+	o.mu.Lock()
+	if o.closed || o.closing || o.failed != nil {
+		err := o.failed
+		o.mu.Unlock()
+		if err == nil {
+			err = ErrClosed
+		}
+		return nil, err
+	}
+	o.lastDroppable = false
+	if o.pending == nil {
+		o.pending, o.spare = o.spare[:0], nil
+	}
+	return o.pending, nil
+}
+
 // Commit records the message appended to the slice Reserve returned and
 // releases o.mu.
 func (o *Outbox) Commit(b []byte) {
@@ -319,13 +339,24 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 }
 
 // release gives a written batch back for reuse.
+// Buffers up to twice the byte limit are kept, so that a busy peer's
+// batches do not regrow from nothing (a copy per doubling); Trim lets a
+// large one go once the queue is idle.
 func (o *Outbox) release(b []byte) {
-	if cap(b) > maxSpare {
-		return
-	}
 	o.mu.Lock()
-	if o.spare == nil {
+	if o.spare == nil && cap(b) <= max(maxSpare, 2*o.limits.MaxBytes) {
 		o.spare = b[:0]
+	}
+	o.mu.Unlock()
+}
+
+// Trim releases a spare buffer larger than 1 MiB when nothing is queued,
+// so that many quiet connections do not each hold a large buffer. An owner
+// calls it now and then (the broker does on each liveness tick).
+func (o *Outbox) Trim() {
+	o.mu.Lock()
+	if len(o.pending) == 0 && cap(o.spare) > maxSpare {
+		o.spare = nil
 	}
 	o.mu.Unlock()
 }
