@@ -1,0 +1,58 @@
+# ZCCP in Go. The two commands that matter:
+#   make run    start the broker with its defaults (ipc://@/zccp and tcp://127.0.0.1:7878)
+#   make test   vet, race-enabled tests, libzmq interop tests and short fuzz runs
+# Both install what they need on a fresh Debian machine.
+
+SHELL := /bin/bash
+GO    ?= $(shell command -v go 2>/dev/null || echo /usr/local/go/bin/go)
+BIN   := bin
+FUZZTIME ?= 10s
+export PATH := $(dir $(GO)):$(PATH)
+
+.PHONY: run build install test test-main test-interop fuzz-short fuzz vet deps-test bench soak clean
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+run: build
+	./$(BIN)/zccpd $(ARGS)
+
+install:
+	$(GO) install ./cmd/...
+
+vet:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	cd interop && $(GO) vet ./...
+
+# libzmq is only needed by the interop tests (their own module; the
+# product itself is pure Go).
+deps-test:
+	@./scripts/ensure-deps.sh libzmq3-dev pkg-config
+
+test: deps-test vet test-main test-interop fuzz-short
+
+test-main:
+	$(GO) test -race -count=1 ./...
+
+test-interop:
+	cd interop && CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# Each fuzz target for a short bounded time; the corpus in testdata/fuzz
+# is replayed by the ordinary tests too.
+fuzz-short:
+	@set -e; for t in $$(./scripts/fuzz-targets.sh); do \
+	  pkg=$${t%%:*}; name=$${t##*:}; \
+	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
+fuzz:
+	$(MAKE) fuzz-short FUZZTIME=5m
+
+bench:
+	@echo "see bench/ (issue: benchmarks against the peers)"; exit 1
+
+clean:
+	rm -rf $(BIN)
