@@ -241,3 +241,25 @@ func TestAppendDeliverClamps(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendDeliverReplacing(t *testing.T) {
+	h := codec.Headers{"a": "1", "zccp-ttl": "500", "b": "2"}
+	raw, err := codec.AppendHeaders(nil, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repl := []codec.Header{{Name: "zccp-ttl", Value: "0000000123"}, {Name: "c", Value: "3"}}
+	size := codec.DeliverSizeReplacing([]byte("s"), []byte("addr"), raw, repl)
+	frame := codec.AppendDeliverReplacing(nil, []byte("s"), []byte("addr"), raw, repl)
+	if len(frame) != size {
+		t.Fatalf("size %d, built %d", size, len(frame))
+	}
+	m, err := codec.Decode([][]byte{frame})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := codec.Headers{"a": "1", "b": "2", "zccp-ttl": "0000000123", "c": "3"}
+	if m.ID != codec.Deliver || m.Sender != "s" || m.Address != "addr" || !reflect.DeepEqual(m.Headers, want) {
+		t.Fatalf("got %+v", m)
+	}
+}

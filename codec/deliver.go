@@ -60,3 +60,50 @@ func clampLongStr(n int) int {
 	}
 	return n
 }
+
+// DeliverSizeReplacing returns the length of the DELIVER frame 1 that
+// AppendDeliverReplacing builds from the same arguments.
+func DeliverSizeReplacing(sender, address []byte, raw RawHeaders, replace []Header) int {
+	n := DeliverSize(sender, address, nil, replace)
+	for name, value := range raw.All() {
+		if !replaced(name, replace) {
+			n += 1 + len(name) + 4 + len(value)
+		}
+	}
+	return n
+}
+
+// AppendDeliverReplacing is AppendDeliver where replace's entries take the
+// place of raw's entries with the same names (raw's are left out, replace's
+// are appended). Same contract as AppendDeliver otherwise.
+func AppendDeliverReplacing(dst []byte, sender, address []byte, raw RawHeaders, replace []Header) []byte {
+	dst = slices.Grow(dst, DeliverSizeReplacing(sender, address, raw, replace))
+	dst = append(dst, 0xAA, 0xAA, byte(Deliver))
+	dst = appendString(dst, sender[:clampString(len(sender))])
+	dst = appendString(dst, address[:clampString(len(address))])
+	countAt := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	count := len(replace)
+	for name, value := range raw.All() {
+		if !replaced(name, replace) {
+			dst = appendString(dst, name)
+			dst = appendLongStr(dst, value)
+			count++
+		}
+	}
+	binary.BigEndian.PutUint32(dst[countAt:], uint32(count))
+	for _, h := range replace {
+		dst = appendString(dst, h.Name[:clampString(len(h.Name))])
+		dst = appendLongStr(dst, h.Value[:clampLongStr(len(h.Value))])
+	}
+	return dst
+}
+
+func replaced(name []byte, replace []Header) bool {
+	for _, h := range replace {
+		if string(name) == h.Name {
+			return true
+		}
+	}
+	return false
+}

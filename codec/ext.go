@@ -27,6 +27,22 @@ const (
 	HdrCommand = "zccp-command" // the command the notice is about, e.g. "DIRECT"
 	HdrAddress = "zccp-address" // the address, identifier or expression that command named
 
+	// Requests and replies (on DIRECT, PUBLISH and DELIVER).
+	HdrRequestID     = "zccp-request-id"     // requester-chosen id, unique per requester
+	HdrMethod        = "zccp-method"         // what the device is asked to do
+	HdrTTL           = "zccp-ttl"            // ms within which the command must start; the broker refreshes it when it writes the command
+	HdrReplyTo       = "zccp-reply-to"       // the request id a reply answers
+	HdrStatus        = "zccp-status"         // "ok", "error" or "progress" on replies
+	HdrSelect        = "zccp-select"         // label selector of a group request: "k=v,k2=v2"
+	HdrDryRun        = "zccp-dry-run"        // "1": resolve a group request, send the receipt, deliver nothing
+	HdrCancelRequest = "zccp-cancel-request" // on DIRECT to a device: cancel the request with this id
+	HdrRecipient     = "zccp-recipient"      // on broker-made replies: the device concerned
+	HdrRecipients    = "zccp-recipients"     // on receipts: how many devices the request was routed to
+
+	// Presence events (DELIVER from NoticeSender on AddrPresence*).
+	HdrIdentifier = "zccp-identifier" // the client the event is about
+	HdrSince      = "zccp-since"      // RFC 3339 time the session started
+
 	// GOODBYE-OK session statistics.
 	HdrStatPublished = "zccp-published" // PUBLISH commands received from this session
 	HdrStatDirects   = "zccp-directs"   // DIRECT commands received from this session
@@ -43,20 +59,42 @@ const NoticeSender = "$zccp"
 
 // Notice addresses (the address of a DELIVER from NoticeSender).
 const (
-	AddrError = "$zccp.error" // a command of yours failed; see HdrError
+	AddrError          = "$zccp.error"           // a command of yours failed; see HdrError
+	AddrReceipt        = "$zccp.receipt"         // who a group request was routed to
+	AddrPresenceJoin   = "$zccp.presence.join"   // a session started
+	AddrPresenceLeave  = "$zccp.presence.leave"  // a session ended (GOODBYE, INVALID, disconnect, takeover)
+	AddrPresenceExpire = "$zccp.presence.expire" // a session expired (silent past the timeout)
 )
+
+// Reply statuses (HdrStatus).
+const (
+	StatusOK       = "ok"
+	StatusError    = "error"
+	StatusProgress = "progress"
+)
+
+// MethodClients is the broker API method (DIRECT to NoticeSender) that
+// lists connected clients, optionally filtered by HdrSelect.
+const MethodClients = "clients"
 
 // Error codes carried in HdrError.
 const (
-	ErrCodeMalformed      = "malformed"              // a command could not be decoded
-	ErrCodeTooLarge       = "too-large"              // a message exceeded the size or frame limit
-	ErrCodeTooManyHeaders = "too-many-headers"       // a dictionary exceeded the header limit
-	ErrCodeBadExpression  = "bad-expression"         // a SUBSCRIBE expression did not compile
-	ErrCodeTooManySubs    = "too-many-subscriptions" // the per-session subscription limit was reached
-	ErrCodeNoSuchClient   = "no-such-client"         // DIRECT to an identifier nobody has
-	ErrCodeQueueFull      = "queue-full"             // the recipient's queue is full; the command was not queued
-	ErrCodeReserved       = "reserved"               // an address or header reserved for the broker
-	ErrCodeTakenOver      = "taken-over"             // a newer session took your identifier; this session is over
-	ErrCodeTooManyClients = "too-many-clients"       // the broker is at its client limit; HELLO refused
-	ErrCodeBadSequence    = "bad-sequence"           // a command that the protocol does not allow here
+	ErrCodeMalformed       = "malformed"              // a command could not be decoded
+	ErrCodeTooLarge        = "too-large"              // a message exceeded the size or frame limit
+	ErrCodeTooManyHeaders  = "too-many-headers"       // a dictionary exceeded the header limit
+	ErrCodeBadExpression   = "bad-expression"         // a SUBSCRIBE expression did not compile
+	ErrCodeTooManySubs     = "too-many-subscriptions" // the per-session subscription limit was reached
+	ErrCodeNoSuchClient    = "no-such-client"         // DIRECT to an identifier nobody has
+	ErrCodeQueueFull       = "queue-full"             // the recipient's queue is full; the command was not queued
+	ErrCodeReserved        = "reserved"               // an address or header reserved for the broker
+	ErrCodeTakenOver       = "taken-over"             // a newer session took your identifier; this session is over
+	ErrCodeTooManyClients  = "too-many-clients"       // the broker is at its client limit; HELLO refused
+	ErrCodeBadSequence     = "bad-sequence"           // a command that the protocol does not allow here
+	ErrCodeExpired         = "expired"                // a command's TTL ran out before it could be delivered
+	ErrCodeDisconnected    = "disconnected"           // the device left while the request was outstanding
+	ErrCodeTooManyRequests = "too-many-requests"      // the device has too many requests outstanding
+	ErrCodeNoSuchMethod    = "no-such-method"         // the device (or broker API) has no handler for the method
+	ErrCodeCancelled       = "cancelled"              // the requester cancelled the request
+	ErrCodeDeviceError     = "device-error"           // the device's handler failed (zccp-reason says how)
+	ErrCodeBadRequest      = "bad-request"            // malformed request headers (e.g. a TTL that is not a number)
 )

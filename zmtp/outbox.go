@@ -3,6 +3,7 @@ package zmtp
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Overflow says what an Outbox does with a message that does not fit.
@@ -59,10 +60,20 @@ func (l Limits) withDefaults() Limits {
 }
 
 // mark records where a queued message ends and whether it may be dropped.
+// A message committed with CommitDeadline also has a deadline (unix ns),
+// the offset from its start of a 10-digit TTL field to refresh at write
+// time, and the owner's tag to report if it expires first.
 type mark struct {
 	end       int
 	droppable bool
+	patch     int32 // offset of the TTL digits from the message start; 0: none
+	deadline  int64
+	tag       uint64
 }
+
+// TTLDigits is the width of the TTL field CommitDeadline refreshes: ten
+// decimal digits of milliseconds, zero-padded.
+const TTLDigits = 10
 
 // maxSpare is the largest buffer kept for reuse after a write.
 const maxSpare = 1 << 20
@@ -89,6 +100,9 @@ type Outbox struct {
 	lastDroppable bool   // droppable flag of the message between Reserve and Commit
 	failed        error  // reason the queue stopped accepting
 	queued        uint64 // messages committed, total
+	deadlines     int    // queued messages with a deadline
+	onExpire      func(tag uint64)
+	expired       []uint64 // scratch for take
 	wake          chan struct{}
 	batch         atomic.Uint64 // last producer batch that marked this outbox
 }
@@ -158,6 +172,92 @@ func (o *Outbox) Commit(b []byte) {
 	o.mu.Unlock()
 }
 
+// CommitDeadline is Commit for a command that must not be written after
+// deadline: when the writer comes to it too late it is dropped instead and
+// the expire handler gets tag. Otherwise, just before the write, the
+// TTLDigits bytes at b[ttlAt:] are overwritten with the milliseconds left,
+// so the peer sees how long it has from the moment the bytes leave.
+// ttlAt < 0 means no field to refresh.
+func (o *Outbox) CommitDeadline(b []byte, deadline time.Time, ttlAt int, tag uint64) {
+	start := len(o.pending)
+	m := mark{end: len(b), deadline: deadline.UnixNano(), tag: tag}
+	if ttlAt >= start && ttlAt+TTLDigits <= len(b) {
+		m.patch = int32(ttlAt - start)
+	}
+	o.pending = b
+	o.marks = append(o.marks, m)
+	o.queued++
+	o.deadlines++
+	o.mu.Unlock()
+}
+
+// Expire drops the queued commands whose deadline has passed and tells
+// the expire handler, without waiting for the writer to reach them (it
+// may be blocked on a peer that does not read). Owners call it now and
+// then (the broker does on each liveness tick).
+func (o *Outbox) Expire() {
+	o.mu.Lock()
+	if o.deadlines == 0 {
+		o.mu.Unlock()
+		return
+	}
+	tags := o.expireLocked(time.Now().UnixNano(), nil)
+	f := o.onExpire
+	o.mu.Unlock()
+	if f != nil {
+		for _, t := range tags {
+			f(t)
+		}
+	}
+}
+
+// SetExpireHandler sets the function told about commands dropped because
+// their deadline passed before they were written. It is called from the
+// writer goroutine, without the outbox lock, and must not block.
+func (o *Outbox) SetExpireHandler(f func(tag uint64)) {
+	o.mu.Lock()
+	o.onExpire = f
+	o.mu.Unlock()
+}
+
+// expireLocked drops the messages whose deadline has passed and refreshes
+// the TTL field of the others; it returns the tags of those dropped.
+// Called with o.mu held when o.deadlines > 0.
+func (o *Outbox) expireLocked(now int64, expired []uint64) []uint64 {
+	out := o.pending[:0]
+	w, prev, live := 0, 0, 0
+	for _, m := range o.marks {
+		if m.deadline != 0 && now >= m.deadline {
+			expired = append(expired, m.tag)
+			prev = m.end
+			continue
+		}
+		start := len(out)
+		out = append(out, o.pending[prev:m.end]...) // never overtakes the read position
+		if m.deadline != 0 {
+			live++
+			if m.patch > 0 {
+				putDigits(out[start+int(m.patch):start+int(m.patch)+TTLDigits], (m.deadline-now)/1e6)
+			}
+		}
+		prev = m.end
+		m.end = len(out)
+		o.marks[w] = m
+		w++
+	}
+	o.pending, o.marks = out, o.marks[:w]
+	o.deadlines = live
+	return expired
+}
+
+// putDigits writes v as len(dst) zero-padded decimal digits.
+func putDigits(dst []byte, v int64) {
+	for i := len(dst) - 1; i >= 0; i-- {
+		dst[i] = byte('0' + v%10)
+		v /= 10
+	}
+}
+
 // MarkBatch records that producer batch id has queued to this outbox and
 // reports whether this is the first mark for that batch, so that a
 // producer collecting outboxes to Flush at the end of a batch adds each
@@ -201,8 +301,11 @@ func (o *Outbox) dropOldestLocked(size int) bool {
 			o.unreport++
 		} else {
 			out = append(out, o.pending[prev:m.end]...) // never overtakes the read position
-			o.marks[w] = mark{end: len(out), droppable: m.droppable}
+			prev = m.end
+			m.end = len(out)
+			o.marks[w] = m
 			w++
+			continue
 		}
 		prev = m.end
 	}
@@ -246,7 +349,9 @@ func (o *Outbox) SendFirst(frames [][]byte) error {
 	}
 	marks = append(marks, mark{end: o.front + n})
 	for ; i < len(o.marks); i++ {
-		marks = append(marks, mark{end: o.marks[i].end + n, droppable: o.marks[i].droppable})
+		m := o.marks[i]
+		m.end += n
+		marks = append(marks, m)
 	}
 	o.pending, o.marks = buf, marks
 	o.front += n
@@ -321,11 +426,26 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 			o.mu.Unlock()
 			return nil, false
 		}
+		if o.deadlines > 0 {
+			o.expired = o.expireLocked(time.Now().UnixNano(), o.expired[:0])
+			if len(o.expired) > 0 {
+				tags, f := o.expired, o.onExpire
+				o.expired = nil
+				o.mu.Unlock()
+				if f != nil {
+					for _, t := range tags {
+						f(t)
+					}
+				}
+				continue
+			}
+		}
 		if len(o.pending) > 0 {
 			b = o.pending
 			o.pending = nil
 			o.marks = o.marks[:0]
 			o.front = 0
+			o.deadlines = 0
 			o.mu.Unlock()
 			return b, true
 		}
