@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/match"
 	"github.com/zccp-go/zccp/zmtp"
 )
@@ -19,12 +20,17 @@ type Broker struct {
 	cfg   Config
 	log   *slog.Logger
 	srv   *zmtp.Server
-	index *match.Index[*session]
+	index *match.Index[*session] // client subscriptions
+	sys   *match.Index[*session] // subscriptions to broker events (^\$…)
 
 	mu      sync.RWMutex
 	byIdent map[string]*session // addressable sessions by identifier; guarded by mu
 	peers   map[*peer]struct{}  // every connection; guarded by mu
 	nsess   int                 // live sessions; guarded by mu
+
+	reqMu   sync.Mutex
+	reqs    map[uint64]*request // outstanding requests by tag; guarded by reqMu
+	nextTag uint64              // guarded by reqMu
 
 	nextSession atomic.Uint64
 	nextPeer    atomic.Uint64
@@ -48,6 +54,9 @@ type counters struct {
 	invalid     atomic.Uint64 // INVALID answers
 	expired     atomic.Uint64 // connections expired
 	malformed   atomic.Uint64 // undecodable commands
+	requests    atomic.Uint64 // requests to one device
+	groupReqs   atomic.Uint64 // group requests
+	expiredCmds atomic.Uint64 // commands dropped because their TTL ran out
 }
 
 // Stats is a snapshot of broker-wide counters.
@@ -65,6 +74,10 @@ type Stats struct {
 	Invalid       uint64 // INVALID answers
 	Expired       uint64 // connections expired for silence
 	Malformed     uint64 // undecodable commands
+	Requests      uint64 // requests to one device (DIRECT with zccp-request-id)
+	GroupRequests uint64 // group requests (PUBLISH with zccp-request-id)
+	ExpiredCmds   uint64 // commands dropped because their TTL ran out
+	Inflight      int    // requests awaiting an answer
 }
 
 // New returns a broker with cfg (zero fields take defaults).
@@ -77,6 +90,8 @@ func New(cfg Config) (*Broker, error) {
 		cfg:      cfg,
 		log:      cfg.Logger,
 		index:    match.NewIndex[*session](match.WithCacheSize(cfg.CacheSize)),
+		sys:      match.NewIndex[*session](match.WithCacheSize(64)),
+		reqs:     map[uint64]*request{},
 		byIdent:  map[string]*session{},
 		peers:    map[*peer]struct{}{},
 		stopTick: make(chan struct{}),
@@ -157,7 +172,7 @@ func (b *Broker) Stats() Stats {
 	return Stats{
 		Connections:   conns,
 		Sessions:      sess,
-		Subscriptions: b.index.Stats().Subscriptions,
+		Subscriptions: b.index.Stats().Subscriptions + b.sys.Stats().Subscriptions,
 		Accepted:      b.stats.connections.Load(),
 		Started:       b.stats.sessions.Load(),
 		Published:     b.stats.published.Load(),
@@ -168,7 +183,17 @@ func (b *Broker) Stats() Stats {
 		Invalid:       b.stats.invalid.Load(),
 		Expired:       b.stats.expired.Load(),
 		Malformed:     b.stats.malformed.Load(),
+		Requests:      b.stats.requests.Load(),
+		GroupRequests: b.stats.groupReqs.Load(),
+		ExpiredCmds:   b.stats.expiredCmds.Load(),
+		Inflight:      b.inflight(),
 	}
+}
+
+func (b *Broker) inflight() int {
+	b.reqMu.Lock()
+	defer b.reqMu.Unlock()
+	return len(b.reqs)
 }
 
 // tickLoop drives every connection's liveness machine.
@@ -196,6 +221,7 @@ func (b *Broker) tickLoop() {
 				p.tick(now)
 			}
 			clear(peers)
+			b.sweepRequests(now)
 		}
 	}
 }
@@ -246,6 +272,7 @@ func (b *Broker) endSession(s *session, why CloseReason) {
 		return
 	}
 	b.index.RemoveAll(s)
+	b.sys.RemoveAll(s)
 	b.mu.Lock()
 	if why != ReasonTakenOver {
 		b.nsess--
@@ -254,6 +281,12 @@ func (b *Broker) endSession(s *session, why CloseReason) {
 		}
 	}
 	b.mu.Unlock()
+	b.sessionRequestsEnded(s, why)
+	if why == ReasonExpired {
+		b.presence(codec.AddrPresenceExpire, s, why)
+	} else {
+		b.presence(codec.AddrPresenceLeave, s, why)
+	}
 	b.log.Debug("session ended", "session", s.num, "identifier", s.ident, "reason", why.String(),
 		"published", s.published.Load(), "delivered", s.delivered(), "dropped", s.dropped())
 }

@@ -32,6 +32,9 @@ type Config struct {
 	MaxSubscriptions int
 	// MaxClients bounds concurrent sessions. Default 100000.
 	MaxClients int
+	// MaxInflight bounds the requests outstanding to one device. Default
+	// 10000.
+	MaxInflight int
 	// Queue bounds each client's outbound queue. Default 8 MiB, 100000
 	// messages, drop-oldest for notifications.
 	Queue zmtp.Limits
@@ -51,6 +54,7 @@ const (
 	DefaultMaxSubscriptions = 10000
 	DefaultMaxClients       = 100000
 	DefaultCacheSize        = 65536
+	DefaultMaxInflight      = 10000
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -77,6 +81,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxClients == 0 {
 		c.MaxClients = DefaultMaxClients
+	}
+	if c.MaxInflight == 0 {
+		c.MaxInflight = DefaultMaxInflight
 	}
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize

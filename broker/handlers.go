@@ -9,7 +9,7 @@ import (
 )
 
 // extensions is the list announced in HELLO-OK (zccp-extensions).
-const extensions = "notices,cancel,direct,missed,ping,goodbye-stats"
+const extensions = "notices,cancel,direct,missed,ping,goodbye-stats,requests,presence,clients"
 
 // hello starts a session for the identifier in v.
 func (p *peer) hello(v codec.View) {
@@ -53,6 +53,7 @@ func (p *peer) hello(v codec.View) {
 			"identifier "+strconv.Quote(ident)+" was claimed by a newer session from "+addrString(p.conn.RemoteAddr()), "HELLO", ident)
 		b.endSession(old, ReasonTakenOver)
 	}
+	b.presence(codec.AddrPresenceJoin, s, 0)
 	if s.anonymous && ident != "" {
 		props[codec.HdrReason] = "identifiers starting with $ are reserved; this session cannot be addressed by DIRECT"
 	}
@@ -63,8 +64,12 @@ func (p *peer) hello(v codec.View) {
 func (p *peer) subscribe(s *session, v codec.View) {
 	b := p.b
 	expr := string(v.Expression)
+	ix := b.index
+	if isSysExpr(expr) {
+		ix = b.sys
+	}
 	if c, ok := v.Headers.Get(codec.HdrCancel); ok && string(c) == "1" {
-		if b.index.Remove(s, expr) {
+		if ix.Remove(s, expr) {
 			s.subs.Add(-1)
 		}
 		p.reply(codec.Message{ID: codec.SubscribeOK})
@@ -72,7 +77,7 @@ func (p *peer) subscribe(s *session, v codec.View) {
 	}
 	if s.subs.Load() >= int64(b.cfg.MaxSubscriptions) {
 		p.notice(codec.ErrCodeTooManySubs, "limit of "+strconv.Itoa(b.cfg.MaxSubscriptions)+" subscriptions per session reached", "SUBSCRIBE", expr)
-	} else if added, err := b.index.Add(s, expr); err != nil {
+	} else if added, err := ix.Add(s, expr); err != nil {
 		// The notice goes before SUBSCRIBE-OK: an original client, which
 		// discards DELIVERs while it waits for SUBSCRIBE-OK, is not
 		// confused, and a client that knows notices sees the error first.
@@ -82,7 +87,7 @@ func (p *peer) subscribe(s *session, v codec.View) {
 		if s.ended.Load() {
 			// Ended concurrently (takeover, expiry) after RemoveAll ran:
 			// do not leave the expression behind.
-			b.index.RemoveAll(s)
+			ix.RemoveAll(s)
 		}
 	}
 	p.reply(codec.Message{ID: codec.SubscribeOK})
@@ -92,7 +97,8 @@ func (p *peer) subscribe(s *session, v codec.View) {
 // expression, once per session. This is the hot path: no allocation.
 func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 	b := p.b
-	if !p.checkHeaders(v, "PUBLISH") {
+	e, ok := p.checkHeaders(v, "PUBLISH")
+	if !ok {
 		return
 	}
 	if len(v.Address) > 0 && v.Address[0] == '$' {
@@ -100,6 +106,10 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 		return
 	}
 	s.published.Add(1)
+	if e.requestID != nil {
+		p.groupRequest(s, v, content, &e)
+		return
+	}
 	b.stats.published.Add(1)
 	n := 0
 	for _, t := range b.index.Match(v.Address) {
@@ -116,14 +126,28 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 // direct routes a DIRECT to the session whose identifier is the address.
 func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 	b := p.b
-	if !p.checkHeaders(v, "DIRECT") {
+	e, ok := p.checkHeaders(v, "DIRECT")
+	if !ok {
 		return
 	}
 	s.directs.Add(1)
+	if string(v.Address) == codec.NoticeSender {
+		p.brokerAPI(s, &e)
+		return
+	}
 	t := b.lookup(v.Address)
 	if t == nil {
 		b.stats.noRecipient.Add(1)
-		p.notice(codec.ErrCodeNoSuchClient, "no client with identifier "+strconv.Quote(string(v.Address))+" is connected", "DIRECT", string(v.Address))
+		reason := "no client with identifier " + strconv.Quote(string(v.Address)) + " is connected"
+		if e.requestID != nil {
+			p.reply(requestError(string(e.requestID), string(v.Address), codec.ErrCodeNoSuchClient, reason))
+		} else {
+			p.notice(codec.ErrCodeNoSuchClient, reason, "DIRECT", string(v.Address))
+		}
+		return
+	}
+	if e.requestID != nil {
+		p.directRequest(s, t, v, content, &e)
 		return
 	}
 	if !p.deliver(t, s.identB, v.Address, v.Headers, content, false) {
@@ -131,24 +155,32 @@ func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 		return
 	}
 	b.stats.directs.Add(1)
+	switch {
+	case e.replyTo != nil:
+		b.answered(s, t, e.replyTo, e.status)
+	case e.cancel != nil:
+		b.cancelled(t, s, e.cancel)
+	}
 }
 
-// checkHeaders enforces the header limit and keeps broker-set headers out
-// of client messages; it tells the client and returns false on refusal.
-func (p *peer) checkHeaders(v codec.View, cmd string) bool {
+// checkHeaders enforces the header limit, keeps broker-set headers out of
+// client messages and picks out the extension headers; it tells the
+// client and returns false on refusal.
+func (p *peer) checkHeaders(v codec.View, cmd string) (ext, bool) {
 	n := v.Headers.Len()
 	if n == 0 {
-		return true
+		return ext{}, true
 	}
 	if n > p.b.cfg.MaxHeaders {
 		p.notice(codec.ErrCodeTooManyHeaders, cmd+" has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(p.b.cfg.MaxHeaders), cmd, string(v.Address))
-		return false
+		return ext{}, false
 	}
-	if _, ok := v.Headers.Get(codec.HdrMissed); ok {
+	e := scanExt(v.Headers)
+	if e.missed {
 		p.notice(codec.ErrCodeReserved, "header "+codec.HdrMissed+" is set by the broker only", cmd, string(v.Address))
-		return false
+		return ext{}, false
 	}
-	return true
+	return e, true
 }
 
 // goodbye answers GOODBYE-OK with the session's statistics and ends it.

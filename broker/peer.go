@@ -31,6 +31,7 @@ type peer struct {
 func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	p := &peer{b: b, conn: c, out: c.Outbox(), num: b.nextPeer.Add(1)}
 	p.live = liveness{interval: b.cfg.PingInterval, timeout: b.cfg.Timeout}
+	p.out.SetExpireHandler(b.onExpired)
 	b.stats.connections.Add(1)
 	b.mu.Lock()
 	b.peers[p] = struct{}{}
@@ -183,6 +184,7 @@ func (p *peer) reply(m codec.Message) {
 // tick runs the liveness machine; called by the ticker goroutine only.
 func (p *peer) tick(now time.Time) {
 	p.out.Trim()
+	p.out.Expire()
 	s := p.cur.Load()
 	hasSession := s != nil && !s.ended.Load()
 	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), hasSession) {

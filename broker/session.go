@@ -21,6 +21,9 @@ type session struct {
 	out       *zmtp.Outbox
 	since     time.Time
 
+	inflight map[requestKey]*request // requests outstanding to this session as a device; guarded by Broker.reqMu
+	asked    int                     // requests this session ever made; guarded by Broker.reqMu
+
 	ended     atomic.Bool
 	subs      atomic.Int64  // expressions held (changed by the owning reader only)
 	published atomic.Uint64 // PUBLISH received

@@ -1,0 +1,88 @@
+package broker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+)
+
+// ext holds the extension headers of one PUBLISH or DIRECT as views into
+// the frame, found in one walk over the dictionary. A nil field is absent.
+type ext struct {
+	requestID, method, ttl, replyTo, status, sel, cancel []byte
+	dryRun, missed                                       bool
+}
+
+// scanExt walks the headers once, picking out the zccp- names the broker
+// acts on. Headers without the prefix cost one byte comparison each.
+func scanExt(h codec.RawHeaders) ext {
+	var e ext
+	for name, value := range h.All() {
+		if len(name) < 6 || name[0] != 'z' || string(name[:5]) != "zccp-" {
+			continue
+		}
+		switch string(name) {
+		case codec.HdrRequestID:
+			e.requestID = value
+		case codec.HdrMethod:
+			e.method = value
+		case codec.HdrTTL:
+			e.ttl = value
+		case codec.HdrReplyTo:
+			e.replyTo = value
+		case codec.HdrStatus:
+			e.status = value
+		case codec.HdrSelect:
+			e.sel = value
+		case codec.HdrCancelRequest:
+			e.cancel = value
+		case codec.HdrDryRun:
+			e.dryRun = string(value) == "1"
+		case codec.HdrMissed:
+			e.missed = true
+		}
+	}
+	return e
+}
+
+// deadline turns the zccp-ttl header into an absolute deadline (zero time
+// when there is none). ok is false when the header is not a number.
+func (e *ext) deadline(now time.Time) (d time.Time, ok bool) {
+	if e.ttl == nil {
+		return time.Time{}, true
+	}
+	ms, err := strconv.ParseInt(string(e.ttl), 10, 64)
+	if err != nil || ms < 0 || ms > 1e10 {
+		return time.Time{}, false
+	}
+	return now.Add(time.Duration(ms) * time.Millisecond), true
+}
+
+// labelsMatch reports whether labels satisfy a selector "k=v,k2=v2"
+// (every pair must be present with that value; an empty selector matches
+// everything).
+func labelsMatch(labels codec.Headers, sel []byte) bool {
+	for len(sel) > 0 {
+		var pair []byte
+		pair, sel = cut(sel, ',')
+		if len(pair) == 0 {
+			continue
+		}
+		k, v := cut(pair, '=')
+		got, ok := labels[string(k)]
+		if !ok || got != string(v) {
+			return false
+		}
+	}
+	return true
+}
+
+func cut(b []byte, sep byte) (before, after []byte) {
+	for i, c := range b {
+		if c == sep {
+			return b[:i], b[i+1:]
+		}
+	}
+	return b, nil
+}

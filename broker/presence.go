@@ -1,0 +1,127 @@
+package broker
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// sysPrefix marks expressions that select broker events ($zccp.…
+// addresses). They live in their own index: broad expressions such as
+// `.*` must not start receiving presence events, and client PUBLISHes
+// can never reach a $ address anyway.
+const sysPrefix = `^\$`
+
+func isSysExpr(expr string) bool { return strings.HasPrefix(expr, sysPrefix) }
+
+// presence publishes a join, leave or expire event about s to the
+// sessions subscribed to it (expressions starting with ^\$).
+func (b *Broker) presence(address string, s *session, why CloseReason) {
+	if s.anonymous && s.ident == "" {
+		return
+	}
+	targets := b.sys.Match([]byte(address))
+	if len(targets) == 0 {
+		return
+	}
+	h := codec.Headers{}
+	for k, v := range s.labels {
+		if !strings.HasPrefix(k, "zccp-") {
+			h[k] = v
+		}
+	}
+	h[codec.HdrIdentifier] = s.ident
+	h[codec.HdrSession] = strconv.FormatUint(s.num, 10)
+	h[codec.HdrSince] = s.since.UTC().Format(time.RFC3339Nano)
+	if why != 0 {
+		h[codec.HdrReason] = why.String()
+	}
+	m := codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: address, Headers: h}
+	frames, err := m.Frames()
+	if err != nil {
+		return
+	}
+	for _, t := range targets {
+		if t == s || t.ended.Load() {
+			continue
+		}
+		// Events are notifications: droppable under the overflow policy.
+		buf, err := t.out.Reserve(zmtp.MessageSize(frames), true)
+		if err != nil {
+			continue
+		}
+		t.out.Commit(zmtp.AppendMessage(buf, frames))
+		t.out.Flush()
+	}
+}
+
+// ClientInfo describes one connected client in the answer to the
+// "clients" broker API method.
+type ClientInfo struct {
+	Identifier    string            `json:"identifier"`
+	Labels        map[string]string `json:"labels"`
+	Since         time.Time         `json:"since"`
+	Session       uint64            `json:"session"`
+	Remote        string            `json:"remote"`
+	Published     uint64            `json:"published"`
+	Directs       uint64            `json:"directs"`
+	Delivered     uint64            `json:"delivered"`
+	Dropped       uint64            `json:"dropped"`
+	Subscriptions int64             `json:"subscriptions"`
+}
+
+// Clients returns the live sessions whose labels match sel ("k=v,...";
+// empty: all), sorted by identifier.
+func (b *Broker) Clients(sel string) []ClientInfo {
+	var out []ClientInfo
+	for _, s := range b.liveSessions() {
+		if !labelsMatch(s.labels, []byte(sel)) {
+			continue
+		}
+		out = append(out, ClientInfo{
+			Identifier: s.ident, Labels: s.labels, Since: s.since, Session: s.num,
+			Remote:    addrString(s.peer.conn.RemoteAddr()),
+			Published: s.published.Load(), Directs: s.directs.Load(),
+			Delivered: s.delivered(), Dropped: s.dropped(), Subscriptions: s.subs.Load(),
+		})
+	}
+	sortClients(out)
+	return out
+}
+
+func sortClients(c []ClientInfo) {
+	for i := 1; i < len(c); i++ {
+		for j := i; j > 0 && (c[j].Identifier < c[j-1].Identifier ||
+			c[j].Identifier == c[j-1].Identifier && c[j].Session < c[j-1].Session); j-- {
+			c[j], c[j-1] = c[j-1], c[j]
+		}
+	}
+}
+
+// brokerAPI answers a DIRECT addressed to the broker itself ($zccp): a
+// request whose zccp-method names a broker function. The answer is a
+// reply like a device's: sender $zccp, zccp-reply-to, zccp-status.
+func (p *peer) brokerAPI(s *session, e *ext) {
+	if e.requestID == nil {
+		p.notice(codec.ErrCodeBadRequest, "a DIRECT to "+codec.NoticeSender+" must be a request (zccp-request-id, zccp-method)", "DIRECT", codec.NoticeSender)
+		return
+	}
+	id := string(e.requestID)
+	switch string(e.method) {
+	case codec.MethodClients:
+		reply := codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: s.ident,
+			Headers: codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}}
+		for _, c := range p.b.Clients(string(e.sel)) {
+			line, _ := json.Marshal(c)
+			reply.Content = append(reply.Content, line)
+		}
+		p.reply(reply)
+	default:
+		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod,
+			"the broker has no method "+strconv.Quote(string(e.method))+" (it has: "+codec.MethodClients+")"))
+	}
+}

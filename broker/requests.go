@@ -1,0 +1,321 @@
+package broker
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// request is one command routed to one device and not yet answered. The
+// broker keeps it so that the requester can be told at once when the
+// command expires in the device's queue or the device goes away.
+type request struct {
+	tag       uint64
+	requester *session
+	device    *session
+	id        string
+	deadline  time.Time // zero: no TTL
+	touched   time.Time // routed, or last progress
+}
+
+// requestKey names a request on its device: requester and request id.
+type requestKey struct {
+	requester *session
+	id        string
+}
+
+// requestGrace is how long an unanswered request is remembered past its
+// deadline (or past its last sign of life when it has none) before the
+// broker forgets it; the requester has its own timeout.
+const requestGrace = time.Minute
+
+// track records a request routed to device; it fails when the device has
+// MaxInflight requests outstanding. A repeated id from the same requester
+// replaces the earlier entry (a retry).
+func (b *Broker) track(device, requester *session, id []byte, deadline time.Time) (uint64, bool) {
+	b.reqMu.Lock()
+	defer b.reqMu.Unlock()
+	key := requestKey{requester, string(id)}
+	if old := device.inflight[key]; old != nil {
+		delete(b.reqs, old.tag)
+	} else if len(device.inflight) >= b.cfg.MaxInflight {
+		return 0, false
+	}
+	if device.inflight == nil {
+		device.inflight = map[requestKey]*request{}
+	}
+	b.nextTag++
+	r := &request{tag: b.nextTag, requester: requester, device: device, id: key.id, deadline: deadline, touched: time.Now()}
+	device.inflight[key] = r
+	b.reqs[r.tag] = r
+	requester.asked++
+	return r.tag, true
+}
+
+// untrackLocked forgets r; called with b.reqMu held.
+func (b *Broker) untrackLocked(r *request) {
+	delete(b.reqs, r.tag)
+	delete(r.device.inflight, requestKey{r.requester, r.id})
+}
+
+// untrack forgets the request with tag (routing failed after tracking).
+func (b *Broker) untrack(tag uint64) {
+	b.reqMu.Lock()
+	if r := b.reqs[tag]; r != nil {
+		b.untrackLocked(r)
+	}
+	b.reqMu.Unlock()
+}
+
+// answered notes a reply from device to requester: a final one ends the
+// request, a progress report keeps it alive.
+func (b *Broker) answered(device, requester *session, id, status []byte) {
+	b.reqMu.Lock()
+	defer b.reqMu.Unlock()
+	r := device.inflight[requestKey{requester, string(id)}]
+	if r == nil {
+		return
+	}
+	if string(status) == codec.StatusProgress {
+		r.touched = time.Now()
+		return
+	}
+	b.untrackLocked(r)
+}
+
+// cancelled forgets a request its requester cancelled.
+func (b *Broker) cancelled(device, requester *session, id []byte) {
+	b.reqMu.Lock()
+	if r := device.inflight[requestKey{requester, string(id)}]; r != nil {
+		b.untrackLocked(r)
+	}
+	b.reqMu.Unlock()
+}
+
+// onExpired is the outbox expire handler: the command with tag sat in a
+// device's queue past its deadline and was dropped unwritten.
+func (b *Broker) onExpired(tag uint64) {
+	b.reqMu.Lock()
+	r := b.reqs[tag]
+	if r != nil {
+		b.untrackLocked(r)
+	}
+	b.reqMu.Unlock()
+	b.stats.expiredCmds.Add(1)
+	if r == nil {
+		return
+	}
+	b.notify(r.requester, requestError(r.id, r.device.ident, codec.ErrCodeExpired,
+		"the command's TTL ran out while it waited in the device's queue; it was not delivered"))
+}
+
+// sessionRequestsEnded fails every request outstanding to s (it was a
+// device) and forgets those s asked for (it was a requester).
+func (b *Broker) sessionRequestsEnded(s *session, why CloseReason) {
+	b.reqMu.Lock()
+	var orphans []*request
+	for _, r := range s.inflight {
+		orphans = append(orphans, r)
+		b.untrackLocked(r)
+	}
+	if s.asked > 0 {
+		for _, r := range b.reqs {
+			if r.requester == s {
+				b.untrackLocked(r)
+			}
+		}
+	}
+	b.reqMu.Unlock()
+	for _, r := range orphans {
+		if r.requester == s || r.requester.ended.Load() {
+			continue
+		}
+		b.notify(r.requester, requestError(r.id, s.ident, codec.ErrCodeDisconnected,
+			"the device's session ended ("+why.String()+") while the request was outstanding"))
+	}
+}
+
+// sweepRequests forgets requests long past their deadline or last sign of
+// life; called by the ticker.
+func (b *Broker) sweepRequests(now time.Time) {
+	b.reqMu.Lock()
+	defer b.reqMu.Unlock()
+	for _, r := range b.reqs {
+		last := r.touched
+		if r.deadline.After(last) {
+			last = r.deadline
+		}
+		if now.Sub(last) > requestGrace {
+			b.untrackLocked(r)
+		}
+	}
+}
+
+// requestError builds the broker's final reply to a request on behalf of
+// a device that cannot answer: a notice with zccp-reply-to and
+// zccp-status: error.
+func requestError(id, recipient, code, reason string) codec.Message {
+	h := codec.Headers{
+		codec.HdrError:   code,
+		codec.HdrReason:  reason,
+		codec.HdrReplyTo: id,
+		codec.HdrStatus:  codec.StatusError,
+	}
+	if recipient != "" {
+		h[codec.HdrRecipient] = recipient
+	}
+	return codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: codec.AddrError, Headers: h}
+}
+
+// notify queues a broker message to s from any goroutine and wakes its
+// writer (no batching: used off the hot path).
+func (b *Broker) notify(s *session, m codec.Message) {
+	frames, err := m.Frames()
+	if err != nil {
+		b.log.Error("encoding notice", "err", err)
+		return
+	}
+	if err := s.out.Send(frames); err != nil {
+		b.log.Debug("notice not queued", "identifier", s.ident, "err", err)
+	}
+}
+
+// directRequest routes a request (DIRECT with zccp-request-id) to t.
+func (p *peer) directRequest(s, t *session, v codec.View, content [][]byte, e *ext) {
+	b := p.b
+	id := string(e.requestID)
+	deadline, ok := e.deadline(time.Now())
+	if !ok {
+		p.reply(requestError(id, t.ident, codec.ErrCodeBadRequest, codec.HdrTTL+" must be a whole number of milliseconds"))
+		return
+	}
+	b.stats.requests.Add(1)
+	p.sendCommand(s, t, v.Address, v.Headers, content, e, deadline)
+}
+
+// sendCommand tracks and delivers one command to t, answering the
+// requester itself when that is not possible.
+func (p *peer) sendCommand(s, t *session, address []byte, headers codec.RawHeaders, content [][]byte, e *ext, deadline time.Time) bool {
+	b := p.b
+	id := string(e.requestID)
+	if !deadline.IsZero() && !time.Now().Before(deadline) {
+		b.stats.expiredCmds.Add(1)
+		p.reply(requestError(id, t.ident, codec.ErrCodeExpired, "the command's TTL ran out before it could be delivered"))
+		return false
+	}
+	tag, ok := b.track(t, s, e.requestID, deadline)
+	if !ok {
+		p.reply(requestError(id, t.ident, codec.ErrCodeTooManyRequests,
+			"the device has "+strconv.Itoa(b.cfg.MaxInflight)+" requests outstanding"))
+		return false
+	}
+	if !p.deliverCommand(t, s.identB, address, headers, content, deadline, tag) {
+		b.untrack(tag)
+		p.reply(requestError(id, t.ident, codec.ErrCodeQueueFull, "the device's queue is full; the command was not queued"))
+		return false
+	}
+	return true
+}
+
+// deliverCommand is deliver for commands: never droppable, and with a
+// deadline the TTL field is re-encoded as ten digits that the device's
+// outbox refreshes when it writes the command (or drops it, if late).
+func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.RawHeaders, content [][]byte, deadline time.Time, tag uint64) bool {
+	if deadline.IsZero() {
+		return p.deliver(t, sender, address, headers, content, false)
+	}
+	replace := []codec.Header{{Name: codec.HdrTTL, Value: "0000000000"}}
+	size := codec.DeliverSizeReplacing(sender, address, headers, replace)
+	total := zmtp.FrameHeaderSize(size) + size
+	for _, f := range content {
+		total += zmtp.FrameHeaderSize(len(f)) + len(f)
+	}
+	buf, err := t.out.Reserve(total, false)
+	if err != nil {
+		p.b.stats.refused.Add(1)
+		return false
+	}
+	buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
+	buf = codec.AppendDeliverReplacing(buf, sender, address, headers, replace)
+	ttlAt := len(buf) - zmtp.TTLDigits // the replaced header is the frame's last field
+	last := len(content) - 1
+	for i, f := range content {
+		buf = zmtp.AppendFrame(buf, f, i < last)
+	}
+	t.out.CommitDeadline(buf, deadline, ttlAt, tag)
+	p.queued(t.out)
+	return true
+}
+
+// groupRequest routes a request published to an address (PUBLISH with
+// zccp-request-id) to every session subscribed to it and/or carrying the
+// selected labels, after telling the requester exactly who they are.
+func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) {
+	b := p.b
+	id := string(e.requestID)
+	deadline, ok := e.deadline(time.Now())
+	if !ok {
+		p.reply(requestError(id, "", codec.ErrCodeBadRequest, codec.HdrTTL+" must be a whole number of milliseconds"))
+		return
+	}
+	b.stats.groupReqs.Add(1)
+	recipients := b.resolveGroup(s, v.Address, e.sel)
+	receipt := codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: codec.AddrReceipt,
+		Headers: codec.Headers{
+			codec.HdrReplyTo:    id,
+			codec.HdrStatus:     codec.StatusOK,
+			codec.HdrRecipients: strconv.Itoa(len(recipients)),
+		}}
+	if e.dryRun {
+		receipt.Headers[codec.HdrDryRun] = "1"
+	}
+	for _, r := range recipients {
+		receipt.Content = append(receipt.Content, r.identB)
+	}
+	// The receipt is queued before the command goes anywhere, so that no
+	// reply can reach the requester ahead of it.
+	p.reply(receipt)
+	if e.dryRun {
+		return
+	}
+	for _, r := range recipients {
+		p.sendCommand(s, r, v.Address, v.Headers, content, e, deadline)
+	}
+}
+
+// resolveGroup returns the live sessions, other than s, that a group
+// request reaches: subscribed to address (when it is not empty) and
+// carrying every selected label.
+func (b *Broker) resolveGroup(s *session, address, sel []byte) []*session {
+	var out []*session
+	keep := func(t *session) {
+		if t != s && !t.ended.Load() && labelsMatch(t.labels, sel) {
+			out = append(out, t)
+		}
+	}
+	if len(address) > 0 {
+		for _, t := range b.index.Match(address) {
+			keep(t)
+		}
+		return out
+	}
+	for _, t := range b.liveSessions() {
+		keep(t)
+	}
+	return out
+}
+
+// liveSessions returns every live session.
+func (b *Broker) liveSessions() []*session {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]*session, 0, b.nsess)
+	for p := range b.peers {
+		if s := p.cur.Load(); s != nil && !s.ended.Load() {
+			out = append(out, s)
+		}
+	}
+	return out
+}
