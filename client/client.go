@@ -41,6 +41,7 @@ type Client struct {
 	endpoint string
 	dealer   *zmtp.Dealer
 	local    *match.Index[*Subscription] // routes deliveries to subscriptions
+	localSys *match.Index[*Subscription] // subscriptions to broker events (^\$…), as the broker keeps them apart
 
 	mu        sync.Mutex
 	state     State
@@ -50,9 +51,13 @@ type Client struct {
 	waiting   []subWait                  // SUBSCRIBEs awaiting SUBSCRIBE-OK, in order; guarded by mu
 	hello     chan struct{}              // closed at the first HELLO-OK
 	helloOnce sync.Once
-	lastErr   error              // last connection error, for Connect's failure message
-	goodbye   chan codec.Headers // GOODBYE-OK statistics
-	direct    *Subscription      // WithDirectHandler's queue
+	lastErr   error                   // last connection error, for Connect's failure message
+	goodbye   chan codec.Headers      // GOODBYE-OK statistics
+	direct    *Subscription           // WithDirectHandler's queue
+	calls     map[string]*pendingCall // requests awaiting replies, by id; guarded by mu
+	reqPrefix string                  // makes request ids unique to this client
+	reqSeq    uint64                  // guarded by mu
+	dev       device                  // the device side: handlers and running requests
 	closeOnce sync.Once
 	stopBeat  chan struct{}
 	beatDone  chan struct{}
@@ -77,15 +82,18 @@ func Connect(ctx context.Context, endpoint string, opts ...Option) (*Client, err
 		return nil, fmt.Errorf("%w: identifier is %d bytes", ErrStringTooBig, len(o.identifier))
 	}
 	c := &Client{
-		opts:     o,
-		endpoint: endpoint,
-		local:    match.NewIndex[*Subscription](match.WithCacheSize(4096)),
-		exprs:    map[string]int{},
-		subs:     map[*Subscription]struct{}{},
-		hello:    make(chan struct{}),
-		goodbye:  make(chan codec.Headers, 1),
-		stopBeat: make(chan struct{}),
-		beatDone: make(chan struct{}),
+		opts:      o,
+		endpoint:  endpoint,
+		local:     match.NewIndex[*Subscription](match.WithCacheSize(4096)),
+		localSys:  match.NewIndex[*Subscription](match.WithCacheSize(64)),
+		exprs:     map[string]int{},
+		subs:      map[*Subscription]struct{}{},
+		calls:     map[string]*pendingCall{},
+		reqPrefix: randomPrefix(),
+		hello:     make(chan struct{}),
+		goodbye:   make(chan codec.Headers, 1),
+		stopBeat:  make(chan struct{}),
+		beatDone:  make(chan struct{}),
 	}
 	if o.onDirect != nil {
 		c.direct = newSubscription(c, "", o.onDirect, nil)
@@ -236,6 +244,9 @@ func (c *Client) onDisconnect(err error) {
 	c.mu.Unlock()
 	c.setState(Reconnecting)
 	c.report(fmt.Errorf("zccp: connection to %s lost: %w", c.endpoint, err))
+	// Replies to requests in flight would come on the lost session, if at
+	// all: fail them now rather than let them hang.
+	c.failCalls(fmt.Errorf("%w: %v", ErrConnLost, err))
 }
 
 // onMessage handles one message from the broker, on the reader goroutine.
@@ -263,11 +274,20 @@ func (c *Client) onMessage(frames [][]byte) {
 		}
 		c.mu.Unlock()
 	case codec.Deliver:
-		if m.Sender == codec.NoticeSender {
+		if id, ok := m.Headers[codec.HdrReplyTo]; ok {
+			if c.onReply(deliveryFrom(m), id) {
+				return
+			}
+		}
+		if m.Sender == codec.NoticeSender && m.Address == codec.AddrError {
 			c.onNotice(m)
 			return
 		}
-		c.dispatch(deliveryFrom(m))
+		d := deliveryFrom(m)
+		if c.onRequest(d) {
+			return
+		}
+		c.dispatch(d)
 	case codec.Ping:
 		if f, err := (&codec.Message{ID: codec.PingOK}).Frames(); err == nil {
 			c.dealer.Send(f...)
@@ -314,7 +334,7 @@ func (c *Client) dispatch(d *Delivery) {
 		c.direct.enqueue(d)
 		return
 	}
-	for _, s := range c.local.Match([]byte(d.Address)) {
+	for _, s := range c.indexFor(d.Address).Match([]byte(d.Address)) {
 		s.enqueue(d)
 	}
 }
@@ -396,8 +416,25 @@ func (c *Client) shutdown() {
 		for _, s := range c.allSubscriptions() {
 			s.stop()
 		}
+		c.failCalls(ErrClosed)
+		c.dev.cancelAll()
+		c.dev.wg.Wait()
 		if c.direct != nil {
 			c.direct.stop()
 		}
 	})
+}
+
+// sysPrefix starts the expressions that select broker events ($zccp.…
+// addresses); like the broker, the client routes those addresses only to
+// such expressions, so that `.*` does not catch presence events.
+const sysPrefix = `^\$`
+
+// indexFor returns the local index for an address or expression: $
+// addresses (and ^\$ expressions) live apart.
+func (c *Client) indexFor(s string) *match.Index[*Subscription] {
+	if strings.HasPrefix(s, "$") || strings.HasPrefix(s, sysPrefix) {
+		return c.localSys
+	}
+	return c.local
 }

@@ -84,14 +84,14 @@ func (c *Client) subscribe(ctx context.Context, s *Subscription) (*Subscription,
 		s.stop()
 		return nil, fmt.Errorf("%w: %v", ErrBadExpr, err)
 	}
-	if _, err := c.local.Add(s, s.expr); err != nil {
+	if _, err := c.indexFor(s.expr).Add(s, s.expr); err != nil {
 		s.stop()
 		return nil, fmt.Errorf("%w: %v", ErrBadExpr, err)
 	}
 	c.mu.Lock()
 	if c.state == Closed {
 		c.mu.Unlock()
-		c.local.Remove(s, s.expr)
+		c.indexFor(s.expr).Remove(s, s.expr)
 		s.stop()
 		return nil, ErrClosed
 	}
@@ -130,7 +130,7 @@ func (c *Client) subscribe(ctx context.Context, s *Subscription) (*Subscription,
 
 // forget drops s locally without telling the broker.
 func (c *Client) forget(s *Subscription) {
-	c.local.Remove(s, s.expr)
+	c.indexFor(s.expr).Remove(s, s.expr)
 	c.mu.Lock()
 	if _, ok := c.subs[s]; ok {
 		delete(c.subs, s)
@@ -162,7 +162,7 @@ func (s *Subscription) Cancel(ctx context.Context) error {
 		return nil
 	}
 	c := s.c
-	c.local.Remove(s, s.expr)
+	c.indexFor(s.expr).Remove(s, s.expr)
 	c.mu.Lock()
 	delete(c.subs, s)
 	last := false

@@ -1,0 +1,49 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+)
+
+// ClientInfo describes one client connected to the broker.
+type ClientInfo struct {
+	Identifier    string            `json:"identifier"`
+	Labels        map[string]string `json:"labels"`
+	Since         time.Time         `json:"since"`
+	Session       uint64            `json:"session"`
+	Remote        string            `json:"remote"`
+	Published     uint64            `json:"published"`
+	Directs       uint64            `json:"directs"`
+	Delivered     uint64            `json:"delivered"`
+	Dropped       uint64            `json:"dropped"`
+	Subscriptions int64             `json:"subscriptions"`
+}
+
+// Clients asks the broker who is connected, optionally only the clients
+// carrying every label in labels.
+func (c *Client) Clients(ctx context.Context, labels map[string]string) ([]ClientInfo, error) {
+	if !c.supports("clients") {
+		return nil, fmt.Errorf("zccp: the broker does not answer client queries")
+	}
+	call := Call{Method: codec.MethodClients}
+	if sel := selector(labels); sel != "" {
+		call.Headers = map[string]string{codec.HdrSelect: sel}
+	}
+	r, err := c.Do(ctx, codec.NoticeSender, call)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]ClientInfo, 0, len(r.Content))
+	for _, line := range r.Content {
+		var ci ClientInfo
+		if err := json.Unmarshal(line, &ci); err != nil {
+			return nil, fmt.Errorf("zccp: broker sent a bad client record: %w", err)
+		}
+		out = append(out, ci)
+	}
+	return out, nil
+}
