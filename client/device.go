@@ -59,6 +59,14 @@ func (c *Client) Handle(method string, h RequestHandler) {
 	c.dev.handlers[method] = h
 }
 
+// HandleAll registers h for every method without a handler of its own
+// (e.g. a bridge that hands requests to an external program).
+func (c *Client) HandleAll(h RequestHandler) {
+	c.dev.mu.Lock()
+	defer c.dev.mu.Unlock()
+	c.dev.fallback = h
+}
+
 // dedupWindow and dedupMax bound the record of answered requests.
 const (
 	dedupWindow = 10 * time.Minute
@@ -70,6 +78,7 @@ const (
 type device struct {
 	mu       sync.Mutex
 	handlers map[string]RequestHandler
+	fallback RequestHandler
 	running  map[dedupKey]context.CancelCauseFunc // guarded by mu
 	done     map[dedupKey]*doneEntry              // guarded by mu
 	order    []dedupKey                           // done keys, oldest first
@@ -88,7 +97,7 @@ type doneEntry struct {
 func (d *device) isDevice() bool {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.handlers) > 0
+	return len(d.handlers) > 0 || d.fallback != nil
 }
 
 // onRequest handles a DELIVER that carries a request or a cancellation;
@@ -131,6 +140,9 @@ func (c *Client) onRequest(d *Delivery) bool {
 		return true // a retry of one still running: it will answer
 	}
 	h := dev.handlers[method]
+	if h == nil {
+		h = dev.fallback
+	}
 	if h == nil {
 		dev.mu.Unlock()
 		c.answer(req, nil, &RequestError{Code: codec.ErrCodeNoSuchMethod, Reason: fmt.Sprintf("no handler for method %q", method)})

@@ -74,6 +74,12 @@ func TestRequestErrors(t *testing.T) {
 	if !errors.Is(err, client.ErrNoSuchMethod) {
 		t.Fatalf("no such method: %v", err)
 	}
+	dev.HandleAll(func(_ context.Context, r *client.Request) (*client.Reply, error) {
+		return &client.Reply{Content: [][]byte{[]byte("any " + r.Method)}}, nil
+	})
+	if r, err := app.Request(ctx, "dev", "nomethod"); err != nil || string(r.Body()) != "any nomethod" {
+		t.Fatalf("fallback handler: %v %v", r, err)
+	}
 	// The device survived its handler's panic.
 	dev.Handle("ok", func(context.Context, *client.Request) (*client.Reply, error) { return nil, nil })
 	if _, err := app.Request(ctx, "dev", "ok"); err != nil {
