@@ -86,8 +86,52 @@ func BenchmarkMatch(b *testing.B) {
 				i++
 			}
 			st := cyc.Stats()
-			b.ReportMetric(100*float64(st.CacheHits)/float64(st.CacheHits+st.CacheMisses), "hit%")
+			b.ReportMetric(100*float64(st.CacheHits)/float64(st.CacheHits+st.CacheMisses+st.CacheRefreshes), "hit%")
 		})
+	}
+}
+
+// BenchmarkMatchChurn measures Match over a warm working set of 1024
+// addresses while subscriptions change: one Add or Remove of an expression
+// matching none of them every 512 calls, so nearly every call finds its
+// entry one or two changes old. "replay" brings it up to date from the
+// change log (the default); "no-log" recomputes it, as a cache without the
+// log would.
+func BenchmarkMatchChurn(b *testing.B) {
+	for _, n := range []int{1000, 100000} {
+		for _, mode := range []string{"replay", "no-log"} {
+			var opts []Option
+			if mode == "no-log" {
+				opts = append(opts, withChangeLog(0))
+			}
+			ix, _ := buildIndex(n, 10, allShapes, opts...)
+			addrs := benchAddrs(n, 1024, 7)
+			for _, a := range addrs {
+				ix.Match(a)
+			}
+			k := 0 // changes so far; even: Add next, odd: Remove next
+			b.Run(fmt.Sprintf("n=%d/%s", n, mode), func(b *testing.B) {
+				before := ix.Stats()
+				i := 0
+				for b.Loop() {
+					if i&511 == 0 {
+						e := shapeExpr(k%5, 900000+k/2)
+						if k%2 == 0 {
+							ix.Add(-1, e)
+						} else {
+							ix.Remove(-1, e)
+						}
+						k++
+					}
+					ix.Match(addrs[i&1023])
+					i++
+				}
+				st := ix.Stats()
+				h, m, r := st.CacheHits-before.CacheHits, st.CacheMisses-before.CacheMisses, st.CacheRefreshes-before.CacheRefreshes
+				b.ReportMetric(100*float64(h)/float64(h+m+r), "hit%")
+				b.ReportMetric(100*float64(r)/float64(h+m+r), "refresh%")
+			})
+		}
 	}
 }
 
@@ -157,8 +201,10 @@ func BenchmarkMemory(b *testing.B) {
 }
 
 // TestMemoryBudget enforces the budget: at most 300 bytes per
-// subscription beyond the expression text at 100k distinct expressions,
-// and 100k subscriptions in well under 2 s.
+// subscription beyond the expression text at 100k distinct expressions.
+// It logs how long 100k subscriptions take but does not judge it: timing
+// targets live in benchmarks (BenchmarkAdd100k here, and
+// BenchmarkBrokerSubscribe100k in package broker), not in tests.
 func TestMemoryBudget(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("builds several 100k-expression indexes")
@@ -193,9 +239,5 @@ func TestMemoryBudget(t *testing.T) {
 
 	start := time.Now()
 	buildIndex(100000, 10, allShapes)
-	if d := time.Since(start); d > time.Second {
-		t.Errorf("100k Add took %v", d)
-	} else {
-		t.Logf("100k Add took %v", d)
-	}
+	t.Logf("100k Add took %v", time.Since(start))
 }

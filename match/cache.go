@@ -4,12 +4,14 @@ import (
 	"hash/maphash"
 	"math/rand/v2"
 	"sync/atomic"
+	"unsafe"
 )
 
 // resultCache maps an address to the sessions it was delivered to, tagged
 // with the Index generation the answer was computed at. An entry whose
-// generation is not the current one is stale and counts as a miss, so no
-// change to the Index ever has to walk the cache.
+// generation is not the current one is stale: Match brings it up to date
+// from the Index's change log, or recomputes it, so no change to the Index
+// ever has to walk the cache.
 //
 // Layout and policy: a fixed array of slots, grouped in sets of cacheWays;
 // an address may live only in the set its hash selects (4-way
@@ -26,8 +28,7 @@ type resultCache[S comparable] struct {
 	slots     []atomic.Pointer[cacheEntry[S]]
 	setMask   uint64
 	_         [64]byte // keep the counters off the line read by every lookup
-	hits      [counterStripes]stripedCounter
-	misses    [counterStripes]stripedCounter
+	stripes   [counterStripes]counterStripe
 	evictions atomic.Uint64
 }
 
@@ -42,12 +43,25 @@ type cacheEntry[S comparable] struct {
 	res []S
 }
 
-// stripedCounter keeps hit and miss counts on separate cache lines, chosen
-// by address hash, so goroutines matching different addresses do not
-// contend on one counter.
-type stripedCounter struct {
-	n atomic.Uint64
-	_ [56]byte
+// counterStripe holds one share of the hit, miss and refresh counts, on
+// cache lines of its own. Each goroutine counts in the stripe its stack
+// address selects (see stripe), so goroutines matching at the same time on
+// different cores do not pass counter lines back and forth: counting every
+// hit in one shared place would make parallel hits several times slower
+// than the lookup itself.
+type counterStripe struct {
+	hits, misses, refreshes atomic.Uint64
+	_                       [128 - 24]byte
+}
+
+// stripe returns the calling goroutine's counter stripe. Goroutine stacks
+// are separate memory areas, so the address of a local variable tells
+// goroutines apart; a stack that moves (grows) just picks another stripe,
+// which changes nothing but the stripe.
+func (c *resultCache[S]) stripe() *counterStripe {
+	var local byte
+	p := uint64(uintptr(unsafe.Pointer(&local)))
+	return &c.stripes[(p>>12)*0x9E3779B97F4A7C15>>60]
 }
 
 func newResultCache[S comparable](size int) *resultCache[S] {
@@ -66,21 +80,20 @@ func (c *resultCache[S]) hash(address []byte) uint64 {
 	return maphash.Bytes(c.seed, address)
 }
 
-// get returns the cached result for address if it was computed at gen.
-func (c *resultCache[S]) get(h uint64, address []byte, gen uint64) ([]S, bool) {
+// find returns the entry for address, whatever its generation, or nil.
+func (c *resultCache[S]) find(h uint64, address []byte) *cacheEntry[S] {
 	set := c.slots[(h&c.setMask)*cacheWays:][:cacheWays]
 	for i := range set {
-		if e := set[i].Load(); e != nil && e.gen == gen && e.key == string(address) {
-			c.hits[h>>60].n.Add(1)
-			return e.res, true
+		if e := set[i].Load(); e != nil && e.key == string(address) {
+			return e
 		}
 	}
-	c.misses[h>>60].n.Add(1)
-	return nil, false
+	return nil
 }
 
-// put stores res as the answer for address at generation gen.
-func (c *resultCache[S]) put(h uint64, address []byte, gen uint64, res []S) {
+// put stores res as the answer for address at generation gen. key is
+// string(address) if the caller has it already, or "".
+func (c *resultCache[S]) put(h uint64, address []byte, key string, gen uint64, res []S) {
 	set := c.slots[(h&c.setMask)*cacheWays:][:cacheWays]
 	victim, rank := -1, 4
 	for i := range set {
@@ -102,7 +115,10 @@ func (c *resultCache[S]) put(h uint64, address []byte, gen uint64, res []S) {
 		victim = rand.IntN(cacheWays)
 		c.evictions.Add(1)
 	}
-	set[victim].Store(&cacheEntry[S]{key: string(address), gen: gen, res: res})
+	if key == "" {
+		key = string(address)
+	}
+	set[victim].Store(&cacheEntry[S]{key: key, gen: gen, res: res})
 }
 
 // counts returns the number of filled slots and of those computed at gen.
@@ -118,10 +134,11 @@ func (c *resultCache[S]) counts(gen uint64) (filled, live int) {
 	return filled, live
 }
 
-func (c *resultCache[S]) totals() (hits, misses uint64) {
-	for i := range c.hits {
-		hits += c.hits[i].n.Load()
-		misses += c.misses[i].n.Load()
+func (c *resultCache[S]) totals() (hits, misses, refreshes uint64) {
+	for i := range c.stripes {
+		hits += c.stripes[i].hits.Load()
+		misses += c.stripes[i].misses.Load()
+		refreshes += c.stripes[i].refreshes.Load()
 	}
-	return hits, misses
+	return hits, misses, refreshes
 }

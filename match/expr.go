@@ -62,6 +62,39 @@ func (e *expr[S]) verify(address []byte, rc *regexpCache, latin *latinView) bool
 	return false
 }
 
+// matches reports whether e matches address, on its own (unlike verify it
+// does not assume that the key e is filed under was found). e may have
+// left the index: its regexp is then compiled for this call only, not
+// kept. Called with Index.mu held for reading.
+func (e *expr[S]) matches(address []byte, rc *regexpCache, latin *latinView) bool {
+	if e.kind != kRegexp {
+		return e.verify(address, rc, latin) // literal kinds: an exact check
+	}
+	switch e.where {
+	case wPrefix:
+		if !hasPrefix(address, e.lit) {
+			return false
+		}
+	case wSuffix:
+		if !hasSuffix(address, e.lit) {
+			return false
+		}
+	case wNone: // removed from the index
+		if len(address) == 0 && !e.anchored {
+			return false
+		}
+		if e.lit != "" && !contains(address, e.lit) {
+			return false // lit is a literal every match contains
+		}
+		re, err := Compile(e.text)
+		if err != nil {
+			return false
+		}
+		return zrexSearch(re, e.anchored, e.nullable, address)
+	}
+	return e.verify(address, rc, latin)
+}
+
 // The helpers below compare without converting lit to []byte (which would
 // copy it on every call); string(b) == s does not allocate.
 

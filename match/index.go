@@ -15,10 +15,11 @@ import (
 // session handle (an ID or a pointer); it must be comparable.
 //
 // Concurrency: all methods are safe for concurrent use. Match takes no lock
-// on a cache hit (it reads one atomic generation number and one atomic
-// cache slot); on a miss it takes mu for reading. Add, Remove and RemoveAll
-// take mu for writing and bump the generation before releasing it, so a
-// Match that starts after one of them returns sees its effect.
+// on a cache hit (it reads one atomic generation number and at most four
+// atomic cache slots); on a miss or a refresh it takes mu for reading.
+// Add, Remove and RemoveAll take mu for writing, log the change and bump
+// the generation before releasing it, so a Match that starts after one of
+// them returns sees its effect.
 type Index[S comparable] struct {
 	mu  sync.RWMutex
 	gen atomic.Uint64 // changed only with mu held for writing
@@ -29,6 +30,7 @@ type Index[S comparable] struct {
 	nsubs    int
 	nregexp  int // expressions of kind kRegexp
 	t        tables[S]
+	log      []change[S] // the last len(log) changes, by generation; see replay
 
 	regexps regexpCache     // compiled regexps, bounded; own lock
 	cache   *resultCache[S] // per-address results; nil if disabled; lock-free
@@ -48,6 +50,13 @@ func NewIndex[S comparable](opts ...Option) *Index[S] {
 	ix.t.init()
 	if cfg.cacheSize > 0 {
 		ix.cache = newResultCache[S](cfg.cacheSize)
+		if cfg.changeLog > 0 {
+			n := 1
+			for n < cfg.changeLog {
+				n *= 2
+			}
+			ix.log = make([]change[S], n)
+		}
 	}
 	return ix
 }
@@ -81,7 +90,7 @@ func (ix *Index[S]) Add(s S, expr string) (added bool, err error) {
 	set.add(e)
 	ix.sessions[s] = set
 	ix.nsubs++
-	ix.gen.Add(1)
+	ix.changed(opAdd, s, e)
 	return true, nil
 }
 
@@ -171,7 +180,7 @@ func (ix *Index[S]) Remove(s S, expr string) bool {
 		ix.removeExpr(e)
 	}
 	ix.nsubs--
-	ix.gen.Add(1)
+	ix.changed(opRemove, s, e)
 	return true
 }
 
@@ -201,8 +210,18 @@ func (ix *Index[S]) RemoveAll(s S) int {
 		remove(set.one)
 	}
 	ix.nsubs -= n
-	ix.gen.Add(1)
+	ix.changed(opRemoveAll, s, nil)
 	return n
+}
+
+// changed records a change and starts a new generation. Called with ix.mu
+// held for writing.
+func (ix *Index[S]) changed(op changeOp, s S, e *expr[S]) {
+	gen := ix.gen.Load() + 1
+	if len(ix.log) > 0 {
+		ix.log[gen&uint64(len(ix.log)-1)] = change[S]{gen: gen, op: op, s: s, e: e}
+	}
+	ix.gen.Store(gen)
 }
 
 // Match returns the sessions that have at least one expression matching
@@ -212,20 +231,45 @@ func (ix *Index[S]) RemoveAll(s S) int {
 // is READ-ONLY. Match does not allocate when the answer is cached.
 func (ix *Index[S]) Match(address []byte) []S {
 	c := ix.cache
-	var h uint64
-	if c != nil {
-		h = c.hash(address)
-		if res, ok := c.get(h, address, ix.gen.Load()); ok {
-			return res
-		}
+	if c == nil {
+		ix.mu.RLock()
+		res := ix.lookup(address)
+		ix.mu.RUnlock()
+		return res
+	}
+	h := c.hash(address)
+	ent := c.find(h, address)
+	if ent != nil && ent.gen == ix.gen.Load() {
+		c.stripe().hits.Add(1)
+		return ent.res
 	}
 	ix.mu.RLock()
 	gen := ix.gen.Load() // the generation of the state lookup sees
-	res := ix.lookup(address)
-	ix.mu.RUnlock()
-	if c != nil {
-		c.put(h, address, gen, res)
+	var res []S
+	ok := false
+	if ent != nil {
+		if ent.gen == gen { // put by another caller meanwhile
+			ix.mu.RUnlock()
+			c.stripe().hits.Add(1)
+			return ent.res
+		}
+		res, ok = ix.replay(ent, address, gen)
 	}
+	if !ok {
+		res = ix.lookup(address)
+	}
+	ix.mu.RUnlock()
+	key := ""
+	if ent != nil {
+		key = ent.key // the same address: do not copy it again
+		if ok {
+			c.stripe().refreshes.Add(1)
+		}
+	}
+	if !ok {
+		c.stripe().misses.Add(1)
+	}
+	c.put(h, address, key, gen, res)
 	return res
 }
 

@@ -94,12 +94,39 @@ func TestIndexCacheCounters(t *testing.T) {
 	if st.CacheHits != 2 || st.CacheMisses != 1 || st.CacheLive != 1 || st.CacheCapacity != 16 {
 		t.Errorf("Stats = %+v", st)
 	}
-	ix.Add(2, `b`) // new generation: the cached entry is stale
+	ix.Add(2, `b`) // new generation: the cached entry is brought up to date
 	if got := sorted(ix.Match([]byte("ab"))); !slices.Equal(got, []int{1, 2}) {
 		t.Errorf("Match after Add = %v", got)
 	}
-	if st := ix.Stats(); st.CacheMisses != 2 {
-		t.Errorf("stale entry was not a miss: %+v", st)
+	if st := ix.Stats(); st.CacheMisses != 1 || st.CacheRefreshes != 1 || st.CacheLive != 1 {
+		t.Errorf("stale entry was not refreshed: %+v", st)
+	}
+	ix.Add(3, `^a`)
+	ix.RemoveAll(3)   // 3 never in the result: nothing to do
+	ix.Remove(2, `b`) // 2 matched through b: recomputed
+	if got := ix.Match([]byte("ab")); !slices.Equal(got, []int{1}) {
+		t.Errorf("Match after Remove = %v", got)
+	}
+	if st := ix.Stats(); st.CacheMisses != 2 || st.CacheRefreshes != 1 {
+		t.Errorf("entry after a Remove of a matching expression was not recomputed: %+v", st)
+	}
+	ix.Add(2, `a`)
+	ix.RemoveAll(1) // 1 leaves the result
+	if got := ix.Match([]byte("ab")); !slices.Equal(got, []int{2}) {
+		t.Errorf("Match after RemoveAll = %v", got)
+	}
+	if st := ix.Stats(); st.CacheMisses != 2 || st.CacheRefreshes != 2 {
+		t.Errorf("entry after Add and RemoveAll was not refreshed: %+v", st)
+	}
+	for range defaultChangeLog + 1 { // more changes than the log keeps
+		ix.Add(9, `zz`)
+		ix.Remove(9, `zz`)
+	}
+	if got := ix.Match([]byte("ab")); !slices.Equal(got, []int{2}) {
+		t.Errorf("Match after many changes = %v", got)
+	}
+	if st := ix.Stats(); st.CacheMisses != 3 || st.CacheRefreshes != 2 {
+		t.Errorf("entry older than the change log was not recomputed: %+v", st)
 	}
 	if st := NewIndex[int](WithCacheSize(0)).Stats(); st.CacheCapacity != 0 {
 		t.Errorf("disabled cache has capacity %d", st.CacheCapacity)

@@ -6,6 +6,7 @@ type Option func(*config)
 type config struct {
 	cacheSize       int
 	regexpCacheSize int
+	changeLog       int // changes kept for refreshing cache entries (tests change it)
 }
 
 // Defaults used by [NewIndex].
@@ -19,7 +20,7 @@ const (
 )
 
 func defaultConfig() config {
-	return config{cacheSize: DefaultCacheSize, regexpCacheSize: DefaultRegexpCacheSize}
+	return config{cacheSize: DefaultCacheSize, regexpCacheSize: DefaultRegexpCacheSize, changeLog: defaultChangeLog}
 }
 
 // WithCacheSize sets how many addresses the per-address result cache holds

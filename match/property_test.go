@@ -96,16 +96,36 @@ func randExpr(r *rand.Rand) string {
 }
 
 // bruteForce is the reference: every (session, pattern) pair, zrex rules.
+// Each (pattern, address) verdict is computed once by the pattern's own
+// regexp and remembered (the slow part under -race).
 type bruteForce struct {
 	subs     map[int]map[string]bool
 	compiled map[string]*Pattern
+	verdicts map[string]map[string]bool // by expression, then address
+}
+
+func (m *bruteForce) matches(expr string, addr []byte) bool {
+	byAddr := m.verdicts[expr]
+	if byAddr == nil {
+		if m.verdicts == nil {
+			m.verdicts = map[string]map[string]bool{}
+		}
+		byAddr = map[string]bool{}
+		m.verdicts[expr] = byAddr
+	}
+	v, ok := byAddr[string(addr)]
+	if !ok {
+		v = m.compiled[expr].Match(addr)
+		byAddr[string(addr)] = v
+	}
+	return v
 }
 
 func (m *bruteForce) match(addr []byte) []int {
 	var out []int
 	for s, exprs := range m.subs {
 		for e := range exprs {
-			if m.compiled[e].Match(addr) {
+			if m.matches(e, addr) {
 				out = append(out, s)
 				break
 			}
@@ -124,6 +144,9 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 		{"tiny-cache", []Option{WithCacheSize(4), WithRegexpCacheSize(2)}},
 		{"no-cache", []Option{WithCacheSize(0), WithRegexpCacheSize(0)}},
 		{"unbounded-regexps", []Option{WithCacheSize(64), WithRegexpCacheSize(-1)}},
+		// Changes between two Match rounds outnumber a short log: entries
+		// are refreshed or recomputed, both paths exercised.
+		{"short-log", []Option{withChangeLog(8), WithRegexpCacheSize(2)}},
 	}
 	for _, cfg := range configs {
 		seeds := uint64(10)
@@ -136,6 +159,12 @@ func TestIndexMatchesBruteForce(t *testing.T) {
 			})
 		}
 	}
+}
+
+// withChangeLog sets how many changes the index logs for refreshing cache
+// entries (0: none, every stale entry is recomputed).
+func withChangeLog(n int) Option {
+	return func(c *config) { c.changeLog = n }
 }
 
 func checkAgainstBruteForce(t *testing.T, seed uint64, opts []Option) {
@@ -187,6 +216,12 @@ func checkAgainstBruteForce(t *testing.T, seed uint64, opts []Option) {
 				t.Fatalf("RemoveAll(%d) = %d, want %d", s, got, len(ref.subs[s]))
 			}
 			delete(ref.subs, s)
+		}
+		// An address after every change: its cache entry is usually one
+		// change old, so it is refreshed from the change log.
+		a := addrs[r.IntN(len(addrs))]
+		if got, want := ix.Match(a), ref.match(a); !slices.Equal(sorted(got), want) {
+			t.Fatalf("step %d: Match(%q) = %v, want %v", step, a, sorted(got), want)
 		}
 		if step%30 != 29 {
 			continue

@@ -21,11 +21,15 @@ type Stats struct {
 	RegexpCompiles  uint64 // regexps compiled so far
 	RegexpEvictions uint64 // compiled regexps dropped for room
 
-	CacheCapacity  int    // result cache slots (0: disabled)
-	CacheEntries   int    // filled slots, including stale ones
-	CacheLive      int    // entries computed at the current generation
-	CacheHits      uint64 // Match calls answered by the cache
-	CacheMisses    uint64 // Match calls that consulted the index
+	CacheCapacity int    // result cache slots (0: disabled)
+	CacheEntries  int    // filled slots, including stale ones
+	CacheLive     int    // entries computed at the current generation
+	CacheHits     uint64 // Match calls answered by the cache
+	CacheMisses   uint64 // Match calls that consulted the index
+	// CacheRefreshes counts Match calls that found the address's entry
+	// out of date and brought it up to date by replaying the changes made
+	// since (see Index), without consulting the index.
+	CacheRefreshes uint64
 	CacheEvictions uint64 // live entries replaced to make room
 	Generation     uint64 // number of changes so far
 }
@@ -53,7 +57,7 @@ func (ix *Index[S]) Stats() Stats {
 	if c := ix.cache; c != nil {
 		st.CacheCapacity = len(c.slots)
 		st.CacheEntries, st.CacheLive = c.counts(st.Generation)
-		st.CacheHits, st.CacheMisses = c.totals()
+		st.CacheHits, st.CacheMisses, st.CacheRefreshes = c.totals()
 		st.CacheEvictions = c.evictions.Load()
 	}
 	return st
