@@ -8,8 +8,11 @@ import (
 
 const (
 	// minReadBuffer is the read buffer a connection starts with and
-	// shrinks back to after a large message.
-	minReadBuffer = 32 << 10
+	// shrinks back to when it is quiet: idle connections stay small.
+	minReadBuffer = 4 << 10
+	// maxAutoBuffer is what the buffer grows to while reads keep filling
+	// it (a busy peer), so that one syscall serves many messages.
+	maxAutoBuffer = 64 << 10
 )
 
 // span locates one frame body inside reader.buf.
@@ -28,6 +31,7 @@ type reader struct {
 	spans     []span
 	frames    [][]byte
 	nread     int64 // bytes read from the socket so far
+	small     int   // consecutive reads that used under a quarter of the buffer
 }
 
 func newReader(rd io.Reader, maxSize int64, maxFrames int) *reader {
@@ -56,9 +60,11 @@ func (rd *reader) fill(n int) error {
 		rd.shift(rd.buf)
 	}
 	for rd.w-rd.r < n {
+		room := len(rd.buf) - rd.w
 		m, err := rd.rd.Read(rd.buf[rd.w:])
 		rd.w += m
 		rd.nread += int64(m)
+		rd.adapt(m, room)
 		if err != nil {
 			if rd.w-rd.r >= n {
 				return nil
@@ -169,15 +175,46 @@ func (rd *reader) readMessage() (frames [][]byte, isCommand bool, err error) {
 	}
 }
 
-// maybeShrink returns a buffer grown for a large message to its normal
-// size once the large message has been consumed.
-func (rd *reader) maybeShrink() {
-	if len(rd.buf) > 4*minReadBuffer && rd.w-rd.r <= minReadBuffer/2 {
-		nb := make([]byte, minReadBuffer)
-		rd.msgStart = rd.r
-		rd.spans = rd.spans[:0]
-		rd.shift(nb)
+// adapt sizes the buffer to the traffic after a read of m bytes into room
+// free bytes: a read that filled it asks for a larger buffer (up to
+// maxAutoBuffer, applied at the next message boundary); a run of small
+// reads lets it shrink.
+func (rd *reader) adapt(m, room int) {
+	switch {
+	case m == room && len(rd.buf) < maxAutoBuffer:
+		rd.small = -1 // grow at the next boundary
+	case m < len(rd.buf)/4:
+		if rd.small >= 0 {
+			rd.small++
+		}
+	default:
+		rd.small = 0
 	}
+}
+
+// maybeShrink resizes the buffer at a message boundary: up when reads
+// fill it, back down after a large message or a run of small reads.
+func (rd *reader) maybeShrink() {
+	unread := rd.w - rd.r
+	size := len(rd.buf)
+	switch {
+	case rd.small < 0:
+		size = min(2*size, maxAutoBuffer)
+	case size > maxAutoBuffer && unread <= maxAutoBuffer/2:
+		size = maxAutoBuffer // after a large message
+	case rd.small >= 16 && size > minReadBuffer && unread <= size/4:
+		size /= 2
+	default:
+		return
+	}
+	rd.small = 0
+	if size == len(rd.buf) || unread > size {
+		return
+	}
+	nb := make([]byte, size)
+	rd.msgStart = rd.r
+	rd.spans = rd.spans[:0]
+	rd.shift(nb)
 }
 
 const maxInt = int(^uint(0) >> 1)
