@@ -251,6 +251,9 @@ func (c *Client) onDisconnect(err error) {
 
 // onMessage handles one message from the broker, on the reader goroutine.
 func (c *Client) onMessage(frames [][]byte) {
+	if c.fastDeliver(frames) {
+		return
+	}
 	m, err := codec.Decode(frames)
 	if err != nil {
 		c.report(fmt.Errorf("zccp: undecodable message from the broker: %w", err))

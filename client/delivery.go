@@ -1,6 +1,11 @@
 package client
 
-import "github.com/zccp-go/zccp/codec"
+import (
+	"strconv"
+	"unsafe"
+
+	"github.com/zccp-go/zccp/codec"
+)
 
 // Delivery is one message received from the broker.
 type Delivery struct {
@@ -27,16 +32,80 @@ type Handler func(*Delivery)
 func deliveryFrom(m *codec.Message) *Delivery {
 	d := &Delivery{Sender: m.Sender, Address: m.Address, Headers: m.Headers, Content: m.Content}
 	if v, ok := m.Headers[codec.HdrMissed]; ok {
-		var n uint64
-		for _, c := range []byte(v) {
-			if c < '0' || c > '9' {
-				n = 0
-				break
-			}
-			n = n*10 + uint64(c-'0')
-		}
-		d.Missed = n
+		d.Missed, _ = strconv.ParseUint(v, 10, 64)
 		delete(m.Headers, codec.HdrMissed)
 	}
 	return d
+}
+
+// fastDeliver handles the common case — a DELIVER of a notification from
+// another client — straight from the read buffer: it finds the
+// subscriptions first (no allocation on a cache hit) and copies the
+// message only if somebody wants it, in one allocation for sender,
+// address and content. It reports false for anything else (broker
+// messages, replies, requests), which takes the general path.
+func (c *Client) fastDeliver(frames [][]byte) bool {
+	v, err := codec.Parse(frames[0])
+	if err != nil || v.ID != codec.Deliver || (len(v.Sender) > 0 && v.Sender[0] == '$') ||
+		(len(v.Address) > 0 && v.Address[0] == '$') {
+		return false
+	}
+	for name := range v.Headers.All() {
+		switch string(name) {
+		case codec.HdrReplyTo, codec.HdrRequestID, codec.HdrCancelRequest:
+			return false // a reply or a request
+		}
+	}
+	direct := c.direct != nil && string(v.Address) == c.opts.identifier
+	var targets []*Subscription
+	if !direct {
+		targets = c.local.Match(v.Address)
+		if len(targets) == 0 {
+			return true // nobody here wants it (e.g. a cancelled subscription)
+		}
+	}
+	content := frames[1:]
+	n := len(v.Sender) + len(v.Address)
+	for _, f := range content {
+		n += len(f)
+	}
+	buf := make([]byte, 0, n)
+	buf = append(buf, v.Sender...)
+	buf = append(buf, v.Address...)
+	d := &Delivery{
+		Sender:  bytesString(buf[:len(v.Sender)]),
+		Address: bytesString(buf[len(v.Sender):]),
+	}
+	if len(content) > 0 {
+		d.Content = make([][]byte, len(content))
+		for i, f := range content {
+			start := len(buf)
+			buf = append(buf, f...)
+			d.Content[i] = buf[start:len(buf):len(buf)]
+		}
+	}
+	if v.Headers.Len() > 0 {
+		d.Headers = v.Headers.Map()
+		if m, ok := d.Headers[codec.HdrMissed]; ok {
+			d.Missed, _ = strconv.ParseUint(m, 10, 64)
+			delete(d.Headers, codec.HdrMissed)
+		}
+	}
+	if direct {
+		c.direct.enqueue(d)
+		return true
+	}
+	for _, s := range targets {
+		s.enqueue(d)
+	}
+	return true
+}
+
+// bytesString views b as a string without copying; b must never change
+// afterwards (the delivery's buffer is written once, above).
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
 }

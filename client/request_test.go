@@ -156,8 +156,10 @@ func TestDeviceDisconnectsMidRequest(t *testing.T) {
 // the requester.
 func TestExpiredCommandNeverDelivered(t *testing.T) {
 	b, eps := startBroker(t, broker.Config{PingInterval: 50 * time.Millisecond, Timeout: 10 * time.Second})
-	// A raw device that says HELLO and then never reads again.
-	nc, err := zmtp.Dial(context.Background(), eps[0])
+	// A raw device that says HELLO and then never reads again. It uses
+	// ipc, whose small socket buffers fill quickly (loopback tcp can soak
+	// up megabytes).
+	nc, err := zmtp.Dial(context.Background(), eps[1])
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,17 +176,20 @@ func TestExpiredCommandNeverDelivered(t *testing.T) {
 	// Fill the socket buffers so that the broker's writer to it blocks.
 	pub := connect(t, eps[0], client.WithIdentifier("filler"))
 	big := make([]byte, 256<<10)
-	for i := 0; i < 40; i++ {
+	for i := 0; i < 64; i++ {
 		for pub.Publish("fill", nil, big) != nil {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	// Wait until the broker has routed all of it: its writer to the
+	// stalled device is then blocked with its queue full.
+	eventually(t, "filler routed", func() bool { return b.Stats().Published == 64 })
 	app := connect(t, eps[0], client.WithIdentifier("app"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_, err = app.Do(ctx, "stalled", client.Call{Method: "anything", TTL: 100 * time.Millisecond})
 	if !errors.Is(err, client.ErrExpired) {
-		t.Fatalf("got %v", err)
+		t.Fatalf("got %v (broker %+v)", err, b.Stats())
 	}
 	if s := b.Stats(); s.ExpiredCmds != 1 || s.Inflight != 0 {
 		t.Fatalf("stats %+v", s)
