@@ -24,9 +24,10 @@ type Broker struct {
 	sys   *match.Index[*session] // subscriptions to broker events (^\$…)
 
 	mu      sync.RWMutex
-	byIdent map[string]*session // addressable sessions by identifier; guarded by mu
-	peers   map[*peer]struct{}  // every connection; guarded by mu
-	nsess   int                 // live sessions; guarded by mu
+	byIdent map[string]*session                    // addressable sessions by identifier; guarded by mu
+	peers   map[*peer]struct{}                     // every connection; guarded by mu
+	nsess   int                                    // live sessions; guarded by mu
+	retired struct{ published, deliveries uint64 } // counters of closed connections; guarded by mu
 
 	reqMu   sync.Mutex
 	reqs    map[uint64]*request // outstanding requests by tag; guarded by reqMu
@@ -46,8 +47,6 @@ type Broker struct {
 type counters struct {
 	connections atomic.Uint64 // connections accepted
 	sessions    atomic.Uint64 // sessions started
-	published   atomic.Uint64 // PUBLISH commands routed
-	deliveries  atomic.Uint64 // DELIVERs queued for PUBLISH
 	directs     atomic.Uint64 // DIRECT commands delivered
 	noRecipient atomic.Uint64 // DIRECT to an unknown identifier
 	refused     atomic.Uint64 // deliveries refused by a full queue
@@ -168,6 +167,11 @@ func (b *Broker) stopTicker() {
 func (b *Broker) Stats() Stats {
 	b.mu.RLock()
 	conns, sess := len(b.peers), b.nsess
+	published, deliveries := b.retired.published, b.retired.deliveries
+	for p := range b.peers {
+		published += p.published.Load()
+		deliveries += p.deliveries.Load()
+	}
 	b.mu.RUnlock()
 	return Stats{
 		Connections:   conns,
@@ -175,8 +179,8 @@ func (b *Broker) Stats() Stats {
 		Subscriptions: b.index.Stats().Subscriptions + b.sys.Stats().Subscriptions,
 		Accepted:      b.stats.connections.Load(),
 		Started:       b.stats.sessions.Load(),
-		Published:     b.stats.published.Load(),
-		Deliveries:    b.stats.deliveries.Load(),
+		Published:     published,
+		Deliveries:    deliveries,
 		Directs:       b.stats.directs.Load(),
 		NoRecipient:   b.stats.noRecipient.Load(),
 		Refused:       b.stats.refused.Load(),

@@ -105,12 +105,12 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 		p.notice(codec.ErrCodeReserved, "addresses starting with $ are reserved for the broker", "PUBLISH", string(v.Address))
 		return
 	}
-	s.published.Add(1)
+	inc(&s.published)
 	if e.requestID != nil {
 		p.groupRequest(s, v, content, &e)
 		return
 	}
-	b.stats.published.Add(1)
+	inc(&p.published)
 	n := 0
 	for _, t := range b.index.Match(v.Address) {
 		if t == s {
@@ -120,7 +120,7 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 			n++
 		}
 	}
-	b.stats.deliveries.Add(uint64(n))
+	p.deliveries.Store(p.deliveries.Load() + uint64(n)) // single writer: this reader
 }
 
 // direct routes a DIRECT to the session whose identifier is the address.
@@ -130,7 +130,7 @@ func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 	if !ok {
 		return
 	}
-	s.directs.Add(1)
+	inc(&s.directs)
 	if string(v.Address) == codec.NoticeSender {
 		p.brokerAPI(s, &e)
 		return

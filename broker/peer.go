@@ -25,7 +25,16 @@ type peer struct {
 	scratch []byte                  // reused encoding buffer for replies
 
 	live liveness // ticker goroutine only
+
+	// Counters written by the reader only (see inc), read by Stats.
+	published  atomic.Uint64 // PUBLISH routed
+	deliveries atomic.Uint64 // DELIVERs queued for them
 }
+
+// inc adds one to a counter that only one goroutine writes: a plain
+// load and store, no locked instruction on the hot path; other goroutines
+// may read it at any time.
+func inc(c *atomic.Uint64) { c.Store(c.Load() + 1) }
 
 // serveConn is the zmtp.Server handler: the connection's reader loop.
 func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
@@ -42,6 +51,8 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 
 	b.mu.Lock()
 	delete(b.peers, p)
+	b.retired.published += p.published.Load()
+	b.retired.deliveries += p.deliveries.Load()
 	b.mu.Unlock()
 	if s := p.sess; s != nil {
 		b.endSession(s, why)
