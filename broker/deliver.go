@@ -34,8 +34,7 @@ func (p *peer) deliver(t *session, sender, address []byte, headers codec.RawHead
 	for i, f := range content {
 		buf = zmtp.AppendFrame(buf, f, i < last)
 	}
-	t.out.Commit(buf)
-	p.queued(t.out)
+	p.queued(t.out, t.out.Commit(buf))
 	return true
 }
 

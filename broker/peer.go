@@ -20,7 +20,6 @@ type peer struct {
 
 	sess    *session                // the live session, nil before HELLO and after it ends
 	cur     atomic.Pointer[session] // sess, for the ticker and other readers
-	batch   uint64                  // id of the current read batch (see flush)
 	pending []*zmtp.Outbox          // outboxes queued to during this batch
 	scratch []byte                  // reused encoding buffer for replies
 
@@ -62,7 +61,6 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 
 // readLoop reads and handles commands until the connection ends.
 func (p *peer) readLoop() CloseReason {
-	p.batch = p.num << 32
 	for {
 		frames, err := p.conn.ReadMessage()
 		if err != nil {
@@ -97,12 +95,14 @@ func (p *peer) flush() {
 		p.pending[i] = nil
 	}
 	p.pending = p.pending[:0]
-	p.batch++
 }
 
-// queued notes that o got a message in this batch.
-func (p *peer) queued(o *zmtp.Outbox) {
-	if o.MarkBatch(p.batch) {
+// queued notes that o got a message in this batch; first (Commit's
+// result) says the message made o non-empty, so its writer must be woken
+// at the end of the batch. Outboxes that were already non-empty have been
+// signalled by whoever filled them.
+func (p *peer) queued(o *zmtp.Outbox, first bool) {
+	if first {
 		p.pending = append(p.pending, o)
 	}
 }
@@ -188,8 +188,7 @@ func (p *peer) reply(m codec.Message) {
 		p.conn.Close()
 		return
 	}
-	p.out.Commit(zmtp.AppendMessage(buf, frames))
-	p.queued(p.out)
+	p.queued(p.out, p.out.Commit(zmtp.AppendMessage(buf, frames)))
 }
 
 // tick runs the liveness machine; called by the ticker goroutine only.

@@ -244,8 +244,7 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 	for i, f := range content {
 		buf = zmtp.AppendFrame(buf, f, i < last)
 	}
-	t.out.CommitDeadline(buf, deadline, ttlAt, tag)
-	p.queued(t.out)
+	p.queued(t.out, t.out.CommitDeadline(buf, deadline, ttlAt, tag))
 	return true
 }
 

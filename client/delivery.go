@@ -16,6 +16,8 @@ type Delivery struct {
 	// Missed is how many notifications the broker dropped for this client
 	// (its queue overflowed) just before this one.
 	Missed uint64
+
+	one [1][]byte // backing for Content when there is one frame (saves an allocation)
 }
 
 // Body returns the first content frame, or nil.
@@ -76,13 +78,15 @@ func (c *Client) fastDeliver(frames [][]byte) bool {
 		Sender:  bytesString(buf[:len(v.Sender)]),
 		Address: bytesString(buf[len(v.Sender):]),
 	}
-	if len(content) > 0 {
+	if len(content) == 1 {
+		d.Content = d.one[:]
+	} else if len(content) > 1 {
 		d.Content = make([][]byte, len(content))
-		for i, f := range content {
-			start := len(buf)
-			buf = append(buf, f...)
-			d.Content[i] = buf[start:len(buf):len(buf)]
-		}
+	}
+	for i, f := range content {
+		start := len(buf)
+		buf = append(buf, f...)
+		d.Content[i] = buf[start:len(buf):len(buf)]
 	}
 	if v.Headers.Len() > 0 {
 		d.Headers = v.Headers.Map()

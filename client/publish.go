@@ -25,9 +25,9 @@ func (c *Client) Send(identifier string, headers map[string]string, content ...[
 	return c.send(codec.Message{ID: codec.Direct, Address: identifier, Headers: headers, Content: content})
 }
 
-// send encodes m straight into the outgoing queue.
+// send encodes m (a PUBLISH or DIRECT) straight into the outgoing queue.
 func (c *Client) send(m codec.Message) error {
-	n, err := m.CommandSize()
+	n, err := codec.AddressedSize(m.Address, m.Headers)
 	if err != nil {
 		return err
 	}
@@ -47,12 +47,13 @@ func (c *Client) send(m codec.Message) error {
 		return fmt.Errorf("zccp: %w", err)
 	}
 	buf = zmtp.AppendFrameHeader(buf, n, len(m.Content) > 0, false)
-	buf, _ = m.AppendCommand(buf) // cannot fail: CommandSize checked m
+	buf = codec.AppendAddressed(buf, m.ID, m.Address, m.Headers)
 	last := len(m.Content) - 1
 	for i, f := range m.Content {
 		buf = zmtp.AppendFrame(buf, f, i < last)
 	}
-	out.Commit(buf)
-	out.Flush()
+	if out.Commit(buf) {
+		out.Flush() // the queue was empty: wake the writer (otherwise it already was)
+	}
 	return nil
 }

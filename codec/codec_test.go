@@ -263,3 +263,23 @@ func TestAppendDeliverReplacing(t *testing.T) {
 		t.Fatalf("got %+v", m)
 	}
 }
+
+func TestAppendAddressedMatchesAppendCommand(t *testing.T) {
+	for _, id := range []codec.ID{codec.Publish, codec.Direct} {
+		for _, h := range []codec.Headers{nil, {}, {"b": "2", "a": "\x00"}} {
+			m := codec.Message{ID: id, Address: "power.rack1", Headers: h}
+			want, err := m.AppendCommand(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := codec.AddressedSize(m.Address, h)
+			got := codec.AppendAddressed(nil, id, m.Address, h)
+			if err != nil || n != len(want) || !bytes.Equal(got, want) {
+				t.Fatalf("%s %v: size %d (%v), got % x want % x", id, h, n, err, got, want)
+			}
+		}
+	}
+	if _, err := codec.AddressedSize(strings.Repeat("x", 256), nil); !errors.Is(err, codec.ErrStringTooLong) {
+		t.Fatalf("long address: %v", err)
+	}
+}

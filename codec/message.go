@@ -104,3 +104,32 @@ func (m *Message) Frames() ([][]byte, error) {
 	frames[0] = cmd
 	return append(frames, content...), nil
 }
+
+// AddressedSize returns the length of frame 1 of a PUBLISH or DIRECT with
+// this address and headers: AppendAddressed's fast path for clients.
+func AddressedSize(address string, h Headers) (int, error) {
+	if len(address) > MaxString {
+		return 0, fmt.Errorf("%w: address is %d bytes", ErrStringTooLong, len(address))
+	}
+	n := 3 + 1 + len(address) + 4
+	if len(h) > 0 {
+		hs, err := headersSize(h, 0)
+		if err != nil {
+			return 0, err
+		}
+		n += hs - 4
+	}
+	return n, nil
+}
+
+// AppendAddressed appends frame 1 of a PUBLISH or DIRECT (id) to dst, the
+// same bytes as Message.AppendCommand, without the generic field walk.
+// The caller has checked the sizes with AddressedSize.
+func AppendAddressed(dst []byte, id ID, address string, h Headers) []byte {
+	dst = append(dst, 0xAA, 0xAA, byte(id))
+	dst = appendString(dst, address)
+	if len(h) == 0 {
+		return append(dst, 0, 0, 0, 0)
+	}
+	return appendHeaders(dst, h)
+}

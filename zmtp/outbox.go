@@ -69,6 +69,7 @@ type mark struct {
 	patch     int32 // offset of the TTL digits from the message start; 0: none
 	deadline  int64
 	tag       uint64
+	reported  uint64 // drops this message reports to the peer (TakeDroppedLocked); owed again if it is dropped
 }
 
 // TTLDigits is the width of the TTL field CommitDeadline refreshes: ten
@@ -93,18 +94,19 @@ type Outbox struct {
 	spare         []byte // buffer returned by the writer, reused for pending
 	front         int    // insertion point for SendFirst (end of the prefix inserted so far)
 	limits        Limits
-	dropped       uint64 // droppable messages dropped, total
-	unreport      uint64 // dropped since the last TakeDropped
-	closing       bool   // drain what is pending, then stop
-	closed        bool   // stop now
-	lastDroppable bool   // droppable flag of the message between Reserve and Commit
-	failed        error  // reason the queue stopped accepting
-	queued        uint64 // messages committed, total
-	deadlines     int    // queued messages with a deadline
+	dropped       uint64      // droppable messages dropped, total
+	unreport      uint64      // dropped since the last TakeDropped
+	closing       bool        // drain what is pending, then stop
+	closed        bool        // stop now
+	lastDroppable bool        // droppable flag of the message between Reserve and Commit
+	lastReported  uint64      // drops taken by TakeDroppedLocked for the message between Reserve and Commit
+	failed        error       // reason the queue stopped accepting
+	onFail        func(error) // told (without the lock) when the queue fails; set by the owning Conn
+	queued        uint64      // messages committed, total
+	deadlines     int         // queued messages with a deadline
 	onExpire      func(tag uint64)
 	expired       []uint64 // scratch for take
 	wake          chan struct{}
-	batch         atomic.Uint64 // last producer batch that marked this outbox
 }
 
 // NewOutbox returns an empty outbox with the given limits.
@@ -131,16 +133,36 @@ func (o *Outbox) Reserve(size int, droppable bool) ([]byte, error) {
 		return nil, err
 	}
 	if len(o.marks) > 0 && (len(o.pending)+size > o.limits.MaxBytes || len(o.marks)+1 > o.limits.MaxMessages) {
-		if err := o.overflowLocked(size); err != nil {
+		if err := o.overflowLocked(size, droppable); err != nil {
+			f := o.onFail
 			o.mu.Unlock()
+			if f != nil && err == ErrSlowConsumer {
+				f(err)
+			}
 			return nil, err
 		}
 	}
 	o.lastDroppable = droppable
+	o.lastReported = 0
+	o.room(size)
+	return o.pending, nil
+}
+
+// room makes pending able to take size more bytes without the append
+// reallocating: it starts from the spare buffer and grows by doubling
+// (append alone grows large slices by a quarter, copying far more often).
+// Called with o.mu held.
+func (o *Outbox) room(size int) {
 	if o.pending == nil {
 		o.pending, o.spare = o.spare[:0], nil
 	}
-	return o.pending, nil
+	need := len(o.pending) + size
+	if need <= cap(o.pending) {
+		return
+	}
+	nb := make([]byte, len(o.pending), max(need, 2*cap(o.pending), 4096))
+	copy(nb, o.pending)
+	o.pending = nb
 }
 
 // ReserveControl is Reserve for small protocol control messages (a PONG,
@@ -157,19 +179,27 @@ func (o *Outbox) ReserveControl(size int) ([]byte, error) {
 		return nil, err
 	}
 	o.lastDroppable = false
-	if o.pending == nil {
-		o.pending, o.spare = o.spare[:0], nil
-	}
+	o.lastReported = 0
+	o.room(size)
 	return o.pending, nil
 }
 
 // Commit records the message appended to the slice Reserve returned and
 // releases o.mu.
-func (o *Outbox) Commit(b []byte) {
+//
+// It reports whether the queue was empty before this message: only then
+// does the writer need waking (Flush), since a non-empty queue has already
+// been signalled by whoever made it non-empty. Producers that batch keep
+// the outboxes for which Commit returned true and Flush them at the end
+// of the batch.
+func (o *Outbox) Commit(b []byte) (first bool) {
+	first = len(o.marks) == 0
 	o.pending = b
-	o.marks = append(o.marks, mark{end: len(b), droppable: o.lastDroppable})
+	o.marks = append(o.marks, mark{end: len(b), droppable: o.lastDroppable, reported: o.lastReported})
+	o.lastReported = 0
 	o.queued++
 	o.mu.Unlock()
+	return first
 }
 
 // CommitDeadline is Commit for a command that must not be written after
@@ -178,9 +208,12 @@ func (o *Outbox) Commit(b []byte) {
 // TTLDigits bytes at b[ttlAt:] are overwritten with the milliseconds left,
 // so the peer sees how long it has from the moment the bytes leave.
 // ttlAt < 0 means no field to refresh.
-func (o *Outbox) CommitDeadline(b []byte, deadline time.Time, ttlAt int, tag uint64) {
+// Like Commit it reports whether the queue was empty before.
+func (o *Outbox) CommitDeadline(b []byte, deadline time.Time, ttlAt int, tag uint64) (first bool) {
+	first = len(o.marks) == 0
 	start := len(o.pending)
-	m := mark{end: len(b), deadline: deadline.UnixNano(), tag: tag}
+	m := mark{end: len(b), deadline: deadline.UnixNano(), tag: tag, reported: o.lastReported}
+	o.lastReported = 0
 	if ttlAt >= start && ttlAt+TTLDigits <= len(b) {
 		m.patch = int32(ttlAt - start)
 	}
@@ -189,6 +222,7 @@ func (o *Outbox) CommitDeadline(b []byte, deadline time.Time, ttlAt int, tag uin
 	o.queued++
 	o.deadlines++
 	o.mu.Unlock()
+	return first
 }
 
 // Expire drops the queued commands whose deadline has passed and tells
@@ -229,6 +263,7 @@ func (o *Outbox) expireLocked(now int64, expired []uint64) []uint64 {
 	for _, m := range o.marks {
 		if m.deadline != 0 && now >= m.deadline {
 			expired = append(expired, m.tag)
+			o.unreport += m.reported // the drops it reported are owed again
 			prev = m.end
 			continue
 		}
@@ -258,20 +293,20 @@ func putDigits(dst []byte, v int64) {
 	}
 }
 
-// MarkBatch records that producer batch id has queued to this outbox and
-// reports whether this is the first mark for that batch, so that a
-// producer collecting outboxes to Flush at the end of a batch adds each
-// one once. Batch ids must be unique per producer batch. A race between
-// producers can only report true twice (an extra Flush), never miss one.
-func (o *Outbox) MarkBatch(id uint64) bool { return o.batch.Swap(id) != id }
-
 // overflowLocked applies the overflow policy so that a message of size
-// bytes fits; called with o.mu held.
-func (o *Outbox) overflowLocked(size int) error {
+// bytes fits; called with o.mu held. A droppable message that is refused
+// (under OverflowReject, or under OverflowDropOldest when the queue holds
+// only messages that are not droppable) is counted as dropped like the
+// others, so that the peer is told about it.
+func (o *Outbox) overflowLocked(size int, droppable bool) error {
 	switch o.limits.Overflow {
 	case OverflowDropOldest:
 		if o.dropOldestLocked(size) {
 			return nil
+		}
+		if droppable {
+			o.dropped++
+			o.unreport++
 		}
 		return ErrQueueFull
 	case OverflowDisconnect:
@@ -279,6 +314,10 @@ func (o *Outbox) overflowLocked(size int) error {
 		o.signal()
 		return ErrSlowConsumer
 	default:
+		if droppable { // refused: as good as dropped, and reported as such
+			o.dropped++
+			o.unreport++
+		}
 		return ErrQueueFull
 	}
 }
@@ -298,7 +337,7 @@ func (o *Outbox) dropOldestLocked(size int) bool {
 			bytes -= m.end - prev
 			msgs--
 			o.dropped++
-			o.unreport++
+			o.unreport += 1 + m.reported // it, and the drops it was to report
 		} else {
 			out = append(out, o.pending[prev:m.end]...) // never overtakes the read position
 			prev = m.end
@@ -398,14 +437,20 @@ func (o *Outbox) Queued() uint64 {
 func (o *Outbox) TakeDropped() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.TakeDroppedLocked()
+	n := o.unreport
+	o.unreport = 0
+	return n
 }
 
-// TakeDroppedLocked is TakeDropped for a caller holding o.mu (between
-// Reserve and Commit).
+// TakeDroppedLocked is TakeDropped for a caller holding o.mu between
+// Reserve and Commit that puts the count into the message it commits. The
+// count travels with that message: if the message is dropped in turn
+// before it is written, the count is owed again and goes with the next
+// report, so that the reports a peer receives add up to every drop.
 func (o *Outbox) TakeDroppedLocked() uint64 {
 	n := o.unreport
 	o.unreport = 0
+	o.lastReported += n
 	return n
 }
 
