@@ -3,10 +3,16 @@
 //	zccp sub PATTERN [--json] [--count N] [--for D]
 //	zccp pub ADDRESS [BODY...] [-H key=value]...
 //	zccp send IDENTIFIER [BODY...] [-H key=value]...
+//	zccp call IDENTIFIER METHOD [BODY...] [--timeout D] [-H key=value]... [--json]
+//	zccp call --group ADDRESS [--label k=v]... [--dry-run] METHOD [BODY...]
+//	zccp device --id ID [--label k=v]... [--subscribe EXPR]... [--method M]... -- COMMAND [ARGS...]
+//	zccp clients [--label k=v]... [--json]
 //
 // Every command takes --endpoint (or ZCCP_ENDPOINT), default
 // ipc://@/zccp, the daemon's default. Exit codes: 0 success, 1 error, 2
-// bad usage, 3 cannot reach the broker, 4 no such client, 5 timed out.
+// bad usage, 3 cannot reach the broker, 4 no such client (or the device
+// left before answering), 5 timed out, 6 the device answered with an
+// error. "zccp call --help" says how group calls map to them.
 package main
 
 import (
@@ -18,6 +24,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/zccp-go/zccp/client"
 )
 
 // Exit codes that scripts can rely on.
@@ -28,6 +36,7 @@ const (
 	exitUnreachable = 3
 	exitNoSuchPeer  = 4
 	exitTimeout     = 5
+	exitDeviceError = 6
 )
 
 // defaultEndpoint is where zccpd listens by default.
@@ -51,6 +60,9 @@ func commands() []command {
 		{"sub", "PATTERN", "print every message published to an address matching PATTERN", runSub},
 		{"pub", "ADDRESS [BODY...]", "publish a message (each BODY is one content frame; - reads stdin)", runPub},
 		{"send", "IDENTIFIER [BODY...]", "send a message to one client (ZCCP DIRECT)", runSend},
+		{"call", "IDENTIFIER METHOD [BODY...]", "send a request to one device (or --group) and print the reply", runCall},
+		{"device", "--id ID -- COMMAND [ARGS...]", "serve requests by running COMMAND for each (a device driver)", runDevice},
+		{"clients", "", "list the clients connected to the broker", runClients},
 		{"version", "", "print the version", runVersion},
 	}
 }
@@ -83,10 +95,10 @@ func dispatch(ctx context.Context, e *env, args []string) int {
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "zccp: the ZCCP command-line client\n\nUsage: zccp COMMAND [flags] ARGS\n\nCommands:")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-22s %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %-8s %-30s %s\n", c.name, c.args, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun 'zccp COMMAND --help' for a command's flags. The broker endpoint comes from\n--endpoint or ZCCP_ENDPOINT (default "+defaultEndpoint+").")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 no such client, 5 timeout.")
+	fmt.Fprintln(w, "Exit codes: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 no such client, 5 timeout,\n6 the device answered with an error (see 'zccp call --help').")
 }
 
 // parseInterspersed parses flags that may appear before, between or after
@@ -141,17 +153,29 @@ func flagsFor(e *env, name, args, summary string) (*flag.FlagSet, *string) {
 	return fs, endpoint
 }
 
-// exitFor maps an error to an exit code.
+// exitFor maps an error to an exit code. Failed requests
+// (*client.RequestError) map by their code: no-such-client and
+// disconnected to 4, expired to 5, anything else the device (or the
+// broker for it) answered to 6.
 func exitFor(err error) int {
+	var re *client.RequestError
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.Is(err, errUnreachable):
+	case errors.Is(err, errUnreachable), errors.Is(err, client.ErrConnLost):
 		return exitUnreachable
 	case errors.Is(err, errNoSuchPeer):
 		return exitNoSuchPeer
-	case errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, client.ErrTimeout):
 		return exitTimeout
+	case errors.As(err, &re):
+		switch {
+		case errors.Is(re, client.ErrNoSuchClient), errors.Is(re, client.ErrDisconnected):
+			return exitNoSuchPeer
+		case errors.Is(re, client.ErrExpired):
+			return exitTimeout
+		}
+		return exitDeviceError
 	}
 	return exitError
 }
