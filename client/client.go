@@ -98,6 +98,8 @@ func Connect(ctx context.Context, endpoint string, opts ...Option) (*Client, err
 	if o.onDirect != nil {
 		c.direct = newSubscription(c, "", o.onDirect, nil)
 	}
+	c.dev.handlers = o.handlers
+	c.dev.fallback = o.handleAll
 	d, err := zmtp.NewDealer(endpoint, zmtp.DealerOptions{
 		Options: zmtp.Options{
 			Type:  zmtp.TypeDealer,
@@ -385,6 +387,8 @@ func (c *Client) Close() error {
 // GOODBYE-OK statistics (nil if the broker did not answer in time).
 func (c *Client) CloseContext(ctx context.Context) (map[string]string, error) {
 	var stats map[string]string
+	// Running handlers answer first; their replies go out before GOODBYE.
+	c.dev.drain(ctx)
 	if c.State() == Connected {
 		m := codec.Message{ID: codec.Goodbye}
 		if f, err := m.Frames(); err == nil && c.dealer.Send(f...) == nil {

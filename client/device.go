@@ -38,6 +38,11 @@ func (r *Request) Progress(body ...[]byte) error {
 	return r.c.Send(r.From, map[string]string{codec.HdrReplyTo: r.ID, codec.HdrStatus: codec.StatusProgress}, body...)
 }
 
+// A client without any handler answers every request it receives with
+// no-such-method, so that a requester never waits for it in vain (a group
+// request reaches every subscriber of its address; select devices with
+// labels to keep passive consumers out).
+
 // RequestHandler runs one request. Its ctx ends at the request's deadline
 // or when the requester cancels. A nil *Reply means "ok, no body"; an
 // error becomes an error reply carrying err.Error() (a *RequestError
@@ -79,6 +84,7 @@ type device struct {
 	mu       sync.Mutex
 	handlers map[string]RequestHandler
 	fallback RequestHandler
+	closing  bool                                 // Close has begun: new requests are refused
 	running  map[dedupKey]context.CancelCauseFunc // guarded by mu
 	done     map[dedupKey]*doneEntry              // guarded by mu
 	order    []dedupKey                           // done keys, oldest first
@@ -93,11 +99,22 @@ type doneEntry struct {
 	content [][]byte
 }
 
-// isDevice reports whether any handler is registered.
-func (d *device) isDevice() bool {
+// closingDevice refuses new requests and waits (up to ctx) for the
+// running handlers to answer, so that Close sends their replies before
+// GOODBYE.
+func (d *device) drain(ctx context.Context) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return len(d.handlers) > 0 || d.fallback != nil
+	d.closing = true
+	d.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		d.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // onRequest handles a DELIVER that carries a request or a cancellation;
@@ -116,7 +133,7 @@ func (c *Client) onRequest(d *Delivery) bool {
 	}
 	id, hasID := d.Headers[codec.HdrRequestID]
 	method, hasMethod := d.Headers[codec.HdrMethod]
-	if !hasID || !hasMethod || !dev.isDevice() {
+	if !hasID || !hasMethod {
 		return false
 	}
 	req := &Request{ID: id, From: d.Sender, Method: method, Address: d.Address, Headers: d.Headers, Content: d.Content, c: c}
@@ -138,6 +155,11 @@ func (c *Client) onRequest(d *Delivery) bool {
 	if _, busy := dev.running[key]; busy {
 		dev.mu.Unlock()
 		return true // a retry of one still running: it will answer
+	}
+	if dev.closing {
+		dev.mu.Unlock()
+		c.answer(req, nil, &RequestError{Code: codec.ErrCodeDeviceError, Reason: "the device is shutting down"})
+		return true
 	}
 	h := dev.handlers[method]
 	if h == nil {

@@ -15,6 +15,8 @@ type options struct {
 	onError      func(error)
 	onState      func(State)
 	onDirect     Handler
+	handlers     map[string]RequestHandler
+	handleAll    RequestHandler
 	reconnectMin time.Duration
 	reconnectMax time.Duration
 	heartbeat    time.Duration
@@ -102,3 +104,18 @@ func WithBuffer(messages, bytes int) Option {
 // handler (default 65536); beyond it deliveries are dropped and
 // ErrSlowConsumer is reported.
 func WithPendingLimit(n int) Option { return func(o *options) { o.pendingLimit = n } }
+
+// WithHandler registers a request handler for method before the client
+// says HELLO, so that no request can arrive before it (see Handle).
+func WithHandler(method string, h RequestHandler) Option {
+	return func(o *options) {
+		if o.handlers == nil {
+			o.handlers = map[string]RequestHandler{}
+		}
+		o.handlers[method] = h
+	}
+}
+
+// WithHandleAll registers the catch-all request handler before HELLO (see
+// HandleAll).
+func WithHandleAll(h RequestHandler) Option { return func(o *options) { o.handleAll = h } }
