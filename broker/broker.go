@@ -24,10 +24,10 @@ type Broker struct {
 	sys   *match.Index[*session] // subscriptions to broker events (^\$…)
 
 	mu      sync.RWMutex
-	byIdent map[string]*session                    // addressable sessions by identifier; guarded by mu
-	peers   map[*peer]struct{}                     // every connection; guarded by mu
-	nsess   int                                    // live sessions; guarded by mu
-	retired struct{ published, deliveries uint64 } // counters of closed connections; guarded by mu
+	byIdent map[string]*session                             // addressable sessions by identifier; guarded by mu
+	peers   map[*peer]struct{}                              // every connection; guarded by mu
+	nsess   int                                             // live sessions; guarded by mu
+	retired struct{ published, deliveries, dropped uint64 } // counters of closed connections; guarded by mu
 
 	reqMu   sync.Mutex
 	reqs    map[uint64]*request // outstanding requests by tag; guarded by reqMu
@@ -70,6 +70,7 @@ type Stats struct {
 	Directs       uint64 // DIRECT commands delivered
 	NoRecipient   uint64 // DIRECT commands to an unknown identifier
 	Refused       uint64 // deliveries refused because a queue was full
+	Dropped       uint64 // notifications dropped by the overflow policy
 	Invalid       uint64 // INVALID answers
 	Expired       uint64 // connections expired for silence
 	Malformed     uint64 // undecodable commands
@@ -167,10 +168,11 @@ func (b *Broker) stopTicker() {
 func (b *Broker) Stats() Stats {
 	b.mu.RLock()
 	conns, sess := len(b.peers), b.nsess
-	published, deliveries := b.retired.published, b.retired.deliveries
+	published, deliveries, dropped := b.retired.published, b.retired.deliveries, b.retired.dropped
 	for p := range b.peers {
 		published += p.published.Load()
 		deliveries += p.deliveries.Load()
+		dropped += p.out.Dropped()
 	}
 	b.mu.RUnlock()
 	return Stats{
@@ -181,6 +183,7 @@ func (b *Broker) Stats() Stats {
 		Started:       b.stats.sessions.Load(),
 		Published:     published,
 		Deliveries:    deliveries,
+		Dropped:       dropped,
 		Directs:       b.stats.directs.Load(),
 		NoRecipient:   b.stats.noRecipient.Load(),
 		Refused:       b.stats.refused.Load(),

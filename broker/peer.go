@@ -52,6 +52,7 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	delete(b.peers, p)
 	b.retired.published += p.published.Load()
 	b.retired.deliveries += p.deliveries.Load()
+	b.retired.dropped += p.out.Dropped()
 	b.mu.Unlock()
 	if s := p.sess; s != nil {
 		b.endSession(s, why)
