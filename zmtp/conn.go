@@ -62,6 +62,10 @@ func handshake(nc net.Conn, opts Options, out *Outbox) (*Conn, error) {
 	if out == nil {
 		out = NewOutbox(opts.Queue)
 		c.ownsOut = true
+		// A queue that overflows under OverflowDisconnect must close the
+		// connection at once: the writer may be blocked in a write to the
+		// very peer that does not read, and would never notice.
+		out.onFail = c.fail
 	}
 	c.out = out
 	now := time.Now().UnixNano()
@@ -193,6 +197,11 @@ func (c *Conn) ReadMessage() ([][]byte, error) {
 				return nil, err // skipped; the connection is still usable
 			}
 			c.fail(err)
+			if first := c.firstErr(); errors.Is(first, ErrSlowConsumer) {
+				// The connection was closed because its peer did not read:
+				// say so rather than "use of closed network connection".
+				return nil, first
+			}
 			return nil, err
 		}
 		if !cmd {
@@ -306,6 +315,14 @@ func (c *Conn) finish() {
 		c.nc.Close()
 		close(c.done)
 	})
+}
+
+// firstErr returns the first reason the connection ended, ErrClosed
+// included.
+func (c *Conn) firstErr() error {
+	c.errMu.Lock()
+	defer c.errMu.Unlock()
+	return c.err
 }
 
 // Err returns why the connection ended (nil while it is up or after a

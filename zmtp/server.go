@@ -24,12 +24,13 @@ type Server struct {
 	// handshake and about accept errors. It must not block.
 	OnError func(remote net.Addr, err error)
 
-	mu        sync.Mutex
-	listeners map[net.Listener]struct{}
-	conns     map[RoutingID]*Conn
-	nextID    RoutingID
-	closed    bool
-	wg        sync.WaitGroup
+	mu          sync.Mutex
+	listeners   map[net.Listener]struct{}
+	handshaking map[net.Conn]struct{} // accepted, handshake not done: closed by Close/Shutdown
+	conns       map[RoutingID]*Conn
+	nextID      RoutingID
+	closed      bool
+	wg          sync.WaitGroup
 }
 
 // RoutingID names one connected peer for the lifetime of its connection.
@@ -46,6 +47,7 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	if s.listeners == nil {
 		s.listeners = map[net.Listener]struct{}{}
+		s.handshaking = map[net.Conn]struct{}{}
 		s.conns = map[RoutingID]*Conn{}
 	}
 	s.listeners[ln] = struct{}{}
@@ -96,9 +98,24 @@ func (s *Server) serveConn(nc net.Conn) {
 	if opts.Type == "" {
 		opts.Type = TypeRouter
 	}
+	// A peer that connects and never completes the handshake must not
+	// hold Shutdown for the handshake timeout: stop closes these too.
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	s.handshaking[nc] = struct{}{}
+	s.mu.Unlock()
 	c, err := Handshake(nc, opts)
+	s.mu.Lock()
+	delete(s.handshaking, nc)
+	s.mu.Unlock()
 	if err != nil {
-		s.report(nc.RemoteAddr(), err)
+		if !s.isClosed() {
+			s.report(nc.RemoteAddr(), err)
+		}
 		return
 	}
 	s.mu.Lock()
@@ -182,14 +199,17 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// stop marks the server closed, closes the listeners and returns the
-// connections that were open.
+// stop marks the server closed, closes the listeners and the connections
+// still in their handshake, and returns the connections that were open.
 func (s *Server) stop() []*Conn {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
 	for ln := range s.listeners {
 		ln.Close()
+	}
+	for nc := range s.handshaking {
+		nc.Close()
 	}
 	conns := make([]*Conn, 0, len(s.conns))
 	for _, c := range s.conns {
