@@ -2,22 +2,32 @@
 //
 // Usage:
 //
-//	zccpd [--bind ENDPOINT]... [--timeout D] [--ping-interval D] [--log-level L] [--log-format F] [limits]
+//	zccpd [--bind ENDPOINT]... [--timeout D] [--ping-interval D] [--log-level L] [--log-format F] [limits] [--debug-addr HOST:PORT]
 //
 // Every flag has an environment variable (ZCCPD_BIND, comma-separated;
 // ZCCPD_TIMEOUT; ...); flags win. SIGINT or SIGTERM stops accepting, sends
 // what is queued, and exits within --shutdown-timeout.
+//
+// With --debug-addr the daemon also serves, over plain HTTP on that
+// address (keep it on loopback), /debug/vars (JSON: goroutines, broker
+// counters, a few memory statistics) and /debug/pprof/. The soak test
+// reads its goroutine count there.
 package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
+	"runtime"
 	"strings"
 	"syscall"
 	"time"
@@ -57,6 +67,7 @@ type settings struct {
 	logFormat       string
 	overflow        string
 	shutdownTimeout time.Duration
+	debugAddr       string
 }
 
 func parse(args []string, stderr io.Writer) (*settings, error) {
@@ -81,6 +92,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.cfg.Queue.MaxMessages, "queue-messages", zmtp.DefaultMaxQueuedMessages, "outbound queue bound per client, messages [ZCCPD_QUEUE_MESSAGES]")
 	fs.StringVar(&s.overflow, "overflow", "drop-oldest", "when a client's queue is full: drop-oldest (notifications) or disconnect [ZCCPD_OVERFLOW]")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, how long to flush queues before exiting [ZCCPD_SHUTDOWN_TIMEOUT]")
+	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve /debug/vars (goroutines, counters) and /debug/pprof/ over HTTP on this address, e.g. 127.0.0.1:6060; port 0 picks one (logged); empty: off [ZCCPD_DEBUG_ADDR]")
 	version := fs.Bool("version", false, "print the version and exit")
 
 	// Environment first, so that flags given on the command line win.
@@ -158,14 +170,26 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zccpd:", err)
 		return 2
 	}
+	bound := make([]string, 0, len(s.binds.vals))
 	for _, ep := range s.binds.vals {
-		if _, err := b.Listen(ep); err != nil {
+		real, err := b.Listen(ep)
+		if err != nil {
 			log.Error("cannot bind", "endpoint", ep, "err", err)
 			b.Close()
 			return 1
 		}
+		bound = append(bound, real)
 	}
-	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(s.binds.vals, ","),
+	if s.debugAddr != "" {
+		stopDebug, err := serveDebug(s.debugAddr, b, log)
+		if err != nil {
+			log.Error("cannot serve debug endpoint", "addr", s.debugAddr, "err", err)
+			b.Close()
+			return 1
+		}
+		defer stopDebug()
+	}
+	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
 		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String())
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
@@ -180,4 +204,49 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	st := b.Stats()
 	log.Info("zccpd stopped", "published", st.Published, "deliveries", st.Deliveries, "directs", st.Directs)
 	return 0
+}
+
+// debugVars is what /debug/vars serves.
+type debugVars struct {
+	Goroutines int          `json:"goroutines"`
+	Broker     broker.Stats `json:"broker"`
+	Memory     struct {
+		HeapAlloc uint64 `json:"heap_alloc"`
+		HeapInuse uint64 `json:"heap_inuse"`
+		HeapSys   uint64 `json:"heap_sys"`
+		Sys       uint64 `json:"sys"`
+		NumGC     uint32 `json:"num_gc"`
+	} `json:"memory"`
+}
+
+// serveDebug serves /debug/vars and /debug/pprof/ on addr and returns a
+// function that stops it.
+func serveDebug(addr string, b *broker.Broker, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, r *http.Request) {
+		var v debugVars
+		v.Goroutines = runtime.NumGoroutine()
+		v.Broker = b.Stats()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		v.Memory.HeapAlloc, v.Memory.HeapInuse, v.Memory.HeapSys = ms.HeapAlloc, ms.HeapInuse, ms.HeapSys
+		v.Memory.Sys, v.Memory.NumGC = ms.Sys, ms.NumGC
+		w.Header().Set("Content-Type", "application/json")
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(&v)
+	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go srv.Serve(ln)
+	log.Info("debug listening", "addr", ln.Addr().String())
+	return func() { srv.Close() }, nil
 }
