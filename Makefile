@@ -56,5 +56,10 @@ fuzz:
 bench:
 	./bench/run.sh $(BENCHARGS)
 
+# 10 minutes of churn against a zccpd subprocess; fails if RSS or
+# goroutines grow (make soak SOAK_ARGS="-duration 60s" for a quick run).
+soak:
+	./scripts/soak.sh $(SOAK_ARGS)
+
 clean:
 	rm -rf $(BIN)
