@@ -257,9 +257,10 @@ func (b *Broker) register(s *session) (old *session, ok bool) {
 	if !s.anonymous {
 		b.byIdent[s.ident] = s
 	}
-	if old == nil {
-		b.nsess++
-	}
+	// Every session counts once from here to its endSession, a taken-over
+	// one included: the count is right whatever order a takeover and the
+	// old connection's end happen in.
+	b.nsess++
 	return old, true
 }
 
@@ -271,9 +272,8 @@ func (b *Broker) lookup(ident []byte) *session {
 	return s
 }
 
-// endSession ends s once: it drops its subscriptions and its identifier.
-// Safe from any goroutine. A session replaced by a takeover is not
-// counted out of nsess because its successor took its place.
+// endSession ends s once: it drops its subscriptions and its identifier
+// (unless a newer session holds it now). Safe from any goroutine.
 func (b *Broker) endSession(s *session, why CloseReason) {
 	if !s.ended.CompareAndSwap(false, true) {
 		return
@@ -281,11 +281,9 @@ func (b *Broker) endSession(s *session, why CloseReason) {
 	b.index.RemoveAll(s)
 	b.sys.RemoveAll(s)
 	b.mu.Lock()
-	if why != ReasonTakenOver {
-		b.nsess--
-		if !s.anonymous && b.byIdent[s.ident] == s {
-			delete(b.byIdent, s.ident)
-		}
+	b.nsess--
+	if !s.anonymous && b.byIdent[s.ident] == s {
+		delete(b.byIdent, s.ident)
 	}
 	b.mu.Unlock()
 	b.sessionRequestsEnded(s, why)

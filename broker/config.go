@@ -36,7 +36,7 @@ type Config struct {
 	// 10000.
 	MaxInflight int
 	// Queue bounds each client's outbound queue. Default 8 MiB, 100000
-	// messages, drop-oldest for notifications.
+	// messages; a zero Overflow means drop-oldest for notifications.
 	Queue zmtp.Limits
 	// CacheSize bounds the match result cache (addresses). Default 65536.
 	CacheSize int
@@ -88,7 +88,7 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize
 	}
-	if c.Queue.Overflow == zmtp.OverflowReject && c.Queue.MaxBytes == 0 && c.Queue.MaxMessages == 0 {
+	if c.Queue.Overflow == zmtp.OverflowDefault {
 		c.Queue.Overflow = zmtp.OverflowDropOldest
 	}
 	if c.Logger == nil {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +76,11 @@ func (p *peer) subscribe(s *session, v codec.View) {
 		p.reply(codec.Message{ID: codec.SubscribeOK})
 		return
 	}
-	if s.subs.Load() >= int64(b.cfg.MaxSubscriptions) {
+	if n := v.Headers.Len(); n > b.cfg.MaxHeaders {
+		p.notice(codec.ErrCodeTooManyHeaders, "SUBSCRIBE has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(b.cfg.MaxHeaders), "SUBSCRIBE", expr)
+	} else if s.subs.Load() >= int64(b.cfg.MaxSubscriptions) && !slices.Contains(ix.Subscriptions(s), expr) {
+		// At the limit only a new expression is refused; one already held
+		// is stored once anyway.
 		p.notice(codec.ErrCodeTooManySubs, "limit of "+strconv.Itoa(b.cfg.MaxSubscriptions)+" subscriptions per session reached", "SUBSCRIBE", expr)
 	} else if added, err := ix.Add(s, expr); err != nil {
 		// The notice goes before SUBSCRIBE-OK: an original client, which

@@ -23,12 +23,20 @@ type liveness struct {
 // tick decides, at time now, given when the peer last sent us anything
 // and when we last sent it anything, whether to ping or expire it.
 // Connections without a session are never pinged (ZCCP has no PING before
-// HELLO) but do expire.
-func (l *liveness) tick(now, lastRecv, lastSent time.Time, hasSession bool) beat {
+// HELLO) and expire a timeout after they last had one (sessionless is
+// when that was, or when they connected), whatever bytes they send: ZMTP
+// heartbeats alone do not keep a connection that never says HELLO.
+func (l *liveness) tick(now, lastRecv, lastSent, sessionless time.Time, hasSession bool) beat {
 	if l.timeout > 0 && now.Sub(lastRecv) >= l.timeout {
 		return beatExpire
 	}
-	if !hasSession || l.interval <= 0 {
+	if !hasSession {
+		if l.timeout > 0 && now.Sub(sessionless) >= l.timeout {
+			return beatExpire
+		}
+		return beatNone
+	}
+	if l.interval <= 0 {
 		return beatNone
 	}
 	// Ping when either direction has been quiet for an interval: outbound

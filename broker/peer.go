@@ -20,6 +20,7 @@ type peer struct {
 
 	sess    *session                // the live session, nil before HELLO and after it ends
 	cur     atomic.Pointer[session] // sess, for the ticker and other readers
+	noSess  atomic.Int64            // unix ns since when the connection has had no session (0: it has one)
 	pending []*zmtp.Outbox          // outboxes queued to during this batch
 	scratch []byte                  // reused encoding buffer for replies
 
@@ -38,6 +39,7 @@ func inc(c *atomic.Uint64) { c.Store(c.Load() + 1) }
 // serveConn is the zmtp.Server handler: the connection's reader loop.
 func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	p := &peer{b: b, conn: c, out: c.Outbox(), num: b.nextPeer.Add(1)}
+	p.noSess.Store(time.Now().UnixNano())
 	p.live = liveness{interval: b.cfg.PingInterval, timeout: b.cfg.Timeout}
 	p.out.SetExpireHandler(b.onExpired)
 	b.stats.connections.Add(1)
@@ -120,6 +122,11 @@ func (p *peer) session() *session {
 func (p *peer) setSession(s *session) {
 	p.sess = s
 	p.cur.Store(s)
+	if s == nil {
+		p.noSess.Store(time.Now().UnixNano())
+	} else {
+		p.noSess.Store(0)
+	}
 }
 
 // handle processes one incoming message (frame 1 = command, rest = content).
@@ -198,7 +205,14 @@ func (p *peer) tick(now time.Time) {
 	p.out.Expire()
 	s := p.cur.Load()
 	hasSession := s != nil && !s.ended.Load()
-	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), hasSession) {
+	sessionless := now
+	if ns := p.noSess.Load(); ns != 0 {
+		sessionless = time.Unix(0, ns)
+	} else if !hasSession {
+		// Ended from elsewhere (takeover, expiry) before the reader noticed.
+		sessionless = time.Unix(0, p.conn.LastReceived().UnixNano())
+	}
+	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), sessionless, hasSession) {
 	case beatPing:
 		if buf, err := p.out.ReserveControl(5); err == nil {
 			p.out.Commit(appendPing(buf))

@@ -46,20 +46,23 @@ func TestLivenessMachine(t *testing.T) {
 		now, recv, sent time.Duration
 		session         bool
 		want            beat
+		sessionless     time.Duration // when it last had a session (no-session rows)
 	}{
-		{1 * time.Second, 0, 0, true, beatNone},                                     // all fresh
-		{2 * time.Second, 0, 0, true, beatPing},                                     // quiet both ways
-		{3 * time.Second, 0, 2 * time.Second, true, beatNone},                       // pinged 1 s ago
-		{4 * time.Second, 0, 2 * time.Second, true, beatPing},                       // still silent: ping again
-		{5 * time.Second, 4500 * time.Millisecond, 4 * time.Second, true, beatNone}, // PING-OK arrived
-		{9 * time.Second, 9 * time.Second, 8 * time.Second, true, beatNone},         // busy subscriber answered
-		{11 * time.Second, 9 * time.Second, 11 * time.Second, true, beatPing},       // deliveries flow, inbound quiet: ping
-		{24 * time.Second, 9 * time.Second, 23 * time.Second, true, beatExpire},     // 15 s of silence
-		{20 * time.Second, 0, 0, false, beatExpire},                                 // never said HELLO
-		{10 * time.Second, 0, 0, false, beatNone},                                   // no session: never pinged
+		{1 * time.Second, 0, 0, true, beatNone, 0},                                     // all fresh
+		{2 * time.Second, 0, 0, true, beatPing, 0},                                     // quiet both ways
+		{3 * time.Second, 0, 2 * time.Second, true, beatNone, 0},                       // pinged 1 s ago
+		{4 * time.Second, 0, 2 * time.Second, true, beatPing, 0},                       // still silent: ping again
+		{5 * time.Second, 4500 * time.Millisecond, 4 * time.Second, true, beatNone, 0}, // PING-OK arrived
+		{9 * time.Second, 9 * time.Second, 8 * time.Second, true, beatNone, 0},         // busy subscriber answered
+		{11 * time.Second, 9 * time.Second, 11 * time.Second, true, beatPing, 0},       // deliveries flow, inbound quiet: ping
+		{24 * time.Second, 9 * time.Second, 23 * time.Second, true, beatExpire, 0},     // 15 s of silence
+		{20 * time.Second, 0, 0, false, beatExpire, 0},                                 // never said HELLO
+		{10 * time.Second, 0, 0, false, beatNone, 0},                                   // no session: never pinged
+		{16 * time.Second, 16 * time.Second, 0, false, beatExpire, 0},                  // no HELLO for a timeout, however chatty
+		{16 * time.Second, 16 * time.Second, 0, false, beatNone, 2 * time.Second},      // session ended 14 s ago
 	}
 	for i, s := range steps {
-		if got := l.tick(at(s.now), at(s.recv), at(s.sent), s.session); got != s.want {
+		if got := l.tick(at(s.now), at(s.recv), at(s.sent), at(s.sessionless), s.session); got != s.want {
 			t.Fatalf("step %d: got %d want %d", i, got, s.want)
 		}
 	}

@@ -668,7 +668,7 @@ func TestQueueLimitsAloneKeepDropOldest(t *testing.T) {
 	}
 	// Drop-oldest keeps the newest: the last one before the marker.
 	if !slices.Contains(tele, 2999) {
-		t.Skipf("BUG: with Config.Queue = {MaxBytes: 128 KiB} (policy left zero) the newest notifications were refused, the oldest kept "+
+		t.Fatalf("regression: with Config.Queue = {MaxBytes: 128 KiB} (policy left zero) the newest notifications were refused, the oldest kept "+
 			"(received %d, the last %v): Config.withDefaults picks drop-oldest only when MaxBytes and MaxMessages are both zero, so the "+
 			"policy silently becomes OverflowReject (zccpd itself always sets the policy)", len(tele), tele[max(0, len(tele)-3):])
 	}
@@ -695,7 +695,7 @@ func TestConnectionsWithoutSessionAreBounded(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	if s := b.Stats(); s.Connections > 2 {
-		t.Skipf("BUG: %d connections without a session held past three timeouts with MaxClients 2 (sessions %d): "+
+		t.Fatalf("regression: %d connections without a session held past three timeouts with MaxClients 2 (sessions %d): "+
 			"a peer that never says HELLO but sends ZMTP PINGs is neither expired (liveness counts any bytes) nor counted "+
 			"against MaxClients; each costs two goroutines, a 32 KiB read buffer and a socket", s.Connections, s.Sessions)
 	}
@@ -876,7 +876,7 @@ func TestResubscribeAtLimit(t *testing.T) {
 	c.subscribe("b")
 	c.send(codec.Message{ID: codec.Subscribe, Expression: "a"})
 	if got := c.sync(); len(got) != 1 || got[0].ID != codec.SubscribeOK {
-		t.Skipf("BUG: SUBSCRIBE to an expression already held, at the subscription limit, is answered %s instead of a bare SUBSCRIBE-OK (broker/handlers.go subscribe checks the count before index.Add)", describe(got))
+		t.Fatalf("regression: SUBSCRIBE to an expression already held, at the subscription limit, is answered %s instead of a bare SUBSCRIBE-OK (broker/handlers.go subscribe checks the count before index.Add)", describe(got))
 	}
 }
 
@@ -891,7 +891,7 @@ func TestSubscribeHeaderLimit(t *testing.T) {
 	got := c.sync()
 	if len(got) != 2 || got[0].Headers[codec.HdrError] != codec.ErrCodeTooManyHeaders || got[1].ID != codec.SubscribeOK ||
 		b.Stats().Subscriptions != 0 {
-		t.Skipf("BUG: SUBSCRIBE with 4 headers (limit 3) was executed without a too-many-headers notice: got %s, %d subscriptions held (broker/handlers.go subscribe does not check MaxHeaders)",
+		t.Fatalf("regression: SUBSCRIBE with 4 headers (limit 3) was executed without a too-many-headers notice: got %s, %d subscriptions held (broker/handlers.go subscribe does not check MaxHeaders)",
 			describe(got), b.Stats().Subscriptions)
 	}
 }
@@ -1120,7 +1120,7 @@ func TestTakeoverRaceKeepsSessionCount(t *testing.T) {
 		wg.Wait()
 		relEventually(t, "old connection gone", func() bool { return b.Stats().Connections == 1 })
 		if s := b.Stats(); s.Sessions != 1 {
-			t.Skipf("BUG: after a takeover racing with the old connection's close (iteration %d) Stats.Sessions = %d with one live session: "+
+			t.Fatalf("regression: after a takeover racing with the old connection's close (iteration %d) Stats.Sessions = %d with one live session: "+
 				"Broker.register does not count the new session when it finds an old one, and endSession(old, ReasonDisconnected) "+
 				"running between register and endSession(old, ReasonTakenOver) decrements nsess for it", i, s.Sessions)
 		}

@@ -10,8 +10,12 @@ import (
 type Overflow int
 
 const (
+	// OverflowDefault (the zero value) leaves the choice to the owner of
+	// the limits: a Server or Dealer without a policy rejects (see
+	// OverflowReject); the ZCCP broker drops oldest.
+	OverflowDefault Overflow = iota
 	// OverflowReject refuses the new message with ErrQueueFull.
-	OverflowReject Overflow = iota
+	OverflowReject
 	// OverflowDropOldest drops the oldest droppable messages to make room
 	// (down to three quarters of the limits, so that a consumer that stays
 	// behind does not cost a compaction per message); messages that are
@@ -26,6 +30,8 @@ const (
 // String returns the policy name as used in configuration.
 func (o Overflow) String() string {
 	switch o {
+	case OverflowDefault:
+		return "default"
 	case OverflowReject:
 		return "reject"
 	case OverflowDropOldest:
@@ -55,6 +61,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxMessages <= 0 {
 		l.MaxMessages = DefaultMaxQueuedMessages
+	}
+	if l.Overflow == OverflowDefault {
+		l.Overflow = OverflowReject
 	}
 	return l
 }
