@@ -68,6 +68,7 @@ type settings struct {
 	overflow        string
 	shutdownTimeout time.Duration
 	debugAddr       string
+	metricsAddr     string
 }
 
 func parse(args []string, stderr io.Writer) (*settings, error) {
@@ -92,6 +93,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.cfg.Queue.MaxMessages, "queue-messages", zmtp.DefaultMaxQueuedMessages, "outbound queue bound per client, messages [ZCCPD_QUEUE_MESSAGES]")
 	fs.StringVar(&s.overflow, "overflow", "drop-oldest", "when a client's queue is full: drop-oldest (notifications) or disconnect [ZCCPD_OVERFLOW]")
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, how long to flush queues before exiting [ZCCPD_SHUTDOWN_TIMEOUT]")
+	fs.StringVar(&s.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics over HTTP on this address, e.g. 127.0.0.1:9878; empty: off [ZCCPD_METRICS_ADDR]")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve /debug/vars (goroutines, counters) and /debug/pprof/ over HTTP on this address, e.g. 127.0.0.1:6060; port 0 picks one (logged); empty: off [ZCCPD_DEBUG_ADDR]")
 	version := fs.Bool("version", false, "print the version and exit")
 
@@ -189,6 +191,17 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer stopDebug()
 	}
+	if s.metricsAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", b.MetricsHandler())
+		stopMetrics, err := serveHTTP(s.metricsAddr, mux, "metrics", log)
+		if err != nil {
+			log.Error("cannot serve metrics", "addr", s.metricsAddr, "err", err)
+			b.Close()
+			return 1
+		}
+		defer stopMetrics()
+	}
 	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
 		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String())
 
@@ -219,14 +232,11 @@ type debugVars struct {
 	} `json:"memory"`
 }
 
-// serveDebug serves /debug/vars and /debug/pprof/ on addr and returns a
-// function that stops it.
+// serveDebug serves /debug/vars, /debug/pprof/ and /metrics on addr and
+// returns a function that stops it.
 func serveDebug(addr string, b *broker.Broker, log *slog.Logger) (stop func(), err error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
 	mux := http.NewServeMux()
+	mux.Handle("/metrics", b.MetricsHandler())
 	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, r *http.Request) {
 		var v debugVars
 		v.Goroutines = runtime.NumGoroutine()
@@ -245,8 +255,18 @@ func serveDebug(addr string, b *broker.Broker, log *slog.Logger) (stop func(), e
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return serveHTTP(addr, mux, "debug", log)
+}
+
+// serveHTTP serves mux on addr (port 0 picks one, logged) and returns a
+// function that stops it.
+func serveHTTP(addr string, mux *http.ServeMux, what string, log *slog.Logger) (stop func(), err error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go srv.Serve(ln)
-	log.Info("debug listening", "addr", ln.Addr().String())
+	log.Info(what+" listening", "addr", ln.Addr().String())
 	return func() { srv.Close() }, nil
 }
