@@ -15,9 +15,7 @@ import (
 func (p *peer) deliver(t *session, sender, address []byte, headers codec.RawHeaders, content [][]byte, droppable bool) bool {
 	size := codec.DeliverSize(sender, address, headers, nil)
 	total := zmtp.FrameHeaderSize(size) + size + 40 // room for a zccp-missed header
-	for _, f := range content {
-		total += zmtp.FrameHeaderSize(len(f)) + len(f)
-	}
+	total += zmtp.FramesSize(content)
 	buf, err := t.out.Reserve(total, droppable)
 	if err != nil {
 		p.b.stats.refused.Add(1)
@@ -30,10 +28,7 @@ func (p *peer) deliver(t *session, sender, address []byte, headers codec.RawHead
 	}
 	buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
 	buf = codec.AppendDeliver(buf, sender, address, headers, extra)
-	last := len(content) - 1
-	for i, f := range content {
-		buf = zmtp.AppendFrame(buf, f, i < last)
-	}
+	buf = zmtp.AppendFrames(buf, content)
 	p.queued(t.out, t.out.Commit(buf))
 	return true
 }

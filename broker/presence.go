@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"cmp"
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -59,30 +61,15 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 	}
 }
 
-// ClientInfo describes one connected client in the answer to the
-// "clients" broker API method.
-type ClientInfo struct {
-	Identifier    string            `json:"identifier"`
-	Labels        map[string]string `json:"labels"`
-	Since         time.Time         `json:"since"`
-	Session       uint64            `json:"session"`
-	Remote        string            `json:"remote"`
-	Published     uint64            `json:"published"`
-	Directs       uint64            `json:"directs"`
-	Delivered     uint64            `json:"delivered"`
-	Dropped       uint64            `json:"dropped"`
-	Subscriptions int64             `json:"subscriptions"`
-}
-
 // Clients returns the live sessions whose labels match sel ("k=v,...";
 // empty: all), sorted by identifier.
-func (b *Broker) Clients(sel string) []ClientInfo {
-	var out []ClientInfo
+func (b *Broker) Clients(sel string) []codec.ClientInfo {
+	var out []codec.ClientInfo
 	for _, s := range b.liveSessions() {
 		if !labelsMatch(s.labels, []byte(sel)) {
 			continue
 		}
-		out = append(out, ClientInfo{
+		out = append(out, codec.ClientInfo{
 			Identifier: s.ident, Labels: s.labels, Since: s.since, Session: s.num,
 			Remote:    addrString(s.peer.conn.RemoteAddr()),
 			Published: s.published.Load(), Directs: s.directs.Load(),
@@ -93,13 +80,10 @@ func (b *Broker) Clients(sel string) []ClientInfo {
 	return out
 }
 
-func sortClients(c []ClientInfo) {
-	for i := 1; i < len(c); i++ {
-		for j := i; j > 0 && (c[j].Identifier < c[j-1].Identifier ||
-			c[j].Identifier == c[j-1].Identifier && c[j].Session < c[j-1].Session); j-- {
-			c[j], c[j-1] = c[j-1], c[j]
-		}
-	}
+func sortClients(c []codec.ClientInfo) {
+	slices.SortFunc(c, func(a, b codec.ClientInfo) int {
+		return cmp.Or(strings.Compare(a.Identifier, b.Identifier), cmp.Compare(a.Session, b.Session))
+	})
 }
 
 // brokerAPI answers a DIRECT addressed to the broker itself ($zccp): a

@@ -229,9 +229,7 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 	replace := []codec.Header{{Name: codec.HdrTTL, Value: "0000000000"}}
 	size := codec.DeliverSizeReplacing(sender, address, headers, replace)
 	total := zmtp.FrameHeaderSize(size) + size
-	for _, f := range content {
-		total += zmtp.FrameHeaderSize(len(f)) + len(f)
-	}
+	total += zmtp.FramesSize(content)
 	buf, err := t.out.Reserve(total, false)
 	if err != nil {
 		p.b.stats.refused.Add(1)
@@ -240,10 +238,7 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 	buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
 	buf = codec.AppendDeliverReplacing(buf, sender, address, headers, replace)
 	ttlAt := len(buf) - zmtp.TTLDigits // the replaced header is the frame's last field
-	last := len(content) - 1
-	for i, f := range content {
-		buf = zmtp.AppendFrame(buf, f, i < last)
-	}
+	buf = zmtp.AppendFrames(buf, content)
 	p.queued(t.out, t.out.CommitDeadline(buf, deadline, ttlAt, tag))
 	return true
 }

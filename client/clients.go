@@ -4,24 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"time"
 
 	"github.com/zccp-go/zccp/codec"
 )
 
 // ClientInfo describes one client connected to the broker.
-type ClientInfo struct {
-	Identifier    string            `json:"identifier"`
-	Labels        map[string]string `json:"labels"`
-	Since         time.Time         `json:"since"`
-	Session       uint64            `json:"session"`
-	Remote        string            `json:"remote"`
-	Published     uint64            `json:"published"`
-	Directs       uint64            `json:"directs"`
-	Delivered     uint64            `json:"delivered"`
-	Dropped       uint64            `json:"dropped"`
-	Subscriptions int64             `json:"subscriptions"`
-}
+type ClientInfo = codec.ClientInfo
 
 // Clients asks the broker who is connected, optionally only the clients
 // carrying every label in labels.

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/zccp-go/zccp/codec"
 )
@@ -136,64 +135,33 @@ func (c *Client) collect(ctx context.Context, id string, p *pendingCall, gc *Gro
 	}
 	left := len(gc.Expected)
 	sum := Summary{Expected: gc.Expected, Failed: map[string]*Reply{}}
-	var timeout <-chan time.Time
-	var timer *time.Timer
-	if call.Timeout > 0 {
-		timer = time.NewTimer(call.Timeout)
-		defer timer.Stop()
-		timeout = timer.C
+	if left > 0 {
+		p.await(ctx, call, func(r *Reply) bool {
+			if waiting[r.From] == 0 {
+				return false // not on the roll call, or answered already
+			}
+			waiting[r.From]--
+			left--
+			if r.Err() == nil {
+				sum.OK = append(sum.OK, r.From)
+			} else {
+				sum.Failed[r.From] = r
+			}
+			gc.replies <- r
+			return left == 0
+		})
 	}
-	finish := func() {
-		for e, n := range waiting {
-			for ; n > 0; n-- {
-				sum.Missing = append(sum.Missing, e)
-				c.cancelRequest(e, id)
-			}
-		}
-		slices.Sort(sum.Missing)
-		gc.mu.Lock()
-		gc.summary = sum
-		gc.mu.Unlock()
-	}
-	for left > 0 {
-		select {
-		case <-p.wake:
-			replies, err := p.take()
-			for _, r := range replies {
-				if r.Status == codec.StatusProgress {
-					if call.OnProgress != nil {
-						call.OnProgress(r)
-					}
-					if timer != nil {
-						timer.Reset(call.Timeout)
-					}
-					continue
-				}
-				if waiting[r.From] == 0 {
-					continue // not on the roll call, or answered already
-				}
-				waiting[r.From]--
-				left--
-				if r.Err() == nil {
-					sum.OK = append(sum.OK, r.From)
-				} else {
-					sum.Failed[r.From] = r
-				}
-				gc.replies <- r
-			}
-			if err != nil {
-				finish()
-				return
-			}
-		case <-timeout:
-			finish()
-			return
-		case <-ctx.Done():
-			finish()
-			return
+	// Whoever has not answered by now is missing, and told to stop.
+	for e, n := range waiting {
+		for ; n > 0; n-- {
+			sum.Missing = append(sum.Missing, e)
+			c.cancelRequest(e, id)
 		}
 	}
-	finish()
+	slices.Sort(sum.Missing)
+	gc.mu.Lock()
+	gc.summary = sum
+	gc.mu.Unlock()
 }
 
 // selector encodes labels as "k=v,k2=v2", sorted.

@@ -32,9 +32,7 @@ func (c *Client) send(m codec.Message) error {
 		return err
 	}
 	total := zmtp.FrameHeaderSize(n) + n
-	for _, f := range m.Content {
-		total += zmtp.FrameHeaderSize(len(f)) + len(f)
-	}
+	total += zmtp.FramesSize(m.Content)
 	out := c.dealer.Outbox()
 	buf, err := out.Reserve(total, false)
 	if err != nil {
@@ -48,10 +46,7 @@ func (c *Client) send(m codec.Message) error {
 	}
 	buf = zmtp.AppendFrameHeader(buf, n, len(m.Content) > 0, false)
 	buf = codec.AppendAddressed(buf, m.ID, m.Address, m.Headers)
-	last := len(m.Content) - 1
-	for i, f := range m.Content {
-		buf = zmtp.AppendFrame(buf, f, i < last)
-	}
+	buf = zmtp.AppendFrames(buf, m.Content)
 	if out.Commit(buf) {
 		out.Flush() // the queue was empty: wake the writer (otherwise it already was)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
@@ -180,6 +181,23 @@ func (c *Client) Do(ctx context.Context, identifier string, call Call) (*Reply, 
 	if err := c.Send(identifier, requestHeaders(id, &call, ttlFor(ctx, &call)), call.Body...); err != nil {
 		return nil, err
 	}
+	var final *Reply
+	err := p.await(ctx, &call, func(r *Reply) bool { final = r; return true })
+	switch {
+	case err == nil:
+		return final, final.Err()
+	case errors.Is(err, ErrTimeout) || errors.Is(err, ctx.Err()):
+		c.cancelRequest(identifier, id)
+	}
+	return nil, err
+}
+
+// await hands the final replies of p to final until it returns true, and
+// the progress reports to call.OnProgress (each one restarts the
+// inactivity timeout). It returns nil when final is satisfied, ErrTimeout
+// after call.Timeout without a sign of life, ctx.Err(), or the call's
+// failure (the connection was lost).
+func (p *pendingCall) await(ctx context.Context, call *Call, final func(*Reply) (done bool)) error {
 	var timeout <-chan time.Time
 	var timer *time.Timer
 	if call.Timeout > 0 {
@@ -201,17 +219,17 @@ func (c *Client) Do(ctx context.Context, identifier string, call Call) (*Reply, 
 					}
 					continue
 				}
-				return r, r.Err()
+				if final(r) {
+					return nil
+				}
 			}
 			if err != nil {
-				return nil, err
+				return err
 			}
 		case <-timeout:
-			c.cancelRequest(identifier, id)
-			return nil, ErrTimeout
+			return ErrTimeout
 		case <-ctx.Done():
-			c.cancelRequest(identifier, id)
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 	}
 }

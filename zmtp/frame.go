@@ -51,6 +51,13 @@ func AppendMessage(dst []byte, frames [][]byte) []byte {
 	if len(frames) == 0 {
 		return append(dst, 0, 0)
 	}
+	return AppendFrames(dst, frames)
+}
+
+// AppendFrames appends frames as the tail of a multipart message whose
+// earlier frames were sent with MORE: every frame but the last has MORE.
+// No frames appends nothing.
+func AppendFrames(dst []byte, frames [][]byte) []byte {
 	last := len(frames) - 1
 	for i, f := range frames {
 		dst = AppendFrame(dst, f, i < last)
@@ -58,16 +65,21 @@ func AppendMessage(dst []byte, frames [][]byte) []byte {
 	return dst
 }
 
-// MessageSize returns the number of octets AppendMessage appends.
-func MessageSize(frames [][]byte) int {
-	if len(frames) == 0 {
-		return 2
-	}
+// FramesSize returns the number of octets AppendFrames appends.
+func FramesSize(frames [][]byte) int {
 	n := 0
 	for _, f := range frames {
 		n += FrameHeaderSize(len(f)) + len(f)
 	}
 	return n
+}
+
+// MessageSize returns the number of octets AppendMessage appends.
+func MessageSize(frames [][]byte) int {
+	if len(frames) == 0 {
+		return 2
+	}
+	return FramesSize(frames)
 }
 
 // appendCommand appends a command frame: name-size, name, data.

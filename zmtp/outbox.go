@@ -132,6 +132,11 @@ func (o *Outbox) Limits() Limits { return o.limits }
 // Commit, without blocking in between. On failure the lock is released and
 // the error is ErrQueueFull, ErrSlowConsumer or ErrClosed.
 func (o *Outbox) Reserve(size int, droppable bool) ([]byte, error) {
+	return o.reserve(size, droppable, false)
+}
+
+// reserve is Reserve and ReserveControl: control messages skip the limits.
+func (o *Outbox) reserve(size int, droppable, control bool) ([]byte, error) {
 	o.mu.Lock()
 	if o.closed || o.closing || o.failed != nil {
 		err := o.failed
@@ -141,7 +146,7 @@ func (o *Outbox) Reserve(size int, droppable bool) ([]byte, error) {
 		}
 		return nil, err
 	}
-	if len(o.marks) > 0 && (len(o.pending)+size > o.limits.MaxBytes || len(o.marks)+1 > o.limits.MaxMessages) {
+	if !control && len(o.marks) > 0 && (len(o.pending)+size > o.limits.MaxBytes || len(o.marks)+1 > o.limits.MaxMessages) {
 		if err := o.overflowLocked(size, droppable); err != nil {
 			f := o.onFail
 			o.mu.Unlock()
@@ -178,19 +183,7 @@ func (o *Outbox) room(size int) {
 // a heartbeat): it ignores the limits, so that a peer whose queue is full
 // of data is still answered, and fails only when the outbox is closed.
 func (o *Outbox) ReserveControl(size int) ([]byte, error) {
-	o.mu.Lock()
-	if o.closed || o.closing || o.failed != nil {
-		err := o.failed
-		o.mu.Unlock()
-		if err == nil {
-			err = ErrClosed
-		}
-		return nil, err
-	}
-	o.lastDroppable = false
-	o.lastReported = 0
-	o.room(size)
-	return o.pending, nil
+	return o.reserve(size, false, true)
 }
 
 // Commit records the message appended to the slice Reserve returned and

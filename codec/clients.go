@@ -1,0 +1,18 @@
+package codec
+
+import "time"
+
+// ClientInfo is one record of the broker's answer to MethodClients: one
+// JSON object per content frame.
+type ClientInfo struct {
+	Identifier    string            `json:"identifier"`
+	Labels        map[string]string `json:"labels"`
+	Since         time.Time         `json:"since"`
+	Session       uint64            `json:"session"`
+	Remote        string            `json:"remote"`
+	Published     uint64            `json:"published"`
+	Directs       uint64            `json:"directs"`
+	Delivered     uint64            `json:"delivered"`
+	Dropped       uint64            `json:"dropped"`
+	Subscriptions int64             `json:"subscriptions"`
+}
