@@ -71,13 +71,19 @@ func (c *Client) fastDeliver(frames [][]byte) bool {
 	for _, f := range content {
 		n += len(f)
 	}
-	buf := make([]byte, 0, n)
+	var d *Delivery
+	var buf []byte
+	if n <= smallData {
+		// Small messages: the delivery and its bytes in one allocation.
+		sd := new(smallDelivery)
+		d, buf = &sd.d, sd.data[:0:n]
+	} else {
+		d, buf = new(Delivery), make([]byte, 0, n)
+	}
 	buf = append(buf, v.Sender...)
 	buf = append(buf, v.Address...)
-	d := &Delivery{
-		Sender:  bytesString(buf[:len(v.Sender)]),
-		Address: bytesString(buf[len(v.Sender):]),
-	}
+	d.Sender = bytesString(buf[:len(v.Sender)])
+	d.Address = bytesString(buf[len(v.Sender):])
 	if len(content) == 1 {
 		d.Content = d.one[:]
 	} else if len(content) > 1 {
@@ -103,6 +109,16 @@ func (c *Client) fastDeliver(frames [][]byte) bool {
 		s.enqueue(d)
 	}
 	return true
+}
+
+// smallData is the most bytes (sender, address and content together) a
+// delivery keeps inside its own allocation.
+const smallData = 128
+
+// smallDelivery holds a small delivery and its bytes in one object.
+type smallDelivery struct {
+	d    Delivery
+	data [smallData]byte
 }
 
 // bytesString views b as a string without copying; b must never change

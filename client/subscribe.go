@@ -204,7 +204,7 @@ func (s *Subscription) enqueue(d *Delivery) {
 	if s.ch != nil {
 		select {
 		case s.ch <- d:
-			s.delivered.Add(1)
+			s.delivered.Store(s.delivered.Load() + 1) // one writer: the client's reader
 		default:
 			s.drop()
 		}
@@ -220,11 +220,16 @@ func (s *Subscription) enqueue(d *Delivery) {
 		s.drop()
 		return
 	}
+	first := len(s.queue) == 0
 	s.queue = append(s.queue, d)
 	s.mu.Unlock()
-	select {
-	case s.wake <- struct{}{}:
-	default:
+	// Only the first delivery into an empty queue needs to wake run: it
+	// takes the whole queue each time it wakes.
+	if first {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -249,7 +254,7 @@ func (s *Subscription) run() {
 				break
 			}
 			s.handler(d)
-			s.delivered.Add(1)
+			s.delivered.Store(s.delivered.Load() + 1) // one writer: this goroutine
 			batch[i] = nil
 		}
 		if stopped {
