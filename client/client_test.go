@@ -15,46 +15,18 @@ import (
 
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/client"
+	"github.com/zccp-go/zccp/internal/brokertest"
 )
-
-var seq atomic.Uint64
 
 // startBroker runs a broker on tcp 127.0.0.1:0 and a fresh abstract ipc
 // name; it is closed (and goroutine leaks checked) when the test ends.
 func startBroker(t *testing.T, cfg broker.Config) (*broker.Broker, []string) {
 	t.Helper()
-	before := runtime.NumGoroutine()
-	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := broker.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tcp, err := b.Listen("tcp://127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ipc, err := b.Listen(fmt.Sprintf("ipc://@/zccp-client-test-%d-%d", time.Now().UnixNano(), seq.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		b.Close()
-		checkLeaks(t, before)
-	})
-	return b, []string{tcp, ipc}
+	b := brokertest.Start(t, cfg)
+	return b.Broker, b.Endpoints()
 }
 
-func checkLeaks(t *testing.T, before int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
-	}
-}
+func checkLeaks(t *testing.T, before int) { brokertest.NoLeaks(t, before) }
 
 func connect(t *testing.T, ep string, opts ...client.Option) *client.Client {
 	t.Helper()
@@ -90,13 +62,7 @@ func none(t *testing.T, ch <-chan *client.Delivery, d time.Duration) {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 10s: %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	brokertest.Eventually(t, what, cond)
 }
 
 func TestPublishSubscribe(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"runtime"
 	"slices"
@@ -457,7 +458,7 @@ func TestBufferedWhileDisconnectedSentOnReconnect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ipc := fmt.Sprintf("ipc://@/zccp-client-buffer-%d-%d", time.Now().UnixNano(), seq.Add(1))
+	ipc := fmt.Sprintf("ipc://@/zccp-client-buffer-%d-%d", time.Now().UnixNano(), rand.Uint64())
 	if _, err := b1.Listen(ipc); err != nil {
 		t.Fatal(err)
 	}
@@ -540,7 +541,7 @@ func TestBufferedWhileDisconnectedSentOnReconnect(t *testing.T) {
 // not restored.
 func TestSubscriptionChangesWhileDisconnected(t *testing.T) {
 	before := runtime.NumGoroutine()
-	ep := fmt.Sprintf("ipc://@/zccp-client-changes-%d-%d", time.Now().UnixNano(), seq.Add(1))
+	ep := fmt.Sprintf("ipc://@/zccp-client-changes-%d-%d", time.Now().UnixNano(), rand.Uint64())
 	b1, _ := broker.New(broker.Config{Logger: discard})
 	if _, err := b1.Listen(ep); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/zccp-go/zccp/internal/brokertest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -58,13 +59,7 @@ func (b *background) stop(t *testing.T) int {
 // eventually polls cond for up to 10 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	brokertest.Eventually(t, what, cond)
 }
 
 // startDevice runs "zccp device ARGS" and waits until it serves requests.
@@ -112,7 +107,7 @@ func TestDeviceCatAndCallEcho(t *testing.T) {
 func TestDeviceEnvironment(t *testing.T) {
 	ep := startBroker(t)
 	startDevice(t, ep, "--id", "d2", "--subscribe", "^grp2$", "--",
-		"sh", "-c", `printf '%s|%s|%s|%s|%s|%s|' "$ZCCP_METHOD" "$ZCCP_FROM" "$ZCCP_ADDRESS" "$ZCCP_DEVICE" "$ZCCP_HEADER_UNIT" "$ZCCP_HEADER_X_RACK"; test -n "$ZCCP_REQUEST_ID" && test -n "$ZCCP_DEADLINE" && echo "$ZCCP_ENDPOINT" | grep -q zccp-cli-test && cat`)
+		"sh", "-c", `printf '%s|%s|%s|%s|%s|%s|' "$ZCCP_METHOD" "$ZCCP_FROM" "$ZCCP_ADDRESS" "$ZCCP_DEVICE" "$ZCCP_HEADER_UNIT" "$ZCCP_HEADER_X_RACK"; test -n "$ZCCP_REQUEST_ID" && test -n "$ZCCP_DEADLINE" && echo "$ZCCP_ENDPOINT" | grep -q zccp-test && cat`)
 	code, out, errs := zccp(context.Background(), ep, "", "call", "--id", "app", "-H", "unit=W", "-H", "x-rack=12", "d2", "outlet.off", "3")
 	if want := "outlet.off|app|d2|d2|W|12|3\n"; code != 0 || out != want {
 		t.Fatalf("exit %d, stdout %q (want %q), stderr %q", code, out, want, errs)

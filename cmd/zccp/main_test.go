@@ -5,14 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/internal/brokertest"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a command writes it.
@@ -40,28 +39,14 @@ func startBroker(t *testing.T) string {
 
 func startBrokerB(t *testing.T) (*broker.Broker, string) {
 	t.Helper()
-	b, err := broker.New(broker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := b.Listen(fmt.Sprintf("ipc://@/zccp-cli-test-%d", time.Now().UnixNano()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return b, ep
+	b := brokertest.Start(t, broker.Config{})
+	return b.Broker, b.IPC
 }
 
 // subscribed waits until the broker holds n subscriptions.
 func subscribed(t *testing.T, b *broker.Broker, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for b.Stats().Subscriptions < n {
-		if time.Now().After(deadline) {
-			t.Fatalf("broker has %d subscriptions, want %d", b.Stats().Subscriptions, n)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	brokertest.Eventually(t, fmt.Sprintf("%d subscriptions", n), func() bool { return b.Stats().Subscriptions >= n })
 }
 
 // zccp runs the CLI in-process with ZCCP_ENDPOINT set to ep.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"strconv"
@@ -14,22 +13,14 @@ import (
 
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/client"
+	"github.com/zccp-go/zccp/internal/brokertest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 func startBroker(t *testing.T) string {
 	t.Helper()
-	b, err := broker.New(broker.Config{Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ep, err := b.Listen(fmt.Sprintf("ipc://@/zccp-example-pdu-%d", time.Now().UnixNano()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close() })
-	return ep
+	return brokertest.Start(t, broker.Config{}).IPC
 }
 
 // TestPDU drives the PDU through a few dozen readings: it
