@@ -22,7 +22,6 @@ type peer struct {
 	cur     atomic.Pointer[session] // sess, for the ticker and other readers
 	noSess  atomic.Int64            // unix ns since when the connection has had no session (0: it has one)
 	pending []*zmtp.Outbox          // outboxes queued to during this batch
-	scratch []byte                  // reused encoding buffer for replies
 
 	live liveness // ticker goroutine only
 

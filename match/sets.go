@@ -23,14 +23,6 @@ func (m *members[S]) len() int {
 	return 0
 }
 
-func (m *members[S]) contains(s S) bool {
-	if m.many != nil {
-		_, ok := m.many[s]
-		return ok
-	}
-	return m.has1 && m.one == s
-}
-
 // add adds s and reports whether it was missing.
 func (m *members[S]) add(s S) bool {
 	switch {

@@ -4,7 +4,6 @@ import "fmt"
 
 // Expression shapes used by tests and benchmarks: the typical shapes of the
 // issue, plus a literal suffix.
-var shapeNames = []string{"exact", "prefix", "substring", "regexp", "suffix"}
 
 // shapeExpr returns the i-th distinct expression of a shape.
 func shapeExpr(shape, i int) string {

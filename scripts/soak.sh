@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-$(command -v go 2>/dev/null || echo /usr/local/go/bin/go)}
+export PATH="$(dirname "$GO"):$PATH"  # the driver builds zccpd with the go on PATH
 out=${SOAK_DIR:-bin/soak}
 mkdir -p "$out"
 CGO_ENABLED=0 "$GO" build -o "$out/zccpd" ./cmd/zccpd

@@ -540,12 +540,3 @@ func (o *Outbox) close(drain bool) {
 	o.mu.Unlock()
 	o.signal()
 }
-
-// reopen makes a closed outbox usable again, keeping queued messages; a
-// Dealer uses it to carry its queue over to the next connection.
-func (o *Outbox) reopen() {
-	o.mu.Lock()
-	o.closed, o.closing, o.failed = false, false, nil
-	o.front = 0
-	o.mu.Unlock()
-}

@@ -217,8 +217,6 @@ func (rd *reader) maybeShrink() {
 	rd.shift(nb)
 }
 
-const maxInt = int(^uint(0) >> 1)
-
 // maxDiscard is the largest frame size announced that is skipped rather
 // than treated as a protocol violation.
 const maxDiscard = 1 << 40

@@ -16,7 +16,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,11 +30,9 @@ import (
 // "github.com/zccp-go/zccp/cmd/zccpd" or "."). It uses the go command
 // that runs the caller when it can find it.
 func Build(dir, pkg string) (string, error) {
-	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(gobin); err != nil {
-		if gobin, err = exec.LookPath("go"); err != nil {
-			return "", fmt.Errorf("no go command: %w", err)
-		}
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		return "", fmt.Errorf("no go command on PATH: %w", err)
 	}
 	out := filepath.Join(dir, "zccpd")
 	cmd := exec.Command(gobin, "build", "-o", out, pkg)
