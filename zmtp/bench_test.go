@@ -47,4 +47,3 @@ func BenchmarkReadMessage(b *testing.B) {
 		}
 	}
 }
-
