@@ -39,17 +39,6 @@ func (p *peer) notice(code, reason, command, address string) {
 	p.reply(noticeMessage(code, reason, command, address))
 }
 
-// noticeFromElsewhere queues a notice to p from another goroutine (p's
-// reader does not own this call, so the outbox is flushed directly).
-func (p *peer) noticeFromElsewhere(code, reason, command, address string) {
-	m := noticeMessage(code, reason, command, address)
-	frames, err := m.Frames()
-	if err != nil {
-		return
-	}
-	p.out.Send(frames)
-}
-
 func noticeMessage(code, reason, command, address string) codec.Message {
 	h := codec.Headers{codec.HdrError: code, codec.HdrReason: reason}
 	if command != "" {

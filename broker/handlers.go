@@ -50,8 +50,8 @@ func (p *peer) hello(v codec.View) {
 		props[codec.HdrReplaced] = "1"
 		b.log.Warn("identifier taken over by a newer session", "identifier", ident,
 			"old_remote", addrString(old.peer.conn.RemoteAddr()), "new_remote", addrString(p.conn.RemoteAddr()))
-		old.peer.noticeFromElsewhere(codec.ErrCodeTakenOver,
-			"identifier "+strconv.Quote(ident)+" was claimed by a newer session from "+addrString(p.conn.RemoteAddr()), "HELLO", ident)
+		b.notify(old, noticeMessage(codec.ErrCodeTakenOver,
+			"identifier "+strconv.Quote(ident)+" was claimed by a newer session from "+addrString(p.conn.RemoteAddr()), "HELLO", ident))
 		b.endSession(old, ReasonTakenOver)
 	}
 	b.presence(codec.AddrPresenceJoin, s, 0)

@@ -11,7 +11,6 @@ import (
 // values; errors.Is(err, ErrNoSuchClient) and friends work on them.
 var (
 	ErrClosed       = errors.New("zccp: client closed")
-	ErrNotConnected = errors.New("zccp: not connected")
 	ErrBufferFull   = errors.New("zccp: outgoing buffer full")
 	ErrSlowConsumer = errors.New("zccp: slow consumer: deliveries dropped")
 	ErrTakenOver    = errors.New("zccp: identifier taken over by a newer session")
@@ -19,7 +18,33 @@ var (
 	ErrBadExpr      = errors.New("zccp: bad expression")
 	ErrRefused      = errors.New("zccp: refused by the broker")
 	ErrStringTooBig = codec.ErrStringTooLong
+
+	// Errors of requests. A failed request returns a *RequestError, which
+	// matches these with errors.Is.
+	ErrExpired      = errors.New("zccp: request expired before it could run")
+	ErrDisconnected = errors.New("zccp: device disconnected with the request outstanding")
+	ErrDeviceError  = errors.New("zccp: device reported an error")
+	ErrNoSuchMethod = errors.New("zccp: device has no handler for the method")
+	ErrCancelled    = errors.New("zccp: request cancelled")
+	ErrTimeout      = errors.New("zccp: no reply within the timeout")
+	ErrConnLost     = errors.New("zccp: connection to the broker lost with the request outstanding")
+	ErrQueueFull    = errors.New("zccp: device's queue is full")
 )
+
+// codeErrors maps the broker's and devices' error codes (zccp-error) to
+// the sentinel errors that *Notice and *RequestError match.
+var codeErrors = map[string]error{
+	codec.ErrCodeNoSuchClient:  ErrNoSuchClient,
+	codec.ErrCodeBadExpression: ErrBadExpr,
+	codec.ErrCodeTakenOver:     ErrTakenOver,
+	codec.ErrCodeExpired:       ErrExpired,
+	codec.ErrCodeDisconnected:  ErrDisconnected,
+	codec.ErrCodeNoSuchMethod:  ErrNoSuchMethod,
+	codec.ErrCodeCancelled:     ErrCancelled,
+	codec.ErrCodeQueueFull:     ErrQueueFull,
+	codec.ErrCodeDeviceError:   ErrDeviceError,
+	"":                         ErrDeviceError, // an error reply without a code
+}
 
 // Notice is an error the broker reported with a DELIVER from "$zccp".
 type Notice struct {
@@ -48,17 +73,7 @@ func (n *Notice) Error() string {
 
 // Is maps notice codes to the package's sentinel errors.
 func (n *Notice) Is(target error) bool {
-	switch target {
-	case ErrNoSuchClient:
-		return n.Code == codec.ErrCodeNoSuchClient
-	case ErrBadExpr:
-		return n.Code == codec.ErrCodeBadExpression
-	case ErrTakenOver:
-		return n.Code == codec.ErrCodeTakenOver
-	case ErrRefused:
-		return true
-	}
-	return false
+	return target == ErrRefused || codeErrors[n.Code] == target && target != nil
 }
 
 func noticeFrom(h codec.Headers) *Notice {

@@ -1,23 +1,9 @@
 package client
 
 import (
-	"errors"
 	"fmt"
 
 	"github.com/zccp-go/zccp/codec"
-)
-
-// Errors of requests. A failed request returns a *RequestError, which
-// matches these with errors.Is.
-var (
-	ErrExpired      = errors.New("zccp: request expired before it could run")
-	ErrDisconnected = errors.New("zccp: device disconnected with the request outstanding")
-	ErrDeviceError  = errors.New("zccp: device reported an error")
-	ErrNoSuchMethod = errors.New("zccp: device has no handler for the method")
-	ErrCancelled    = errors.New("zccp: request cancelled")
-	ErrTimeout      = errors.New("zccp: no reply within the timeout")
-	ErrConnLost     = errors.New("zccp: connection to the broker lost with the request outstanding")
-	ErrQueueFull    = errors.New("zccp: device's queue is full")
 )
 
 // Reply is a device's answer to a request (or the broker's, on behalf of
@@ -70,23 +56,7 @@ func (e *RequestError) Error() string {
 
 // Is maps codes to the sentinel errors.
 func (e *RequestError) Is(target error) bool {
-	switch target {
-	case ErrNoSuchClient:
-		return e.Code == codec.ErrCodeNoSuchClient
-	case ErrExpired:
-		return e.Code == codec.ErrCodeExpired
-	case ErrDisconnected:
-		return e.Code == codec.ErrCodeDisconnected
-	case ErrNoSuchMethod:
-		return e.Code == codec.ErrCodeNoSuchMethod
-	case ErrCancelled:
-		return e.Code == codec.ErrCodeCancelled
-	case ErrQueueFull:
-		return e.Code == codec.ErrCodeQueueFull
-	case ErrDeviceError:
-		return e.Code == codec.ErrCodeDeviceError || e.Code == ""
-	}
-	return false
+	return target != nil && codeErrors[e.Code] == target
 }
 
 // replyFrom turns a DELIVER carrying zccp-reply-to into a Reply.
