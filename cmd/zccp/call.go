@@ -149,10 +149,9 @@ func runCall(ctx context.Context, e *env, args []string) int {
 		return exitError
 	}
 	var async asyncErrors
-	c, err := dial(ctx, cf, client.WithErrorHandler(async.add))
-	if err != nil {
-		fmt.Fprintln(e.stderr, "zccp:", err)
-		return exitFor(err)
+	c, code := connect(ctx, e, cf, client.WithErrorHandler(async.add))
+	if c == nil {
+		return code
 	}
 	defer c.Close()
 	rctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -36,10 +36,9 @@ func runClients(ctx context.Context, e *env, args []string) int {
 	if len(pos) != 0 {
 		return usageError(e, fs, "unexpected argument %q", pos[0])
 	}
-	c, err := dial(ctx, cf)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "zccp:", err)
-		return exitFor(err)
+	c, code := connect(ctx, e, cf)
+	if c == nil {
+		return code
 	}
 	defer c.Close()
 	qctx, cancel := context.WithTimeout(ctx, *timeout)

@@ -77,6 +77,17 @@ func dial(ctx context.Context, cf connectFlags, opts ...client.Option) (*client.
 	return c, nil
 }
 
+// connect is dial for a command: on failure it prints why and returns the
+// exit code to end with (0 on success).
+func connect(ctx context.Context, e *env, cf connectFlags, opts ...client.Option) (*client.Client, int) {
+	c, err := dial(ctx, cf, opts...)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "zccp:", err)
+		return nil, exitFor(err)
+	}
+	return c, exitOK
+}
+
 // bodies turns BODY arguments into content frames; "-" reads stdin.
 func bodies(e *env, args []string) ([][]byte, error) {
 	frames := make([][]byte, 0, len(args))

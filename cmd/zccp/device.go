@@ -114,11 +114,10 @@ func runDevice(ctx context.Context, e *env, args []string) int {
 		}
 		fmt.Fprintln(e.stderr, "zccp device:", err)
 	}
-	c, err := dial(ctx, connectFlags{endpoint: endpoint, id: id, wait: wait},
+	c, code := connect(ctx, e, connectFlags{endpoint: endpoint, id: id, wait: wait},
 		client.WithLabels(labels), client.WithErrorHandler(onError))
-	if err != nil {
-		fmt.Fprintln(e.stderr, "zccp:", err)
-		return exitFor(err)
+	if c == nil {
+		return code
 	}
 	kill, killAll := context.WithCancel(context.Background())
 	defer killAll()
@@ -150,7 +149,7 @@ func runDevice(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	fmt.Fprintf(e.stderr, "zccp device: %s ready at %s, serving %s with %s\n", *id, *endpoint, what, strings.Join(argv, " "))
-	code := exitOK
+	code = exitOK
 	select {
 	case <-ctx.Done():
 	case err := <-takenOver:

@@ -34,10 +34,9 @@ func publishOrSend(ctx context.Context, e *env, args []string, name, argUsage, s
 		return exitError
 	}
 	var async asyncErrors
-	c, err := dial(ctx, cf, client.WithErrorHandler(async.add))
-	if err != nil {
-		fmt.Fprintln(e.stderr, "zccp:", err)
-		return exitFor(err)
+	c, code := connect(ctx, e, cf, client.WithErrorHandler(async.add))
+	if c == nil {
+		return code
 	}
 	if name == "pub" {
 		err = c.Publish(pos[0], headers, content...)

@@ -30,10 +30,9 @@ func runSub(ctx context.Context, e *env, args []string) int {
 		return usageError(e, fs, "want exactly one PATTERN")
 	}
 	var async asyncErrors
-	c, err := dial(ctx, cf, client.WithErrorHandler(async.add))
-	if err != nil {
-		fmt.Fprintln(e.stderr, "zccp:", err)
-		return exitFor(err)
+	c, code := connect(ctx, e, cf, client.WithErrorHandler(async.add))
+	if c == nil {
+		return code
 	}
 	defer c.Close()
 	ch := make(chan *client.Delivery, 4096)
