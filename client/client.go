@@ -115,7 +115,8 @@ func Connect(ctx context.Context, endpoint string, opts ...Option) (*Client, err
 	if err != nil {
 		return nil, err
 	}
-	c.dealer = d
+	c.dealer = d // before Start: the callbacks use it
+	d.Start()
 	go c.heartbeat()
 	select {
 	case <-c.hello:

@@ -397,6 +397,7 @@ func newDealer(t testing.TB, endpoint string, opts zmtp.DealerOptions) (*zmtp.De
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Start()
 	t.Cleanup(func() { d.Close(time.Second) })
 	return d, in
 }

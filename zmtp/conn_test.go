@@ -56,6 +56,7 @@ func dealer(t *testing.T, endpoint string, opts DealerOptions) (*Dealer, chan []
 	if err != nil {
 		t.Fatal(err)
 	}
+	d.Start()
 	t.Cleanup(func() { d.Close(time.Second) })
 	return d, ch
 }

@@ -48,17 +48,20 @@ type Dealer struct {
 	opts     DealerOptions
 	out      *Outbox
 
-	mu     sync.Mutex
-	conn   *Conn
-	closed bool
+	mu      sync.Mutex
+	conn    *Conn
+	started bool
+	closed  bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
 }
 
-// NewDealer validates the endpoint and starts connecting in the
-// background.
+// NewDealer validates the endpoint and returns a dealer that does nothing
+// until Start: the owner can keep the dealer where its callbacks will
+// look for it before any callback can run. Messages sent before Start are
+// queued.
 func NewDealer(endpoint string, opts DealerOptions) (*Dealer, error) {
 	if _, err := ParseEndpoint(endpoint); err != nil {
 		return nil, err
@@ -77,8 +80,19 @@ func NewDealer(endpoint string, opts DealerOptions) (*Dealer, error) {
 	}
 	d := &Dealer{endpoint: endpoint, opts: opts, out: NewOutbox(opts.Queue), done: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
-	go d.run()
 	return d, nil
+}
+
+// Start begins connecting in the background (once; later calls do
+// nothing, and so does a call after Close).
+func (d *Dealer) Start() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.started || d.closed {
+		return
+	}
+	d.started = true
+	go d.run()
 }
 
 // Endpoint returns the endpoint the dealer connects to.
@@ -120,6 +134,9 @@ func (d *Dealer) Close(timeout time.Duration) error {
 	}
 	d.closed = true
 	c := d.conn
+	if !d.started {
+		close(d.done) // no run goroutine to close it
+	}
 	d.mu.Unlock()
 	d.out.close(true)
 	if c != nil {

@@ -90,6 +90,7 @@ func newLoad(ctx context.Context, endpoint string, cfg Config) (*load, error) {
 			return nil, err
 		}
 		s.d = d
+		d.Start()
 		l.subs = append(l.subs, s)
 		if err := d.Send([]byte("SUB")); err != nil {
 			l.close()
@@ -113,6 +114,7 @@ func newLoad(ctx context.Context, endpoint string, cfg Config) (*load, error) {
 		return nil, err
 	}
 	l.pub = pub
+	pub.Start()
 	if err := waitFor(ctx, 10*time.Second, func() bool { return pub.Conn() != nil }); err != nil {
 		l.close()
 		return nil, fmt.Errorf("publisher not connected: %w", err)

@@ -57,7 +57,8 @@ func (ZCCPRaw) Dial(ctx context.Context, addr, id string) (Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.d, c.out = d, d.Outbox()
+	c.d, c.out = d, d.Outbox() // before Start: onMessage uses them
+	d.Start()
 	select {
 	case <-c.hello:
 		return c, nil
