@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -96,13 +97,26 @@ func (c *Client) DoGroup(ctx context.Context, g Group, call Call) (*GroupCall, e
 	select {
 	case receipt = <-p.receipt:
 	case <-p.wake:
-		// A failure before the receipt: the broker refused the request.
-		replies, err := p.take()
-		c.unregister(id)
-		if len(replies) > 0 {
-			return nil, replies[0].Err()
+		// The receipt comes before any reply, so replies with a receipt
+		// waiting are the call's: hand them to collect. Without one, this
+		// is a failure before the receipt (the broker refused the request,
+		// or the connection was lost).
+		select {
+		case receipt = <-p.receipt:
+			p.signal()
+		default:
+			replies, err := p.take()
+			c.unregister(id)
+			for _, r := range replies {
+				if rerr := r.Err(); rerr != nil {
+					return nil, rerr
+				}
+			}
+			if err == nil {
+				err = errors.New("zccp: group request answered without a receipt")
+			}
+			return nil, err
 		}
-		return nil, err
 	case <-ctx.Done():
 		c.unregister(id)
 		return nil, ctx.Err()

@@ -50,6 +50,11 @@ func (p *pendingCall) push(r *Reply) {
 	p.mu.Lock()
 	p.queue = append(p.queue, r)
 	p.mu.Unlock()
+	p.signal()
+}
+
+// signal wakes whoever waits on p.wake (once, however often called).
+func (p *pendingCall) signal() {
 	select {
 	case p.wake <- struct{}{}:
 	default:
@@ -62,10 +67,7 @@ func (p *pendingCall) fail(err error) {
 		p.err = err
 	}
 	p.mu.Unlock()
-	select {
-	case p.wake <- struct{}{}:
-	default:
-	}
+	p.signal()
 }
 
 // take returns queued replies and the failure, if any.
