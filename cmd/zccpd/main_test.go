@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"runtime"
@@ -119,10 +120,21 @@ func waitVars(t *testing.T, dm *daemon.Daemon, within time.Duration, what string
 			return v
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s (last vars %+v, err %v)", within, what, v, err)
+			t.Fatalf("not within %v: %s (last vars %+v, err %v)\ngoroutines:\n%s", within, what, v, err, goroutineDump(dm))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// goroutineDump fetches the daemon's goroutine stacks (for failures).
+func goroutineDump(dm *daemon.Daemon) string {
+	resp, err := http.Get("http://" + dm.DebugAddr + "/debug/pprof/goroutine?debug=1")
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	return string(b)
 }
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
