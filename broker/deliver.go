@@ -47,5 +47,5 @@ func noticeMessage(code, reason, command, address string) codec.Message {
 	if address != "" {
 		h[codec.HdrAddress] = address
 	}
-	return codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: codec.AddrError, Headers: h}
+	return brokerDeliver(codec.AddrError, h, nil, reason)
 }

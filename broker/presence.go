@@ -42,7 +42,7 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 	if why != 0 {
 		h[codec.HdrReason] = why.String()
 	}
-	m := codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: address, Headers: h}
+	m := brokerDeliver(address, h, nil, s.ident)
 	frames, err := m.Frames()
 	if err != nil {
 		return
@@ -97,13 +97,13 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 	id := string(e.requestID)
 	switch string(e.method) {
 	case codec.MethodClients:
-		reply := codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: s.ident,
-			Headers: codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}}
+		var lines [][]byte
 		for _, c := range p.b.Clients(string(e.sel)) {
 			line, _ := json.Marshal(c)
-			reply.Content = append(reply.Content, line)
+			lines = append(lines, line)
 		}
-		p.reply(reply)
+		// No client matched: one empty frame, which stands for none.
+		p.reply(brokerDeliver(s.ident, codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}, lines, ""))
 	default:
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod,
 			"the broker has no method "+strconv.Quote(string(e.method))+" (it has: "+codec.MethodClients+")"))

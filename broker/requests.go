@@ -166,7 +166,19 @@ func requestError(id, recipient, code, reason string) codec.Message {
 	if recipient != "" {
 		h[codec.HdrRecipient] = recipient
 	}
-	return codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: codec.AddrError, Headers: h}
+	return brokerDeliver(codec.AddrError, h, nil, reason)
+}
+
+// brokerDeliver builds a DELIVER the broker originates (sender $zccp).
+// Every such DELIVER carries at least one content frame: original
+// clients (CZMQ's zccp_msg) abort on a DELIVER without content, so when
+// content is empty the frame holds filler (the reason text of a notice,
+// the identifier of a presence event; see docs/protocol.md §6).
+func brokerDeliver(address string, h codec.Headers, content [][]byte, filler string) codec.Message {
+	if len(content) == 0 {
+		content = [][]byte{[]byte(filler)}
+	}
+	return codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: address, Headers: h, Content: content}
 }
 
 // notify queues a broker message to s from any goroutine and wakes its
@@ -256,18 +268,20 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 	}
 	b.stats.groupReqs.Add(1)
 	recipients := b.resolveGroup(s, v.Address, e.sel)
-	receipt := codec.Message{ID: codec.Deliver, Sender: codec.NoticeSender, Address: codec.AddrReceipt,
-		Headers: codec.Headers{
-			codec.HdrReplyTo:    id,
-			codec.HdrStatus:     codec.StatusOK,
-			codec.HdrRecipients: strconv.Itoa(len(recipients)),
-		}}
+	h := codec.Headers{
+		codec.HdrReplyTo:    id,
+		codec.HdrStatus:     codec.StatusOK,
+		codec.HdrRecipients: strconv.Itoa(len(recipients)),
+	}
 	if e.dryRun {
-		receipt.Headers[codec.HdrDryRun] = "1"
+		h[codec.HdrDryRun] = "1"
 	}
-	for _, r := range recipients {
-		receipt.Content = append(receipt.Content, r.identB)
+	names := make([][]byte, len(recipients))
+	for i, r := range recipients {
+		names[i] = r.identB
 	}
+	// No recipients: one empty frame (zccp-recipients: 0 says it names nobody).
+	receipt := brokerDeliver(codec.AddrReceipt, h, names, "")
 	// The receipt is queued before the command goes anywhere, so that no
 	// reply can reach the requester ahead of it.
 	p.reply(receipt)

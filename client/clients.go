@@ -27,6 +27,9 @@ func (c *Client) Clients(ctx context.Context, labels map[string]string) ([]Clien
 	}
 	out := make([]ClientInfo, 0, len(r.Content))
 	for _, line := range r.Content {
+		if len(line) == 0 {
+			continue // the broker's "nobody" (every broker DELIVER has a content frame)
+		}
 		var ci ClientInfo
 		if err := json.Unmarshal(line, &ci); err != nil {
 			return nil, fmt.Errorf("zccp: broker sent a bad client record: %w", err)

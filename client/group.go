@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -122,9 +123,7 @@ func (c *Client) DoGroup(ctx context.Context, g Group, call Call) (*GroupCall, e
 		return nil, ctx.Err()
 	}
 	gc := &GroupCall{DryRun: g.DryRun, done: make(chan struct{})}
-	for _, f := range receipt.Content {
-		gc.Expected = append(gc.Expected, string(f))
-	}
+	gc.Expected = receiptNames(receipt)
 	gc.replies = make(chan *Reply, len(gc.Expected))
 	if g.DryRun {
 		c.unregister(id)
@@ -186,4 +185,19 @@ func selector(labels map[string]string) string {
 	}
 	slices.Sort(parts)
 	return strings.Join(parts, ",")
+}
+
+// receiptNames returns the identifiers a receipt lists: its first
+// zccp-recipients content frames (a receipt naming nobody carries one
+// empty frame, because every broker DELIVER has content).
+func receiptNames(d *Delivery) []string {
+	n, err := strconv.Atoi(d.Headers[codec.HdrRecipients])
+	if err != nil || n < 0 || n > len(d.Content) {
+		n = len(d.Content)
+	}
+	names := make([]string, 0, n)
+	for _, f := range d.Content[:n] {
+		names = append(names, string(f))
+	}
+	return names
 }

@@ -73,6 +73,11 @@ func replyFrom(d *Delivery) *Reply {
 		if who, ok := d.Headers[codec.HdrRecipient]; ok {
 			r.From = who
 		}
+		if r.Status == codec.StatusError {
+			// The broker's error replies carry their reason as content
+			// (every broker DELIVER has a frame); it is in Reason already.
+			r.Content = nil
+		}
 	}
 	if r.Status == "" {
 		r.Status = codec.StatusOK
