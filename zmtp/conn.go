@@ -133,7 +133,7 @@ func errorData(reason string) []byte {
 type handshakeIO struct{ c *Conn }
 
 func (h handshakeIO) ReadCommand() (string, []byte, error) {
-	frames, cmd, err := h.c.rd.readMessage()
+	frames, cmd, err := h.c.rd.readHandshakeCommand()
 	if err != nil {
 		return "", nil, fmt.Errorf("zmtp: handshake: %w", err)
 	}

@@ -32,7 +32,14 @@ type reader struct {
 	frames    [][]byte
 	nread     int64 // bytes read from the socket so far
 	small     int   // consecutive reads that used under a quarter of the buffer
+	frameCap  int64 // > 0: any larger frame is a protocol error (the handshake)
 }
+
+// maxHandshakeFrame bounds every frame received before the handshake is
+// complete (greeting aside): the mechanism's commands carry a few hundred
+// bytes of keys and metadata, so a peer that announces more is not a
+// ZMTP peer worth buffering for.
+const maxHandshakeFrame = 8 << 10
 
 func newReader(rd io.Reader, maxSize int64, maxFrames int) *reader {
 	return &reader{rd: rd, buf: make([]byte, minReadBuffer), maxSize: maxSize, maxFrames: maxFrames}
@@ -42,24 +49,14 @@ func newReader(rd io.Reader, maxSize int64, maxFrames int) *reader {
 // parsed. Zero means the next readMessage will block in a read syscall.
 func (rd *reader) buffered() int { return rd.w - rd.r }
 
-// fill makes sure at least n unparsed bytes are in the buffer, compacting
-// or growing it; bytes before msgStart may be discarded.
+// fill makes sure at least n unparsed bytes are in the buffer; bytes
+// before msgStart may be discarded. Memory follows the bytes that arrive,
+// not the sizes a peer announces: the buffer grows (at most doubling) only
+// when the message being read fills it, so a peer that declares a 4 MiB
+// frame and sends nothing costs nothing.
 func (rd *reader) fill(n int) error {
-	if rd.w-rd.r >= n {
-		return nil
-	}
-	need := rd.r - rd.msgStart + n // bytes from msgStart that must fit
-	if need > len(rd.buf) {
-		size := 2 * len(rd.buf)
-		if size < need {
-			size = need
-		}
-		nb := make([]byte, size)
-		rd.shift(nb)
-	} else if len(rd.buf)-rd.msgStart < need || rd.msgStart > len(rd.buf)/2 {
-		rd.shift(rd.buf)
-	}
 	for rd.w-rd.r < n {
+		rd.makeRoom(n)
 		room := len(rd.buf) - rd.w
 		m, err := rd.rd.Read(rd.buf[rd.w:])
 		rd.w += m
@@ -76,6 +73,25 @@ func (rd *reader) fill(n int) error {
 		}
 	}
 	return nil
+}
+
+// makeRoom prepares the buffer for a read towards n unparsed bytes: it
+// leaves it alone while the rest fits, compacts it (dropping what precedes
+// msgStart) when that frees room, and doubles it, up to what the message
+// needs, when the message already fills half of it.
+func (rd *reader) makeRoom(n int) {
+	need := rd.r - rd.msgStart + n // bytes from msgStart that must fit
+	size := len(rd.buf)
+	if size-rd.msgStart >= need && rd.msgStart <= size/2 {
+		return
+	}
+	if held := rd.w - rd.msgStart; need > size && held >= size/2 {
+		rd.shift(make([]byte, min(2*size, need)))
+		return
+	}
+	if rd.msgStart > 0 {
+		rd.shift(rd.buf) // otherwise the free half of the buffer is room enough
+	}
 }
 
 // shift moves buf[msgStart:w] to the start of dst (which may be rd.buf)
@@ -125,6 +141,14 @@ func (rd *reader) frameHeader() (flags byte, size uint64, err error) {
 	return flags, size, nil
 }
 
+// readHandshakeCommand reads one command frame during the handshake,
+// where every frame is capped at maxHandshakeFrame.
+func (rd *reader) readHandshakeCommand() (frames [][]byte, isCommand bool, err error) {
+	rd.frameCap = maxHandshakeFrame
+	defer func() { rd.frameCap = 0 }()
+	return rd.readMessage()
+}
+
 // readMessage reads one whole multipart message, or one command frame
 // (isCommand true, a single frame). The returned frames point into the
 // reader's buffer and are valid until the next call.
@@ -141,6 +165,9 @@ func (rd *reader) readMessage() (frames [][]byte, isCommand bool, err error) {
 		cmd := flags&FlagCommand != 0
 		if cmd && (len(rd.spans) > 0 || flags&FlagMore != 0) {
 			return nil, false, fmt.Errorf("%w: command frame inside a multipart message", ErrProtocol)
+		}
+		if rd.frameCap > 0 && size > uint64(rd.frameCap) {
+			return nil, false, fmt.Errorf("%w: frame of %d bytes during the handshake (limit %d)", ErrProtocol, size, rd.frameCap)
 		}
 		total += size
 		tooBig := rd.maxSize > 0 && total > uint64(rd.maxSize)
