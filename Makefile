@@ -63,3 +63,9 @@ soak:
 
 clean:
 	rm -rf $(BIN)
+
+# Man pages and shell completions under packaging/, generated from the
+# commands' own definitions (a test fails when they are stale).
+packaging:
+	GO=$(GO) ./scripts/gen-packaging.sh
+.PHONY: packaging

@@ -3,13 +3,16 @@
 //	zccp sub PATTERN [--json] [--count N] [--for D]
 //	zccp pub ADDRESS [BODY...] [-H key=value]...
 //	zccp send IDENTIFIER [BODY...] [-H key=value]...
+//	zccp recv --id ID [--json] [--count N] [--for D]
 //	zccp call IDENTIFIER METHOD [BODY...] [--timeout D] [-H key=value]... [--json]
 //	zccp call --group ADDRESS [--label k=v]... [--dry-run] METHOD [BODY...]
 //	zccp device --id ID [--label k=v]... [--subscribe EXPR]... [--method M]... -- COMMAND [ARGS...]
 //	zccp clients [--label k=v]... [--json]
 //
 // Every command takes --endpoint (or ZCCP_ENDPOINT), default
-// ipc://@/zccp, the daemon's default. Exit codes: 0 success, 1 error, 2
+// ipc://@/zccp, the daemon's default; it may also come before the
+// command (zccp --endpoint tcp://host:7878 pub ...). zccp --version and
+// zccp version both print the version. Exit codes: 0 success, 1 error, 2
 // bad usage, 3 cannot reach the broker, 4 no such client (or the device
 // left before answering), 5 timed out, 6 the device answered with an
 // error. "zccp call --help" says how group calls map to them.
@@ -23,6 +26,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/zccp-go/zccp/client"
@@ -53,6 +57,9 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
+	// onFlags, when set, sees every command's FlagSet as it is built
+	// (the completion and man page generators read the flags there).
+	onFlags func(fs *flag.FlagSet, args, summary string)
 }
 
 func commands() []command {
@@ -60,9 +67,11 @@ func commands() []command {
 		{"sub", "PATTERN", "print every message published to an address matching PATTERN", runSub},
 		{"pub", "ADDRESS [BODY...]", "publish a message (each BODY is one content frame; - reads stdin)", runPub},
 		{"send", "IDENTIFIER [BODY...]", "send a message to one client (ZCCP DIRECT)", runSend},
+		{"recv", "--id ID", "print every message sent to this client (what 'zccp send' sends)", runRecv},
 		{"call", "IDENTIFIER METHOD [BODY...]", "send a request to one device (or --group) and print the reply", runCall},
 		{"device", "--id ID -- COMMAND [ARGS...]", "serve requests by running COMMAND for each (a device driver)", runDevice},
 		{"clients", "", "list the clients connected to the broker", runClients},
+		{"completion", "bash|zsh", "print a shell completion script", runCompletion},
 		{"version", "", "print the version", runVersion},
 	}
 }
@@ -75,30 +84,36 @@ func main() {
 }
 
 func dispatch(ctx context.Context, e *env, args []string) int {
+	args, code := globalFlags(e, args)
+	if code >= 0 {
+		return code
+	}
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(e.stderr)
 		if len(args) == 0 {
+			shortUsage(e.stderr, "missing COMMAND")
 			return exitUsage
 		}
+		usage(e.stderr)
 		return exitOK
 	}
-	for _, c := range commands() {
+	for _, c := range append(commands(), hiddenCommands()...) {
 		if c.name == args[0] {
 			return c.run(ctx, e, args[1:])
 		}
 	}
-	fmt.Fprintf(e.stderr, "zccp: unknown command %q\n\n", args[0])
-	usage(e.stderr)
+	shortUsage(e.stderr, fmt.Sprintf("unknown command %q", args[0]))
 	return exitUsage
 }
 
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "zccp: the ZCCP command-line client\n\nUsage: zccp COMMAND [flags] ARGS\n\nCommands:")
+// shortUsage says what was wrong and where the help is: a mistake gets
+// three lines, not the whole manual.
+func shortUsage(w io.Writer, problem string) {
+	names := make([]string, 0, len(commands()))
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  %-8s %-30s %s\n", c.name, c.args, c.summary)
+		names = append(names, c.name)
 	}
-	fmt.Fprintln(w, "\nRun 'zccp COMMAND --help' for a command's flags. The broker endpoint comes from\n--endpoint or ZCCP_ENDPOINT (default "+defaultEndpoint+").")
-	fmt.Fprintln(w, "Exit codes: 0 ok, 1 error, 2 usage, 3 broker unreachable, 4 no such client, 5 timeout,\n6 the device answered with an error (see 'zccp call --help').")
+	fmt.Fprintf(w, "zccp: %s\nUsage: zccp [--endpoint E] COMMAND [flags] ARGS  (commands: %s)\nRun 'zccp help' or 'zccp COMMAND --help' for more.\n",
+		problem, strings.Join(names, ", "))
 }
 
 // parseInterspersed parses flags that may appear before, between or after
@@ -132,25 +147,50 @@ func flagError(err error) int {
 
 // usageError prints a message and the command's usage; exit code 2.
 func usageError(e *env, fs *flag.FlagSet, format string, a ...any) int {
-	fmt.Fprintf(e.stderr, "zccp %s: %s\n", fs.Name(), fmt.Sprintf(format, a...))
-	fs.Usage()
+	fmt.Fprintf(e.stderr, "zccp %s: %s\nRun 'zccp %s --help' for its usage.\n", fs.Name(), fmt.Sprintf(format, a...), fs.Name())
 	return exitUsage
 }
 
-// flagsFor returns a FlagSet with the common --endpoint flag.
+// flagsFor returns a FlagSet with the common --endpoint flag. Asked
+// for --help it prints the whole usage; after a bad flag only the error
+// and where to find the help.
 func flagsFor(e *env, name, args, summary string) (*flag.FlagSet, *string) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
+	out := &errorSpotter{w: e.stderr}
+	fs.SetOutput(out)
 	ep := e.getenv("ZCCP_ENDPOINT")
 	if ep == "" {
 		ep = defaultEndpoint
 	}
 	endpoint := fs.String("endpoint", ep, "broker endpoint [ZCCP_ENDPOINT]")
 	fs.Usage = func() {
+		if out.wrote {
+			out.wrote = false
+			fmt.Fprintf(e.stderr, "Usage: zccp %s [flags] %s\nRun 'zccp %s --help' for its flags.\n", name, args, name)
+			return
+		}
 		fmt.Fprintf(e.stderr, "Usage: zccp %s [flags] %s\n\n%s\n\nFlags:\n", name, args, summary)
+		fs.SetOutput(e.stderr)
 		fs.PrintDefaults()
+		fs.SetOutput(out)
+	}
+	if e.onFlags != nil {
+		e.onFlags(fs, args, summary)
 	}
 	return fs, endpoint
+}
+
+// errorSpotter passes writes through and remembers that the flag
+// package wrote something (it writes only an error before calling Usage;
+// a plain --help writes nothing first).
+type errorSpotter struct {
+	w     io.Writer
+	wrote bool
+}
+
+func (s *errorSpotter) Write(p []byte) (int, error) {
+	s.wrote = true
+	return s.w.Write(p)
 }
 
 // exitFor maps an error to an exit code. Failed requests

@@ -69,6 +69,7 @@ type settings struct {
 	shutdownTimeout time.Duration
 	debugAddr       string
 	metricsAddr     string
+	op              opSettings // operator.go: --http-addr, --data-dir, --config, SIGHUP
 }
 
 func parse(args []string, stderr io.Writer) (*settings, error) {
@@ -96,6 +97,10 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	fs.StringVar(&s.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics over HTTP on this address, e.g. 127.0.0.1:9878; empty: off [ZCCPD_METRICS_ADDR]")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve /debug/vars (goroutines, counters) and /debug/pprof/ over HTTP on this address, e.g. 127.0.0.1:6060; port 0 picks one (logged); empty: off [ZCCPD_DEBUG_ADDR]")
 	version := fs.Bool("version", false, "print the version and exit")
+	addOperatorFlags(fs, &s.op)
+	if err := s.op.loadConfig(fs, s, args); err != nil {
+		return nil, err
+	}
 
 	// Environment first, so that flags given on the command line win.
 	var envErr error
@@ -131,6 +136,9 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	if err := s.op.finish(fs); err != nil {
+		return nil, err
+	}
 	switch s.overflow {
 	case "drop-oldest":
 		s.cfg.Queue.Overflow = zmtp.OverflowDropOldest
@@ -143,7 +151,8 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
 		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.logLevel)
 	}
-	hopts := &slog.HandlerOptions{Level: level}
+	s.op.level.Set(level)
+	hopts := &slog.HandlerOptions{Level: &s.op.level}
 	switch s.logFormat {
 	case "text":
 		s.cfg.Logger = slog.New(slog.NewTextHandler(stderr, hopts))
@@ -158,6 +167,10 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 // run starts the broker and blocks until a signal or ctx ends it. It
 // returns the process exit code.
 func run(ctx context.Context, args []string, stderr io.Writer) int {
+	args, done, code := subcommand(args, os.Stdout, stderr)
+	if done {
+		return code
+	}
 	s, err := parse(args, stderr)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
@@ -202,6 +215,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer stopMetrics()
 	}
+	stopOp, err := startOperator(s, b, log)
+	if err != nil {
+		log.Error("cannot start the operator's services", "err", err)
+		b.Close()
+		return 1
+	}
+	defer stopOp()
 	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
 		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String())
 
