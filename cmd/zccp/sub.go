@@ -29,8 +29,9 @@ func runSub(ctx context.Context, e *env, args []string) int {
 	if len(pos) != 1 {
 		return usageError(e, fs, "want exactly one PATTERN")
 	}
+	warnDashSet(e, "sub", pos[0])
 	var async asyncErrors
-	c, code := connect(ctx, e, cf, client.WithErrorHandler(async.add))
+	c, code := connect(ctx, e, cf, client.WithErrorHandler(async.add), stateReporter(e, "sub"))
 	if c == nil {
 		return code
 	}
