@@ -109,6 +109,7 @@ func runCall(ctx context.Context, e *env, args []string) int {
 	labels := labelFlag{}
 	fs.Var(labels, "label", "group: only devices with this label k=v, repeatable")
 	dryRun := fs.Bool("dry-run", false, "print who would receive the request; send nothing")
+	verbose := fs.Bool("v", false, "print the round-trip time on stderr")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -161,6 +162,7 @@ func runCall(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "zccp call: %s: progress %s\n", text(r.From), framesText(r.Content))
 	}
 	cl := &caller{e: e, json: *asJSON, raw: *raw, timeout: *timeout}
+	defer reportRTT(e, *verbose, time.Now())
 	if isGroup {
 		return cl.group(rctx, c, client.Group{Address: *group, Labels: labels, DryRun: *dryRun}, call)
 	}
@@ -358,13 +360,13 @@ func (cl *caller) printLine(from, outcome string, r *client.Reply) {
 	io.WriteString(cl.e.stdout, b.String())
 }
 
-// framesText renders content frames on one line: each quoted when it is
-// not plain text (after trimming one trailing newline), " | " between
-// them.
+// framesText renders content frames on one line, " | " between them:
+// each frame raw (after trimming one trailing newline) unless it is not
+// printable text (see rawText).
 func framesText(frames [][]byte) string {
 	parts := make([]string, len(frames))
 	for i, f := range frames {
-		parts[i] = text(strings.TrimSuffix(string(f), "\n"))
+		parts[i] = rawText(strings.TrimSuffix(string(f), "\n"))
 	}
 	return strings.Join(parts, " | ")
 }

@@ -114,7 +114,7 @@ func TestDeviceEnvironment(t *testing.T) {
 	}
 	// In a group call, the address is the group's.
 	code, out, errs = zccp(context.Background(), ep, "", "call", "--id", "app", "--group", "grp2", "status")
-	if want := "d2 ok \"status|app|grp2|d2|||\"\nsummary: expected 1, ok 1, error 0, timed out 0, not connected 0\n"; code != 0 || out != want {
+	if want := "d2 ok status|app|grp2|d2|||\nsummary: expected 1, ok 1, error 0, timed out 0, not connected 0\n"; code != 0 || out != want {
 		t.Fatalf("group: exit %d, stdout %q (want %q), stderr %q", code, out, want, errs)
 	}
 }
@@ -240,7 +240,7 @@ func TestGroupCallHundredDevices(t *testing.T) {
 			if l != `pdu-007 error device-error "exit status 3: sensor fault"` {
 				t.Fatalf("line %q", l)
 			}
-		} else if l != f[0]+` ok "`+f[0]+` ok"` {
+		} else if l != f[0]+" ok "+f[0]+" ok" {
 			t.Fatalf("line %q", l)
 		}
 	}
