@@ -20,8 +20,8 @@ type Broker struct {
 	cfg   Config
 	log   *slog.Logger
 	srv   *zmtp.Server
-	index *match.Index[*session] // client subscriptions
-	sys   *match.Index[*session] // subscriptions to broker events (^\$…)
+	index *match.Index[*sessionRef] // client subscriptions
+	sys   *match.Index[*sessionRef] // subscriptions to broker events (^\$…)
 
 	mu      sync.RWMutex
 	byIdent map[string]*session                             // addressable sessions by identifier; guarded by mu
@@ -89,8 +89,8 @@ func New(cfg Config) (*Broker, error) {
 	b := &Broker{
 		cfg:      cfg,
 		log:      cfg.Logger,
-		index:    match.NewIndex[*session](match.WithCacheSize(cfg.CacheSize)),
-		sys:      match.NewIndex[*session](match.WithCacheSize(64)),
+		index:    match.NewIndex[*sessionRef](match.WithCacheSize(cfg.CacheSize)),
+		sys:      match.NewIndex[*sessionRef](match.WithCacheSize(64)),
 		reqs:     map[uint64]*request{},
 		byIdent:  map[string]*session{},
 		peers:    map[*peer]struct{}{},
@@ -278,8 +278,9 @@ func (b *Broker) endSession(s *session, why CloseReason) {
 	if !s.ended.CompareAndSwap(false, true) {
 		return
 	}
-	b.index.RemoveAll(s)
-	b.sys.RemoveAll(s)
+	b.index.RemoveAll(s.ref)
+	b.sys.RemoveAll(s.ref)
+	s.ref.s.Store(nil) // cached match results keep only the empty handle
 	b.mu.Lock()
 	b.nsess--
 	if !s.anonymous && b.byIdent[s.ident] == s {

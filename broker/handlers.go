@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -30,6 +29,7 @@ func (p *peer) hello(v codec.View) {
 		out:       p.out,
 		since:     time.Now(),
 	}
+	s.ref = newSessionRef(s)
 	old, ok := b.register(s)
 	if !ok {
 		p.notice(codec.ErrCodeTooManyClients, "the broker is at its limit of "+strconv.Itoa(b.cfg.MaxClients)+" clients", "HELLO", ident)
@@ -70,7 +70,7 @@ func (p *peer) subscribe(s *session, v codec.View) {
 		ix = b.sys
 	}
 	if c, ok := v.Headers.Get(codec.HdrCancel); ok && string(c) == "1" {
-		if ix.Remove(s, expr) {
+		if ix.Remove(s.ref, expr) {
 			s.subs.Add(-1)
 		}
 		p.reply(codec.Message{ID: codec.SubscribeOK})
@@ -78,11 +78,11 @@ func (p *peer) subscribe(s *session, v codec.View) {
 	}
 	if n := v.Headers.Len(); n > b.cfg.MaxHeaders {
 		p.notice(codec.ErrCodeTooManyHeaders, "SUBSCRIBE has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(b.cfg.MaxHeaders), "SUBSCRIBE", expr)
-	} else if s.subs.Load() >= int64(b.cfg.MaxSubscriptions) && !slices.Contains(ix.Subscriptions(s), expr) {
+	} else if s.subs.Load() >= int64(b.cfg.MaxSubscriptions) && !ix.Has(s.ref, expr) {
 		// At the limit only a new expression is refused; one already held
 		// is stored once anyway.
 		p.notice(codec.ErrCodeTooManySubs, "limit of "+strconv.Itoa(b.cfg.MaxSubscriptions)+" subscriptions per session reached", "SUBSCRIBE", expr)
-	} else if added, err := ix.Add(s, expr); err != nil {
+	} else if added, err := ix.Add(s.ref, expr); err != nil {
 		// The notice goes before SUBSCRIBE-OK: an original client, which
 		// discards DELIVERs while it waits for SUBSCRIBE-OK, is not
 		// confused, and a client that knows notices sees the error first.
@@ -92,7 +92,7 @@ func (p *peer) subscribe(s *session, v codec.View) {
 		if s.ended.Load() {
 			// Ended concurrently (takeover, expiry) after RemoveAll ran:
 			// do not leave the expression behind.
-			ix.RemoveAll(s)
+			ix.RemoveAll(s.ref)
 		}
 	}
 	p.reply(codec.Message{ID: codec.SubscribeOK})
@@ -117,8 +117,9 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 	}
 	inc(&p.published)
 	n := 0
-	for _, t := range b.index.Match(v.Address) {
-		if t == s {
+	for _, r := range b.index.Match(v.Address) {
+		t := r.get()
+		if t == s || t == nil {
 			continue
 		}
 		if p.deliver(t, s.identB, v.Address, v.Headers, content, true) {

@@ -26,7 +26,7 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 	if s.anonymous && s.ident == "" {
 		return
 	}
-	targets := b.sys.Match([]byte(address))
+	targets := subscribers(b.sys, []byte(address))
 	if len(targets) == 0 {
 		return
 	}

@@ -304,7 +304,7 @@ func (b *Broker) resolveGroup(s *session, address, sel []byte) []*session {
 		}
 	}
 	if len(address) > 0 {
-		for _, t := range b.index.Match(address) {
+		for _, t := range subscribers(b.index, address) {
 			keep(t)
 		}
 		return out

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/match"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -20,6 +21,7 @@ type session struct {
 	peer      *peer
 	out       *zmtp.Outbox
 	since     time.Time
+	ref       *sessionRef // what the subscription indexes hold
 
 	inflight map[requestKey]*request // requests outstanding to this session as a device; guarded by Broker.reqMu
 	asked    int                     // requests this session ever made; guarded by Broker.reqMu
@@ -28,6 +30,37 @@ type session struct {
 	subs      atomic.Int64  // expressions held (changed by the owning reader only)
 	published atomic.Uint64 // PUBLISH received
 	directs   atomic.Uint64 // DIRECT received
+}
+
+// sessionRef is what the subscription indexes hold instead of the
+// session: the match result cache and its change log keep entries until
+// they are overwritten, so they must not keep an ended session — with its
+// connection and its queue — reachable. endSession clears the handle; a
+// cached result then yields nil for it, and the handle alone (a few
+// bytes) is what the cache keeps.
+type sessionRef struct{ s atomic.Pointer[session] }
+
+// newSessionRef returns the handle of s.
+func newSessionRef(s *session) *sessionRef {
+	r := &sessionRef{}
+	r.s.Store(s)
+	return r
+}
+
+// get returns the session, or nil once it has ended.
+func (r *sessionRef) get() *session { return r.s.Load() }
+
+// subscribers returns the live sessions whose subscriptions in ix match
+// address, in a new slice (the publish hot path walks Match itself).
+func subscribers(ix *match.Index[*sessionRef], address []byte) []*session {
+	refs := ix.Match(address)
+	out := make([]*session, 0, len(refs))
+	for _, r := range refs {
+		if s := r.get(); s != nil {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // delivered returns how many messages were queued to the session's

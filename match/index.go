@@ -273,6 +273,16 @@ func (ix *Index[S]) Match(address []byte) []S {
 	return res
 }
 
+// Has reports whether session s subscribes to expr. Unlike Subscriptions
+// it copies nothing: a caller checking one expression against a session
+// with thousands pays one map lookup.
+func (ix *Index[S]) Has(s S, expr string) bool {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	e := ix.exprs[expr]
+	return e != nil && e.subs.has(s)
+}
+
 // Subscriptions returns the expressions session s subscribes to, sorted.
 func (ix *Index[S]) Subscriptions(s S) []string {
 	ix.mu.RLock()

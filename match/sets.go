@@ -43,6 +43,15 @@ func (m *members[S]) add(s S) bool {
 	return true
 }
 
+// has reports whether s is a member.
+func (m *members[S]) has(s S) bool {
+	if m.many != nil {
+		_, ok := m.many[s]
+		return ok
+	}
+	return m.has1 && m.one == s
+}
+
 // remove removes s and reports whether it was present.
 func (m *members[S]) remove(s S) bool {
 	if m.many != nil {
