@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ type Conn struct {
 	out      *Outbox
 	opts     Options
 	peer     Metadata
+	peerKey  CurveKey // CURVE: the peer's long-term public key
 	peerType SocketType
 	minor    byte // peer's ZMTP minor version
 
@@ -81,7 +83,7 @@ func (c *Conn) handshake() error {
 	deadline := time.Now().Add(c.opts.HandshakeTimeout)
 	c.nc.SetDeadline(deadline)
 	defer c.nc.SetDeadline(time.Time{})
-	mech := c.opts.Mechanism
+	mech := mechanismFor(c.nc, c.opts.Mechanism)
 	// Send our whole greeting at once: libzmq sends its own in stages and
 	// waits for ours between them, so waiting for its 64 bytes first would
 	// deadlock.
@@ -108,11 +110,14 @@ func (c *Conn) handshake() error {
 	if g.mechanism != mech.Name() {
 		return fmt.Errorf("%w: peer uses security mechanism %q, we use %q", ErrIncompatible, g.mechanism, mech.Name())
 	}
-	md, err := mech.Handshake(handshakeIO{c}, c.opts.metadata())
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	sess, err := c.runMechanism(ctx, mech)
 	if err != nil {
 		return err
 	}
-	c.peer = md
+	md := sess.Metadata
+	c.peer, c.peerKey = md, sess.PeerKey
 	c.peerType = SocketType(md[PropSocketType])
 	if !Compatible(c.opts.Type, c.peerType) {
 		c.nc.Write(appendCommand(nil, "ERROR", errorData("incompatible socket type")))
@@ -130,7 +135,13 @@ func errorData(reason string) []byte {
 }
 
 // handshakeIO gives a Mechanism direct, unqueued access to the socket.
-type handshakeIO struct{ c *Conn }
+type handshakeIO struct {
+	c   *Conn
+	ctx context.Context
+}
+
+func (h handshakeIO) RemoteAddr() net.Addr     { return h.c.nc.RemoteAddr() }
+func (h handshakeIO) Context() context.Context { return h.ctx }
 
 func (h handshakeIO) ReadCommand() (string, []byte, error) {
 	frames, cmd, err := h.c.rd.readHandshakeCommand()
@@ -150,6 +161,10 @@ func (h handshakeIO) WriteCommand(name string, data []byte) error {
 
 // PeerMetadata returns the properties the peer announced.
 func (c *Conn) PeerMetadata() Metadata { return c.peer }
+
+// PeerKey returns the peer's long-term CURVE public key: the client's on
+// a CURVE server, the server's on a CURVE client; zero with NULL.
+func (c *Conn) PeerKey() CurveKey { return c.peerKey }
 
 // PeerType returns the peer's socket type.
 func (c *Conn) PeerType() SocketType { return c.peerType }

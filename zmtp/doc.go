@@ -6,8 +6,12 @@
 //     ipc:///path, ipc://@/abstract-name) via [Listen] and [Dial];
 //   - the greeting and the NULL security mechanism with READY metadata
 //     (Socket-Type, Identity) and socket-type compatibility checks
-//     ([Handshake]); other mechanisms (CURVE, PLAIN) plug in through the
-//     [Mechanism] interface;
+//     ([Handshake]); other mechanisms plug in through the [Mechanism]
+//     interface;
+//   - CURVE (RFC 26 as libzmq 4.3 speaks it: [CurveClient], [CurveServer],
+//     Z85 keys [ParseCurveKey], [NewCurveKeyPair]); after its handshake the
+//     socket is wrapped so that each plaintext frame travels as one
+//     encrypted MESSAGE and the framing code stays the same;
 //   - framing: MORE/LONG/COMMAND flags, multipart messages, empty frames and
 //     a maximum message size that is enforced before a frame body is read;
 //   - ZMTP 3.1 PING/PONG: PING is answered automatically, [Conn.Ping] sends one;
