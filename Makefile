@@ -10,6 +10,7 @@ FUZZTIME ?= 10s
 export PATH := $(dir $(GO)):$(PATH)
 
 .PHONY: run build install test test-main test-interop fuzz-short fuzz vet deps-test bench soak clean
+.PHONY: test-python
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -32,13 +33,21 @@ vet:
 deps-test:
 	@./scripts/ensure-deps.sh libzmq3-dev pkg-config
 
-test: deps-test vet test-main test-interop fuzz-short
+test: deps-test vet test-main test-interop fuzz-short test-python
 
 test-main:
 	$(GO) test -race -count=1 ./...
 
 test-interop:
 	cd interop && CGO_ENABLED=1 $(GO) test -race -count=1 ./...
+
+# The Python client (clients/python) against a zccpd built from this
+# tree; Debian's python3 (not a pyenv one) sees Debian's pyzmq and pytest.
+PYTHON ?= /usr/bin/python3
+test-python:
+	@./scripts/ensure-deps.sh python3-zmq python3-pytest
+	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
+	cd clients/python && ZCCP_BIN_DIR=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 # Each fuzz target for a short bounded time; the corpus in testdata/fuzz
 # is replayed by the ordinary tests too.
