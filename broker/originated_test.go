@@ -1,92 +1,126 @@
 package broker
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/rawpeer"
 )
 
-// originalDeliver receives the next message, which must be a DELIVER, and
-// fails like the original client would (CZMQ's zccp_msg asserts on a
-// DELIVER without content) when it has no content frame.
-func (c *rawClient) originalDeliver() *codec.Message {
-	c.t.Helper()
-	m := c.expect(codec.Deliver)
-	if len(m.Content) == 0 {
-		c.t.Fatalf("DELIVER from %q to %q without a content frame (an original client aborts): %+v", m.Sender, m.Address, m.Headers)
+// originalPeer is a hand-framed client (internal/rawpeer) that behaves
+// like the original C client: CZMQ's zccp_msg asserts on a DELIVER
+// without content frames, so every DELIVER it reads must carry one.
+type originalPeer struct {
+	t *testing.T
+	p *rawpeer.Peer
+}
+
+func dialOriginal(t *testing.T, endpoint, ident string, hs ...rawpeer.Header) *originalPeer {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p, err := rawpeer.Dial(ctx, endpoint)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m
+	t.Cleanup(func() { p.Close() })
+	if err := p.Hello(ctx, ident, hs...); err != nil {
+		t.Fatal(err)
+	}
+	return &originalPeer{t: t, p: p}
+}
+
+// deliver reads the next command, which must be a DELIVER with content,
+// and returns sender, address, the named header and the content frames
+// (copied).
+func (o *originalPeer) deliver(header string) (sender, address, value string, content []string) {
+	o.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	m, err := o.p.NextContext(ctx)
+	if err != nil {
+		o.t.Fatal(err)
+	}
+	if m.ID != rawpeer.Deliver {
+		o.t.Fatalf("got command %d, want DELIVER", m.ID)
+	}
+	if len(m.Content) == 0 {
+		o.t.Fatalf("DELIVER from %q to %q without a content frame: an original client aborts on it", m.Sender, m.Address)
+	}
+	value, _ = m.Header(header)
+	for _, f := range m.Content {
+		content = append(content, string(f))
+	}
+	return string(m.Sender), string(m.Address), value, content
 }
 
 // TestBrokerDeliversCarryContent triggers every kind of DELIVER the broker
 // originates — notices, request error replies, receipts, broker API
-// replies, presence events, takeover — and checks each has at least one
-// content frame, as an original client requires.
+// replies, presence events, takeover — and checks, with a hand-framed
+// peer, that each has at least one content frame.
 func TestBrokerDeliversCarryContent(t *testing.T) {
 	_, eps := startBroker(t, Config{})
-	o := dialRaw(t, eps[1])
-	o.hello("orig")
-	o.subscribe(`^\$zccp\.presence\.`)
-
-	check := func(what, addr, header, want string) *codec.Message {
+	o := dialOriginal(t, eps[1], "orig")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := o.p.Subscribe(ctx, `^\$zccp\.presence\.`); err != nil {
+		t.Fatal(err)
+	}
+	check := func(what, addr, header, want string) []string {
 		t.Helper()
-		m := o.originalDeliver()
-		if m.Sender != codec.NoticeSender || m.Address != addr || m.Headers[header] != want {
-			t.Fatalf("%s: got %q→%q %v, want %s with %s=%q", what, m.Sender, m.Address, m.Headers, addr, header, want)
+		sender, address, got, content := o.deliver(header)
+		if sender != codec.NoticeSender || address != addr || got != want {
+			t.Fatalf("%s: got %q→%q %s=%q, want %s with %q", what, sender, address, header, got, addr, want)
 		}
-		return m
+		return content
+	}
+	req := func(id, method string, more ...rawpeer.Header) []rawpeer.Header {
+		return append([]rawpeer.Header{{Name: codec.HdrRequestID, Value: id}, {Name: codec.HdrMethod, Value: method}}, more...)
 	}
 
-	// A notice: its content is the reason.
-	o.publish("$reserved", "x")
-	n := check("reserved notice", codec.AddrError, codec.HdrError, codec.ErrCodeReserved)
-	if string(n.Content[0]) != n.Headers[codec.HdrReason] {
-		t.Fatalf("notice content %q, want the reason %q", n.Content[0], n.Headers[codec.HdrReason])
+	// Notices: the content is the reason.
+	o.p.Publish("$reserved", nil, []byte("x"))
+	c := check("reserved notice", codec.AddrError, codec.HdrError, codec.ErrCodeReserved)
+	if !strings.Contains(c[0], "reserved") {
+		t.Fatalf("notice content %q, want the reason", c)
 	}
-	o.send(codec.Message{ID: codec.Direct, Address: "nobody"})
+	o.p.Direct("nobody", nil)
 	check("no-such-client notice", codec.AddrError, codec.HdrError, codec.ErrCodeNoSuchClient)
 
 	// Request error replies made by the broker.
-	o.send(codec.Message{ID: codec.Direct, Address: "nobody",
-		Headers: codec.Headers{codec.HdrRequestID: "r1", codec.HdrMethod: "m"}})
+	o.p.Direct("nobody", req("r1", "m"))
 	check("request error reply", codec.AddrError, codec.HdrReplyTo, "r1")
-	o.send(codec.Message{ID: codec.Direct, Address: codec.NoticeSender,
-		Headers: codec.Headers{codec.HdrRequestID: "r2", codec.HdrMethod: "nope"}})
+	o.p.Direct(codec.NoticeSender, req("r2", "nope"))
 	check("broker API no-such-method", codec.AddrError, codec.HdrError, codec.ErrCodeNoSuchMethod)
 
 	// A broker API reply that lists nobody.
-	o.send(codec.Message{ID: codec.Direct, Address: codec.NoticeSender,
-		Headers: codec.Headers{codec.HdrRequestID: "r3", codec.HdrMethod: codec.MethodClients, codec.HdrSelect: "kind=none"}})
-	m := check("empty clients reply", "orig", codec.HdrReplyTo, "r3")
-	if len(m.Content) != 1 || len(m.Content[0]) != 0 {
-		t.Fatalf("empty clients reply content %q, want one empty frame", m.Content)
+	o.p.Direct(codec.NoticeSender, req("r3", codec.MethodClients, rawpeer.Header{Name: codec.HdrSelect, Value: "kind=none"}))
+	if c := check("empty clients reply", "orig", codec.HdrReplyTo, "r3"); len(c) != 1 || c[0] != "" {
+		t.Fatalf("empty clients reply content %q, want one empty frame", c)
 	}
 
 	// A receipt that names nobody.
-	o.send(codec.Message{ID: codec.Publish, Address: "no.devices.here",
-		Headers: codec.Headers{codec.HdrRequestID: "r4", codec.HdrMethod: "m"}})
-	m = check("empty receipt", codec.AddrReceipt, codec.HdrRecipients, "0")
-	if len(m.Content) != 1 || len(m.Content[0]) != 0 {
-		t.Fatalf("empty receipt content %q, want one empty frame", m.Content)
+	o.p.Publish("no.devices.here", req("r4", "m"))
+	if c := check("empty receipt", codec.AddrReceipt, codec.HdrRecipients, "0"); len(c) != 1 || c[0] != "" {
+		t.Fatalf("empty receipt content %q, want one empty frame", c)
 	}
 
 	// Presence: another session joins and leaves.
-	x := dialRaw(t, eps[0])
-	x.hello("other")
-	m = check("join event", codec.AddrPresenceJoin, codec.HdrIdentifier, "other")
-	if string(m.Content[0]) != "other" {
-		t.Fatalf("join event content %q, want the identifier", m.Content[0])
+	x := dialOriginal(t, eps[0], "other")
+	if c := check("join event", codec.AddrPresenceJoin, codec.HdrIdentifier, "other"); c[0] != "other" {
+		t.Fatalf("join event content %q, want the identifier", c)
 	}
-	x.send(codec.Message{ID: codec.Goodbye})
-	x.expect(codec.GoodbyeOK)
+	if err := x.p.Goodbye(ctx); err != nil {
+		t.Fatal(err)
+	}
 	check("leave event", codec.AddrPresenceLeave, codec.HdrIdentifier, "other")
 
 	// Takeover: a newer session claims "orig".
-	y := dialRaw(t, eps[0])
-	y.hello("orig")
-	m = check("taken-over notice", codec.AddrError, codec.HdrError, codec.ErrCodeTakenOver)
-	if !strings.Contains(string(m.Content[0]), "newer session") {
-		t.Fatalf("taken-over content %q, want the reason", m.Content[0])
+	dialOriginal(t, eps[0], "orig")
+	if c := check("taken-over notice", codec.AddrError, codec.HdrError, codec.ErrCodeTakenOver); !strings.Contains(c[0], "newer session") {
+		t.Fatalf("taken-over content %q, want the reason", c)
 	}
 }
