@@ -30,12 +30,7 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 	if len(targets) == 0 {
 		return
 	}
-	h := codec.Headers{}
-	for k, v := range s.labels {
-		if !strings.HasPrefix(k, "zccp-") {
-			h[k] = v
-		}
-	}
+	h := appLabels(s.labels)
 	h[codec.HdrIdentifier] = s.ident
 	h[codec.HdrSession] = strconv.FormatUint(s.num, 10)
 	h[codec.HdrSince] = s.since.UTC().Format(time.RFC3339Nano)
@@ -70,7 +65,7 @@ func (b *Broker) Clients(sel string) []codec.ClientInfo {
 			continue
 		}
 		out = append(out, codec.ClientInfo{
-			Identifier: s.ident, Labels: s.labels, Since: s.since, Session: s.num,
+			Identifier: s.ident, Labels: appLabels(s.labels), Since: s.since, Session: s.num, Serves: s.serves(),
 			Remote:    addrString(s.peer.conn.RemoteAddr()),
 			Published: s.published.Load(), Directs: s.directs.Load(),
 			Delivered: s.delivered(), Dropped: s.dropped(), Subscriptions: s.subs.Load(),
@@ -108,4 +103,16 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod,
 			"the broker has no method "+strconv.Quote(string(e.method))+" (it has: "+codec.MethodClients+")"))
 	}
+}
+
+// appLabels returns a copy of labels without the zccp- declarations
+// (such as zccp-serves): the application's own labels.
+func appLabels(labels codec.Headers) codec.Headers {
+	h := make(codec.Headers, len(labels))
+	for k, v := range labels {
+		if !strings.HasPrefix(k, "zccp-") {
+			h[k] = v
+		}
+	}
+	return h
 }

@@ -294,12 +294,14 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 }
 
 // resolveGroup returns the live sessions, other than s, that a group
-// request reaches: subscribed to address (when it is not empty) and
-// carrying every selected label.
+// request reaches: declared members (HELLO header zccp-serves: 1),
+// subscribed to address (when it is not empty) and carrying every
+// selected label. Taps, plain subscribers and original clients never
+// declare, so they are never recipients.
 func (b *Broker) resolveGroup(s *session, address, sel []byte) []*session {
 	var out []*session
 	keep := func(t *session) {
-		if t != s && !t.ended.Load() && labelsMatch(t.labels, sel) {
+		if t != s && !t.ended.Load() && t.serves() && labelsMatch(t.labels, sel) {
 			out = append(out, t)
 		}
 	}
@@ -327,3 +329,7 @@ func (b *Broker) liveSessions() []*session {
 	}
 	return out
 }
+
+// serves reports whether the session declared at HELLO that it serves
+// requests (zccp-serves: 1), which makes it a member of group requests.
+func (s *session) serves() bool { return s.labels[codec.HdrServes] == "1" }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -148,15 +149,7 @@ func (c *Client) State() State {
 func (c *Client) ServerInfo() map[string]string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return maps(c.info)
-}
-
-func maps(m map[string]string) map[string]string {
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(c.info)
 }
 
 // supports reports whether the broker announced an extension.
@@ -190,7 +183,7 @@ func (c *Client) report(err error) {
 // onConnect runs for every new connection before anything queued flows:
 // HELLO with our identifier and labels, then every live subscription.
 func (c *Client) onConnect(conn *zmtp.Conn) error {
-	hello := codec.Message{ID: codec.Hello, Identifier: c.opts.identifier, Headers: c.opts.labels}
+	hello := codec.Message{ID: codec.Hello, Identifier: c.opts.identifier, Headers: c.helloHeaders()}
 	frames, err := hello.Frames()
 	if err != nil {
 		return err
@@ -233,6 +226,20 @@ func (c *Client) onConnect(conn *zmtp.Conn) error {
 		c.waiting = append(c.waiting, w)
 	}
 	return nil
+}
+
+// helloHeaders returns the labels, plus zccp-serves: 1 when the client
+// has a request handler: only then is it a member of group requests.
+func (c *Client) helloHeaders() map[string]string {
+	if !c.dev.serving() {
+		return c.opts.labels
+	}
+	h := maps.Clone(c.opts.labels)
+	if h == nil {
+		h = map[string]string{}
+	}
+	h[codec.HdrServes] = "1"
+	return h
 }
 
 func (c *Client) onDialError(err error) {

@@ -38,10 +38,9 @@ func (r *Request) Progress(body ...[]byte) error {
 	return r.c.Send(r.From, map[string]string{codec.HdrReplyTo: r.ID, codec.HdrStatus: codec.StatusProgress}, body...)
 }
 
-// A client without any handler answers every request it receives with
-// no-such-method, so that a requester never waits for it in vain (a group
-// request reaches every subscriber of its address; select devices with
-// labels to keep passive consumers out).
+// A client without any handler answers every request it receives (a
+// DIRECT request: it is no group member) with no-such-method, so that a
+// requester never waits for it in vain.
 
 // RequestHandler runs one request. Its ctx ends at the request's deadline
 // or when the requester cancels. A nil *Reply means "ok, no body"; an
@@ -50,7 +49,13 @@ func (r *Request) Progress(body ...[]byte) error {
 type RequestHandler func(ctx context.Context, r *Request) (*Reply, error)
 
 // Handle registers h for method. Requests for methods without a handler
-// are answered with no-such-method. Handlers run concurrently, one
+// are answered with no-such-method. A client with a handler declares at
+// HELLO that it serves requests (zccp-serves: 1), which makes it a member
+// of the group requests addressed to its subscriptions or labels; a
+// handler registered with Handle after Connect serves requests sent to
+// this client at once but joins groups only from the next HELLO (a
+// reconnection), so register with WithHandler or WithHandleAll to be a
+// member from the start. Handlers run concurrently, one
 // goroutine per request. A request whose deadline has passed is never
 // handed to a handler; one seen again (same requester and id, a retry)
 // within the dedup window is answered from the record of the first, not
@@ -70,6 +75,13 @@ func (c *Client) HandleAll(h RequestHandler) {
 	c.dev.mu.Lock()
 	defer c.dev.mu.Unlock()
 	c.dev.fallback = h
+}
+
+// serving reports whether any request handler is registered.
+func (d *device) serving() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.handlers) > 0 || d.fallback != nil
 }
 
 // dedupWindow and dedupMax bound the record of answered requests.
@@ -140,7 +152,7 @@ func (c *Client) onRequest(d *Delivery) bool {
 	if v, ok := d.Headers[codec.HdrTTL]; ok {
 		ms, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || ms <= 0 {
-			c.answer(req, nil, &RequestError{Code: codec.ErrCodeExpired, Reason: "the request arrived with no time left"})
+			c.answer(req, nil, &RequestError{Code: codec.ErrCodeExpired, Reason: "the request arrived with no time left"}, false)
 			return true
 		}
 		req.Deadline = time.Now().Add(time.Duration(ms) * time.Millisecond)
@@ -158,7 +170,7 @@ func (c *Client) onRequest(d *Delivery) bool {
 	}
 	if dev.closing {
 		dev.mu.Unlock()
-		c.answer(req, nil, &RequestError{Code: codec.ErrCodeDeviceError, Reason: "the device is shutting down"})
+		c.answer(req, nil, &RequestError{Code: codec.ErrCodeDeviceError, Reason: "the device is shutting down"}, false)
 		return true
 	}
 	h := dev.handlers[method]
@@ -167,7 +179,7 @@ func (c *Client) onRequest(d *Delivery) bool {
 	}
 	if h == nil {
 		dev.mu.Unlock()
-		c.answer(req, nil, &RequestError{Code: codec.ErrCodeNoSuchMethod, Reason: fmt.Sprintf("no handler for method %q", method)})
+		c.answer(req, nil, &RequestError{Code: codec.ErrCodeNoSuchMethod, Reason: fmt.Sprintf("no handler for method %q", method)}, false)
 		return true
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -196,11 +208,12 @@ func (c *Client) run(ctx context.Context, cancel context.CancelCauseFunc, h Requ
 	}
 	var reply *Reply
 	var err error
+	returned := false // the handler gave the answer (not a panic, not a late start)
 	func() {
 		defer func() {
 			if p := recover(); p != nil {
 				err = &RequestError{Code: codec.ErrCodeDeviceError, Reason: fmt.Sprintf("handler for %q panicked: %v", req.Method, p)}
-				c.report(fmt.Errorf("zccp: %v", err))
+				c.report(fmt.Errorf("zccp: %w", err))
 			}
 		}()
 		if !req.Deadline.IsZero() && !time.Now().Before(req.Deadline) {
@@ -208,6 +221,7 @@ func (c *Client) run(ctx context.Context, cancel context.CancelCauseFunc, h Requ
 			return
 		}
 		reply, err = h(ctx, req)
+		returned = true
 	}()
 	if err != nil {
 		switch cause := context.Cause(ctx); {
@@ -217,11 +231,14 @@ func (c *Client) run(ctx context.Context, cancel context.CancelCauseFunc, h Requ
 			err = &RequestError{Code: codec.ErrCodeExpired, Reason: "the handler ran past the request's deadline: " + err.Error()}
 		}
 	}
-	c.answer(req, reply, err)
+	c.answer(req, reply, err, returned)
 }
 
-// answer sends the final reply to a request and records it for retries.
-func (c *Client) answer(req *Request, reply *Reply, err error) {
+// answer sends the final reply to a request. Only an answer the
+// application gave (record: its handler returned) is recorded for
+// retries; the library's own refusals (no handler, expired on arrival,
+// shutting down, a panic) are not, so a retry gets a fresh chance.
+func (c *Client) answer(req *Request, reply *Reply, err error, record bool) {
 	h := map[string]string{}
 	var content [][]byte
 	if reply != nil {
@@ -248,24 +265,32 @@ func (c *Client) answer(req *Request, reply *Reply, err error) {
 	key := dedupKey{req.From, req.ID}
 	dev.mu.Lock()
 	delete(dev.running, key)
-	if dev.done == nil {
-		dev.done = map[dedupKey]*doneEntry{}
-	}
-	now := time.Now()
-	dev.done[key] = &doneEntry{at: now, headers: h, content: content}
-	dev.order = append(dev.order, key)
-	for len(dev.order) > 0 {
-		old := dev.order[0]
-		e := dev.done[old]
-		if e != nil && len(dev.order) <= dedupMax && now.Sub(e.at) < dedupWindow {
-			break
-		}
-		delete(dev.done, old)
-		dev.order = dev.order[1:]
+	if record {
+		dev.record(key, h, content)
 	}
 	dev.mu.Unlock()
 	if err := c.Send(req.From, h, content...); err != nil {
 		c.report(fmt.Errorf("zccp: reply to %s (%s) not sent: %w", req.From, req.ID, err))
+	}
+}
+
+// record keeps an answer for retries, forgetting the oldest beyond the
+// window; called with d.mu held.
+func (d *device) record(key dedupKey, h map[string]string, content [][]byte) {
+	if d.done == nil {
+		d.done = map[dedupKey]*doneEntry{}
+	}
+	now := time.Now()
+	d.done[key] = &doneEntry{at: now, headers: h, content: content}
+	d.order = append(d.order, key)
+	for len(d.order) > 0 {
+		old := d.order[0]
+		e := d.done[old]
+		if e != nil && len(d.order) <= dedupMax && now.Sub(e.at) < dedupWindow {
+			break
+		}
+		delete(d.done, old)
+		d.order = d.order[1:]
 	}
 }
 

@@ -106,7 +106,8 @@ func WithBuffer(messages, bytes int) Option {
 func WithPendingLimit(n int) Option { return func(o *options) { o.pendingLimit = n } }
 
 // WithHandler registers a request handler for method before the client
-// says HELLO, so that no request can arrive before it (see Handle).
+// says HELLO, so that no request can arrive before it, and declares the
+// client a member of group requests from its first HELLO (see Handle).
 func WithHandler(method string, h RequestHandler) Option {
 	return func(o *options) {
 		if o.handlers == nil {

@@ -202,18 +202,18 @@ func TestGroupRequestHundredDevices(t *testing.T) {
 	const n = 100
 	for i := 0; i < n; i++ {
 		rack := strconv.Itoa(i % 4)
-		d := connect(t, eps[i%2], client.WithIdentifier(fmt.Sprintf("pdu-%03d", i)),
-			client.WithLabels(map[string]string{"kind": "pdu", "rack": rack}))
+		me := fmt.Sprintf("pdu-%03d", i)
+		d := connect(t, eps[i%2], client.WithIdentifier(me),
+			client.WithLabels(map[string]string{"kind": "pdu", "rack": rack}),
+			client.WithHandler("status", func(ctx context.Context, r *client.Request) (*client.Reply, error) {
+				if me == "pdu-007" {
+					return nil, errors.New("sensor fault")
+				}
+				return &client.Reply{Content: [][]byte{[]byte(me + " ok")}}, nil
+			}))
 		if _, err := d.Subscribe(ctx, `^dc1\.pdus$`, func(*client.Delivery) {}); err != nil {
 			t.Fatal(err)
 		}
-		me := d.Identifier()
-		d.Handle("status", func(ctx context.Context, r *client.Request) (*client.Reply, error) {
-			if me == "pdu-007" {
-				return nil, errors.New("sensor fault")
-			}
-			return &client.Reply{Content: [][]byte{[]byte(me + " ok")}}, nil
-		})
 	}
 	app := connect(t, eps[0], client.WithIdentifier("operator"))
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -258,16 +258,15 @@ func TestGroupRequestAccountsForSilentDevice(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
 	for _, id := range []string{"a", "b", "mute"} {
-		d := connect(t, eps[0], client.WithIdentifier(id))
-		d.Subscribe(ctx, "^grp$", func(*client.Delivery) {})
-		if id != "mute" {
-			d.Handle("ping", func(context.Context, *client.Request) (*client.Reply, error) { return nil, nil })
-		} else {
-			d.Handle("ping", func(context.Context, *client.Request) (*client.Reply, error) {
+		h := func(context.Context, *client.Request) (*client.Reply, error) { return nil, nil }
+		if id == "mute" {
+			h = func(context.Context, *client.Request) (*client.Reply, error) {
 				<-release // never answers while the call lasts
 				return nil, nil
-			})
+			}
 		}
+		d := connect(t, eps[0], client.WithIdentifier(id), client.WithHandler("ping", h))
+		d.Subscribe(ctx, "^grp$", func(*client.Delivery) {})
 	}
 	app := connect(t, eps[0], client.WithIdentifier("app"))
 	cctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)

@@ -6,7 +6,7 @@ import "time"
 // JSON object per content frame.
 type ClientInfo struct {
 	Identifier    string            `json:"identifier"`
-	Labels        map[string]string `json:"labels"`
+	Labels        map[string]string `json:"labels"` // HELLO headers except zccp- names
 	Since         time.Time         `json:"since"`
 	Session       uint64            `json:"session"`
 	Remote        string            `json:"remote"`
@@ -15,4 +15,5 @@ type ClientInfo struct {
 	Delivered     uint64            `json:"delivered"`
 	Dropped       uint64            `json:"dropped"`
 	Subscriptions int64             `json:"subscriptions"`
+	Serves        bool              `json:"serves"` // declared at HELLO (zccp-serves: 1): a member of group requests
 }

@@ -15,6 +15,9 @@ const (
 	HdrSession      = "zccp-session"       // broker-assigned session number
 	HdrReplaced     = "zccp-replaced"      // "1": this HELLO took the identifier over from an older session
 
+	// HELLO (client declarations).
+	HdrServes = "zccp-serves" // "1": this client serves requests; only such sessions are members of group requests
+
 	// SUBSCRIBE options.
 	HdrCancel = "zccp-cancel" // "1": remove this expression instead of adding it
 

@@ -279,19 +279,20 @@ func TestGroupCallTimedOutAndNotConnected(t *testing.T) {
 	startZccp(t, ep, "device", "--id", "fast", "--subscribe", "^g$", "--", "cat")
 	startZccp(t, ep, "device", "--id", "mute", "--subscribe", "^g$", "--", "sleep", "30")
 	// A device that leaves while the request is outstanding.
-	leaver, err := client.Connect(ctx, ep, client.WithIdentifier("leaver"))
+	var leaver *client.Client
+	leaver, err := client.Connect(ctx, ep, client.WithIdentifier("leaver"),
+		client.WithHandler("ping", func(ctx context.Context, r *client.Request) (*client.Reply, error) {
+			// Leave without waiting for this handler (a Close bounded by a
+			// context that is already over does not drain running handlers).
+			gone, cancel := context.WithCancel(context.Background())
+			cancel()
+			go leaver.CloseContext(gone)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	leaver.Handle("ping", func(ctx context.Context, r *client.Request) (*client.Reply, error) {
-		// Leave without waiting for this handler (a Close bounded by a
-		// context that is already over does not drain running handlers).
-		gone, cancel := context.WithCancel(context.Background())
-		cancel()
-		go leaver.CloseContext(gone)
-		<-ctx.Done()
-		return nil, ctx.Err()
-	})
 	if _, err := leaver.Subscribe(ctx, "^g$", func(*client.Delivery) {}); err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zccp-go/zccp/client"
@@ -59,10 +60,11 @@ func (s *stringsFlag) Set(v string) error { *s = append(*s, v); return nil }
 
 // Bounds of what a program run may produce.
 const (
-	reasonMax   = 1024            // bytes of stderr in an error reply's reason
-	stderrTail  = 4096            // bytes of stderr kept per run
-	killDelay   = 2 * time.Second // SIGTERM → SIGKILL
-	headerSlack = 64 << 10        // room left for headers under the broker's message limit
+	reasonMax     = 1024                // bytes of stderr in an error reply's reason
+	stderrTail    = 4096                // bytes of stderr kept per run
+	killDelay     = 2 * time.Second     // SIGTERM → SIGKILL
+	headerSlack   = 64 << 10            // room left for headers under the broker's message limit
+	defaultMaxOut = 4<<20 - headerSlack // reply body limit when the broker announces none
 )
 
 var (
@@ -114,32 +116,34 @@ func runDevice(ctx context.Context, e *env, args []string) int {
 		}
 		fmt.Fprintln(e.stderr, "zccp device:", err)
 	}
-	c, code := connect(ctx, e, connectFlags{endpoint: endpoint, id: id, wait: wait},
-		client.WithLabels(labels), client.WithErrorHandler(onError))
-	if c == nil {
-		return code
-	}
 	kill, killAll := context.WithCancel(context.Background())
 	defer killAll()
 	d := &driver{
 		e: e, argv: argv, id: *id, endpoint: *endpoint,
-		maxOut: *maxOut, maxTime: *maxTime, verbose: *verbose,
+		maxTime: *maxTime, verbose: *verbose,
 		sem: make(chan struct{}, *parallel), kill: kill,
 	}
-	if d.maxOut <= 0 {
-		d.maxOut = 4<<20 - headerSlack
-		if n, err := strconv.Atoi(c.ServerInfo()[codec.HdrMaxMessage]); err == nil && n > 2*headerSlack {
-			d.maxOut = n - headerSlack
-		}
-	}
+	// The handlers are registered before HELLO: no request can arrive
+	// before them, and HELLO declares this session a group member.
+	opts := []client.Option{client.WithLabels(labels), client.WithErrorHandler(onError)}
 	what := "every method"
 	if len(methods) > 0 {
 		for _, m := range methods {
-			c.Handle(m, d.handle)
+			opts = append(opts, client.WithHandler(m, d.handle))
 		}
 		what = "methods " + strings.Join(methods, ", ")
 	} else {
-		c.HandleAll(d.handle)
+		opts = append(opts, client.WithHandleAll(d.handle))
+	}
+	c, code := connect(ctx, e, connectFlags{endpoint: endpoint, id: id, wait: wait}, opts...)
+	if c == nil {
+		return code
+	}
+	d.maxOut.Store(int64(*maxOut))
+	if *maxOut <= 0 {
+		if n, err := strconv.Atoi(c.ServerInfo()[codec.HdrMaxMessage]); err == nil && n > 2*headerSlack {
+			d.maxOut.Store(int64(n - headerSlack))
+		}
 	}
 	for _, expr := range subs {
 		if _, err := c.Subscribe(ctx, expr, func(*client.Delivery) {}); err != nil {
@@ -175,7 +179,7 @@ type driver struct {
 	argv     []string
 	id       string
 	endpoint string
-	maxOut   int
+	maxOut   atomic.Int64 // largest reply body; 0 until connected: defaultMaxOut
 	maxTime  time.Duration
 	verbose  bool
 	sem      chan struct{}   // one slot per run allowed at once
@@ -308,7 +312,11 @@ func (d *driver) exec(ctx context.Context, r *client.Request) (*client.Reply, er
 		in[i] = bytes.NewReader(f)
 	}
 	cmd.Stdin = io.MultiReader(in...)
-	stdout := &limitWriter{max: d.maxOut, over: func() { cancel(errTooMuch) }}
+	maxOut := int(d.maxOut.Load())
+	if maxOut <= 0 { // a request that came before HELLO-OK was handled here
+		maxOut = defaultMaxOut
+	}
+	stdout := &limitWriter{max: maxOut, over: func() { cancel(errTooMuch) }}
 	stderr := &tailWriter{max: stderrTail}
 	cmd.Stdout = stdout
 	cmd.Stderr = stderr
@@ -321,7 +329,7 @@ func (d *driver) exec(ctx context.Context, r *client.Request) (*client.Reply, er
 
 	if stdout.overflow {
 		return nil, &client.RequestError{Code: codec.ErrCodeDeviceError,
-			Reason: fmt.Sprintf("the program wrote more than %d bytes to stdout (--max-output); it was stopped", d.maxOut)}
+			Reason: fmt.Sprintf("the program wrote more than %d bytes to stdout (--max-output); it was stopped", maxOut)}
 	}
 	if runErr != nil && cctx.Err() != nil {
 		switch cause := context.Cause(cctx); {

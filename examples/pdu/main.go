@@ -220,31 +220,34 @@ func run(ctx context.Context, cfg config, log *slog.Logger, ready func(id string
 	if len(p.outlets) == 0 {
 		return errors.New("a PDU needs at least one outlet")
 	}
+	// The handlers are registered before HELLO: no request can arrive
+	// before them, and HELLO declares the PDU a group member.
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	c, err := client.Connect(cctx, cfg.Endpoint, client.WithIdentifier(cfg.ID),
 		client.WithLabels(map[string]string{"kind": "pdu", "rack": cfg.Rack, "pdu": cfg.PDU}),
-		client.WithErrorHandler(func(err error) { log.Warn("zccp", "err", err) }))
+		client.WithErrorHandler(func(err error) { log.Warn("zccp", "err", err) }),
+		client.WithHandler("outlet.on", func(_ context.Context, r *client.Request) (*client.Reply, error) {
+			reply, err := p.set(r, true)
+			log.Info("request", "method", r.Method, "from", r.From, "outlet", string(r.Body()), "err", err)
+			return reply, err
+		}),
+		client.WithHandler("outlet.off", func(_ context.Context, r *client.Request) (*client.Reply, error) {
+			reply, err := p.set(r, false)
+			log.Info("request", "method", r.Method, "from", r.From, "outlet", string(r.Body()), "err", err)
+			return reply, err
+		}),
+		client.WithHandler("status", func(context.Context, *client.Request) (*client.Reply, error) {
+			b, err := json.Marshal(p.status())
+			return &client.Reply{Content: [][]byte{b}}, err
+		}))
 	cancel()
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	c.Handle("outlet.on", func(_ context.Context, r *client.Request) (*client.Reply, error) {
-		reply, err := p.set(r, true)
-		log.Info("request", "method", r.Method, "from", r.From, "outlet", string(r.Body()), "err", err)
-		return reply, err
-	})
-	c.Handle("outlet.off", func(_ context.Context, r *client.Request) (*client.Reply, error) {
-		reply, err := p.set(r, false)
-		log.Info("request", "method", r.Method, "from", r.From, "outlet", string(r.Body()), "err", err)
-		return reply, err
-	})
-	c.Handle("status", func(context.Context, *client.Request) (*client.Reply, error) {
-		b, err := json.Marshal(p.status())
-		return &client.Reply{Content: [][]byte{b}}, err
-	})
 	// Group membership: a group request is a PUBLISH to the group's
-	// address, delivered to whoever subscribes to it.
+	// address, delivered to the declared members (clients with handlers)
+	// that subscribe to it.
 	for _, expr := range []string{`^pdus$`, `^pdus\.` + quoteExpr(cfg.Rack) + `$`} {
 		if _, err := c.Subscribe(ctx, expr, func(*client.Delivery) {}); err != nil {
 			return err
