@@ -136,7 +136,7 @@ def test_group_call_receipt_replies_summary(endpoint, clients, bindir):
     try:
         devs = []
         for name, rack in (("pdu-a", "1"), ("pdu-b", "1"), ("pdu-c", "2")):
-            d = clients(endpoint, identifier=name, labels={"rack": rack})
+            d = clients(endpoint, identifier=name, labels={"rack": rack}, serves=True)
             d.handle("status", lambda req, name=name: f"{name} fine" if name != "pdu-b" else 1 / 0)
             d.subscribe("^pdus$", lambda _: None)
             devs.append(d)
@@ -158,10 +158,10 @@ def test_group_call_receipt_replies_summary(endpoint, clients, bindir):
 
 
 def test_group_call_reports_missing_devices(endpoint, clients):
-    quick = clients(endpoint, identifier="quick")
+    quick = clients(endpoint, identifier="quick", serves=True)
     quick.handle("status", lambda req: b"ok")
     quick.subscribe("^grp$", lambda _: None)
-    slow = clients(endpoint, identifier="sleepy")
+    slow = clients(endpoint, identifier="sleepy", serves=True)
     slow.handle("status", lambda req: req.cancelled.wait(5) and b"late")
     slow.subscribe("^grp$", lambda _: None)
     app = clients(endpoint, identifier="ops")

@@ -41,7 +41,7 @@ def test_local_matcher(expr, addr, want):
 def test_local_matcher_agrees_with_the_broker(broker, clients):
     exprs = sorted({e for e, _, _ in CASES})
     for i, e in enumerate(exprs):
-        c = clients(broker.tcp, identifier=f"m{i}")
+        c = clients(broker.tcp, identifier=f"m{i}", serves=True)
         c.handle_all(lambda req: None)
         c.subscribe(e, lambda _: None)
     app = clients(broker.tcp, identifier="asker")

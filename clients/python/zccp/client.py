@@ -34,7 +34,7 @@ from zmq.utils.monitor import parse_monitor_message
 
 from . import codec, errors, zrex
 from .device import Device, Handler
-from .messages import (ADDR_ERROR, ADDR_RECEIPT, BROKER, H_CANCEL, H_CANCEL_REQUEST, H_DRY_RUN,
+from .messages import (ADDR_ERROR, ADDR_RECEIPT, BROKER, H_CANCEL, H_CANCEL_REQUEST, H_DRY_RUN, H_SERVES,
                        H_METHOD, H_RECIPIENTS, H_REPLY_TO, H_REQUEST_ID, H_SELECT, H_TTL, PROGRESS,
                        Body, Delivery, Reply, Summary, frames_of)
 
@@ -229,12 +229,13 @@ class Client:
                  on_error: ErrorCallback | None = None, on_direct: Callback | None = None,
                  heartbeat: float = 2.0, silence: float = 10.0, buffer: int = 10000,
                  pending_limit: int = 65536, workers: int = 8, hello_retry: float = 3.0,
-                 context: zmq.Context | None = None) -> None:
+                 serves: bool = False, context: zmq.Context | None = None) -> None:
         if len(codec.encode_text(identifier)) > codec.MAX_STRING:
             raise ValueError("identifier longer than 255 bytes")
         self.endpoint = endpoint
         self.identifier = identifier
         self.labels = dict(labels or {})
+        self.serves = serves  # declare at HELLO that this client serves requests (a group member)
         self.session: str | None = None   # zccp-session of the current session
         self.sessions = 0                 # HELLO-OKs received (1 + re-established sessions)
         self.info: dict[str, str] = {}    # the last HELLO-OK's headers
@@ -404,7 +405,13 @@ class Client:
         except BaseException:
             self._unregister(rid)
             raise
-        expected = [codec.decode_text(f) for f in receipt.content]
+        # The first zccp-recipients frames name the recipients (a receipt
+        # naming nobody carries one empty frame).
+        try:
+            n = int(receipt.headers.get(H_RECIPIENTS, ""))
+        except ValueError:
+            n = len(receipt.content)
+        expected = [codec.decode_text(f) for f in receipt.content[:max(n, 0)]]
         return GroupCall(self, rid, p, expected, dry_run, timeout)
 
     def clients(self, labels: Mapping[str, str] | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
@@ -412,7 +419,7 @@ class Client:
         import json
         h = {H_SELECT: ",".join(f"{k}={v}" for k, v in sorted(labels.items()))} if labels else None
         r = self.request(BROKER, "clients", headers=h, timeout=timeout)
-        return [json.loads(f) for f in r.content]
+        return [json.loads(f) for f in r.content if f]  # an empty frame stands for none
 
     def handle(self, method: str, fn: Handler | None = None) -> Any:
         """Register a request handler for ``method``; usable as a decorator.
@@ -693,7 +700,10 @@ class Client:
         self._send_ctl(codec.encode(codec.GOODBYE))
 
     def _hello(self) -> None:
-        self._send_ctl(codec.encode(codec.HELLO, identifier=self.identifier, headers=self.labels), first=True)
+        headers = self.labels
+        if self.serves or self._device.handlers or self._device.fallback is not None:
+            headers = {**self.labels, H_SERVES: "1"}  # a member of group requests
+        self._send_ctl(codec.encode(codec.HELLO, identifier=self.identifier, headers=headers), first=True)
         self._hello_at = time.monotonic()
         self._rehello_at = None
 

@@ -26,6 +26,7 @@ H_COMMAND = "zccp-command"
 H_ADDRESS = "zccp-address"
 H_RECIPIENT = "zccp-recipient"
 H_RECIPIENTS = "zccp-recipients"
+H_SERVES = "zccp-serves"  # HELLO: this client serves requests (only such sessions are group members)
 H_CANCEL = "zccp-cancel"
 H_CANCEL_REQUEST = "zccp-cancel-request"
 H_MISSED = "zccp-missed"
