@@ -274,6 +274,13 @@ func startServer(t testing.TB, endpoint string, opts zmtp.Options, handle func(s
 	if err != nil {
 		t.Fatal(err)
 	}
+	return serveOn(t, ln, opts, handle)
+}
+
+// serveOn is startServer on a listener the caller made (e.g. one with
+// its own security mechanism).
+func serveOn(t testing.TB, ln net.Listener, opts zmtp.Options, handle func(s *testServer, c *zmtp.Conn, id zmtp.RoutingID, frames [][]byte)) *testServer {
+	t.Helper()
 	ts := &testServer{Server: &zmtp.Server{Options: opts}, endpoint: zmtp.EndpointOf(ln), conns: map[zmtp.RoutingID]*zmtp.Conn{}}
 	if handle == nil {
 		handle = func(s *testServer, _ *zmtp.Conn, id zmtp.RoutingID, frames [][]byte) {

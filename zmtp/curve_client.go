@@ -3,6 +3,7 @@ package zmtp
 import (
 	"crypto/subtle"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -77,6 +78,10 @@ func (m *CurveClient) hello(short *CurveKeyPair) []byte {
 // readWelcome opens WELCOME and returns S' and the cookie.
 func (m *CurveClient) readWelcome(hs HandshakeIO, short *CurveKeyPair) (CurveKey, []byte, error) {
 	name, data, err := hs.ReadCommand()
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		// libzmq closes without a word when HELLO is not for its key.
+		return CurveKey{}, nil, fmt.Errorf("%w: the server closed the connection after HELLO (is %s its public key?): %w", ErrCurve, m.ServerKey, err)
+	}
 	if err != nil {
 		return CurveKey{}, nil, err
 	}
