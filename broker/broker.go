@@ -106,9 +106,7 @@ func New(cfg Config) (*Broker, error) {
 			Queue:          cfg.Queue,
 		},
 		Handler: b.serveConn,
-		OnError: func(remote net.Addr, err error) {
-			b.log.Warn("connection refused", "remote", addrString(remote), "err", err)
-		},
+		OnError: (&refusalLog{log: cfg.Logger, every: refusalEvery}).note,
 	}
 	go b.tickLoop()
 	return b, nil

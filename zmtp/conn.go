@@ -84,27 +84,14 @@ func (c *Conn) handshake() error {
 	c.nc.SetDeadline(deadline)
 	defer c.nc.SetDeadline(time.Time{})
 	mech := mechanismFor(c.nc, c.opts.Mechanism)
-	// Send our whole greeting at once: libzmq sends its own in stages and
-	// waits for ours between them, so waiting for its 64 bytes first would
-	// deadlock.
-	if _, err := c.nc.Write(appendGreeting(nil, mech.Name(), mech.AsServer())); err != nil {
-		return fmt.Errorf("zmtp: sending greeting: %w", err)
-	}
-	sig, err := c.rd.readRaw(10)
-	if err != nil {
-		return fmt.Errorf("zmtp: reading greeting: %w", err)
-	}
-	if err := checkSignature(sig); err != nil {
-		return err
-	}
-	rest, err := c.rd.readRaw(greetingSize - 10)
-	if err != nil {
-		return fmt.Errorf("zmtp: reading greeting: %w", err)
-	}
-	full := append(append(make([]byte, 0, greetingSize), sig...), rest...)
-	g, err := parseGreeting(full)
+	// Greeting in stages, the way libzmq does (negotiate.go); a ZMTP 2.0
+	// peer continues in zmtp2.go.
+	g, err := c.negotiate(mech.Name(), mech.AsServer())
 	if err != nil {
 		return err
+	}
+	if g.major < VersionMajor {
+		return c.handshake2(mech)
 	}
 	c.minor = g.minor
 	if g.mechanism != mech.Name() {

@@ -31,6 +31,8 @@ type Options struct {
 	// WriteTimeout, when positive, closes a connection whose peer has not
 	// accepted a batch of bytes for that long.
 	WriteTimeout time.Duration
+
+	accepted bool // set by Server: the peer connected to us (negotiate.go)
 }
 
 func (o Options) withDefaults() Options {

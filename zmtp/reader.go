@@ -33,6 +33,7 @@ type reader struct {
 	nread     int64 // bytes read from the socket so far
 	small     int   // consecutive reads that used under a quarter of the buffer
 	frameCap  int64 // > 0: any larger frame is a protocol error (the handshake)
+	v2        bool  // ZMTP 2.0 framing: no COMMAND flag (set once, before any message)
 }
 
 // maxHandshakeFrame bounds every frame received before the handshake is
@@ -125,7 +126,11 @@ func (rd *reader) frameHeader() (flags byte, size uint64, err error) {
 		return 0, 0, err
 	}
 	flags = rd.buf[rd.r]
-	if flags&^(FlagMore|FlagLong|FlagCommand) != 0 {
+	allowed := FlagMore | FlagLong | FlagCommand
+	if rd.v2 {
+		allowed = FlagMore | FlagLong // bit 2 is reserved in ZMTP 2.0
+	}
+	if flags&^allowed != 0 {
 		return 0, 0, fmt.Errorf("%w: reserved frame flag bits set (0x%02x)", ErrProtocol, flags)
 	}
 	if flags&FlagLong == 0 {

@@ -95,6 +95,7 @@ func (s *Server) isClosed() bool {
 func (s *Server) serveConn(nc net.Conn) {
 	defer s.wg.Done()
 	opts := s.Options
+	opts.accepted = true
 	if opts.Type == "" {
 		opts.Type = TypeRouter
 	}

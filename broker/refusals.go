@@ -1,0 +1,83 @@
+package broker
+
+import (
+	"errors"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// refusalEvery is how often each kind of refused connection is logged: a
+// peer that reconnects in a loop would otherwise write one line per
+// attempt.
+const refusalEvery = 30 * time.Second
+
+// refusalKind groups handshake failures for logging.
+type refusalKind uint8
+
+const (
+	refusedVersion      refusalKind = iota // speaks no ZMTP version we accept
+	refusedIncompatible                    // socket type or mechanism cannot talk to us
+	refusedTimeout                         // did not finish the handshake in time
+	refusedOther                           // anything else (resets, malformed frames)
+	refusalKinds
+)
+
+var refusalMessages = [refusalKinds]string{
+	refusedVersion:      "connection refused: the peer speaks neither ZMTP 3.x nor ZMTP 2.0 (RFC 23/15); is it a ZeroMQ client?",
+	refusedIncompatible: "connection refused: incompatible peer",
+	refusedTimeout:      "connection refused: handshake not completed in time",
+	refusedOther:        "connection refused",
+}
+
+func kindOf(err error) refusalKind {
+	switch {
+	case errors.Is(err, zmtp.ErrUnsupportedVersion):
+		return refusedVersion
+	case errors.Is(err, zmtp.ErrIncompatible):
+		return refusedIncompatible
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return refusedTimeout
+	}
+	return refusedOther
+}
+
+// refusalLog logs refused connections at most once per kind and interval:
+// the first one of a kind at once, later ones counted and reported with
+// the next line of that kind. Its memory is fixed (one slot per kind).
+type refusalLog struct {
+	log   *slog.Logger
+	every time.Duration
+
+	mu    sync.Mutex
+	slots [refusalKinds]struct {
+		last       time.Time // when a line of this kind was last written
+		suppressed int       // refusals since then, not logged
+	}
+}
+
+// note records one refused connection and logs it unless a line of its
+// kind was written less than an interval ago.
+func (r *refusalLog) note(remote net.Addr, err error) {
+	k := kindOf(err)
+	now := time.Now()
+	r.mu.Lock()
+	slot := &r.slots[k]
+	if !slot.last.IsZero() && now.Sub(slot.last) < r.every {
+		slot.suppressed++
+		r.mu.Unlock()
+		return
+	}
+	suppressed := slot.suppressed
+	slot.last, slot.suppressed = now, 0
+	r.mu.Unlock()
+	attrs := []any{"remote", addrString(remote), "err", err}
+	if suppressed > 0 {
+		attrs = append(attrs, "similar_since_last_line", suppressed)
+	}
+	r.log.Warn(refusalMessages[k], attrs...)
+}
