@@ -154,22 +154,27 @@ func TestZMTP2PeerEchoes(t *testing.T) {
 	}
 }
 
-// refusal starts a Server whose OnError reports into the returned channel.
-func refusal(t *testing.T, opts Options) (string, chan error) {
+// refusal starts a Server whose OnError reports into the returned channel;
+// a non-nil mech is set on the listener, as zccpd does per endpoint.
+func refusal(t *testing.T, opts Options, mech Mechanism) (string, chan error) {
 	t.Helper()
 	ln, err := Listen("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	ep := EndpointOf(ln)
+	if mech != nil {
+		ln = ListenerWithMechanism(ln, mech)
 	}
 	errs := make(chan error, 8)
 	s := &Server{Options: opts, OnError: func(_ net.Addr, err error) { errs <- err }}
 	s.Handler = func(c *Conn, _ RoutingID) { t.Error("handler ran for a refused peer") }
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
-	return EndpointOf(ln), errs
+	return ep, errs
 }
 
-func waitErr(t *testing.T, errs chan error) error {
+func waitRefusal(t *testing.T, errs chan error) error {
 	t.Helper()
 	select {
 	case err := <-errs:
@@ -180,13 +185,15 @@ func waitErr(t *testing.T, errs chan error) error {
 	}
 }
 
-// namedMech stands in for a mechanism other than NULL (CURVE).
-type namedMech struct{ Null }
-
-func (namedMech) Name() string { return "CURVE" }
-
-func TestZMTP2RefusedWithSecurity(t *testing.T) {
-	ep, errs := refusal(t, Options{Mechanism: namedMech{}})
+// TestZMTP2RefusedOnCurveEndpoint: ZMTP 2.0 has no security mechanism, so
+// a CURVE endpoint closes a 2.0 peer after the version octet, as libzmq
+// does.
+func TestZMTP2RefusedOnCurveEndpoint(t *testing.T) {
+	keys, err := NewCurveKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, errs := refusal(t, Options{}, NewCurveServer(keys))
 	p := dialRaw2(t, ep)
 	p.write(0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F)
 	p.read(10)
@@ -195,7 +202,7 @@ func TestZMTP2RefusedWithSecurity(t *testing.T) {
 	if _, err := io.Copy(io.Discard, p.nc); err != nil {
 		t.Fatalf("server did not close: %v", err)
 	}
-	if err := waitErr(t, errs); !errors.Is(err, ErrIncompatible) {
+	if err := waitRefusal(t, errs); !errors.Is(err, ErrIncompatible) {
 		t.Fatalf("OnError %v, want ErrIncompatible", err)
 	}
 }
@@ -210,13 +217,13 @@ func TestUnsupportedVersionsRefused(t *testing.T) {
 		{"signature without version bit", []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7E, 3}},
 		{"revision 2", []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 2, 5}},
 	}
-	ep, errs := refusal(t, Options{})
+	ep, errs := refusal(t, Options{}, nil)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			p := dialRaw2(t, ep)
 			p.write(tc.bytes...)
 			io.Copy(io.Discard, p.nc)
-			err := waitErr(t, errs)
+			err := waitRefusal(t, errs)
 			if !errors.Is(err, ErrUnsupportedVersion) || !errors.Is(err, ErrProtocol) {
 				t.Fatalf("OnError %v, want ErrUnsupportedVersion", err)
 			}
@@ -227,7 +234,7 @@ func TestUnsupportedVersionsRefused(t *testing.T) {
 // TestZMTP2IncompatibleTypeRefused: a 2.0 PUB is closed without a word
 // (2.0 has no ERROR command) and reported as incompatible.
 func TestZMTP2IncompatibleTypeRefused(t *testing.T) {
-	ep, errs := refusal(t, Options{})
+	ep, errs := refusal(t, Options{}, nil)
 	p := dialRaw2(t, ep)
 	p.write(0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F)
 	p.read(10)
@@ -236,7 +243,7 @@ func TestZMTP2IncompatibleTypeRefused(t *testing.T) {
 	if _, err := io.Copy(io.Discard, p.nc); err != nil {
 		t.Fatalf("server did not close: %v", err)
 	}
-	if err := waitErr(t, errs); !errors.Is(err, ErrIncompatible) {
+	if err := waitRefusal(t, errs); !errors.Is(err, ErrIncompatible) {
 		t.Fatalf("OnError %v, want ErrIncompatible", err)
 	}
 }
