@@ -87,9 +87,13 @@ func New(cfg Config) (*Broker, error) {
 		return nil, err
 	}
 	b := &Broker{
-		cfg:      cfg,
-		log:      cfg.Logger,
-		index:    match.NewIndex[*sessionRef](match.WithCacheSize(cfg.CacheSize)),
+		cfg: cfg,
+		log: cfg.Logger,
+		// Regexps compiled once at SUBSCRIBE and kept: a bounded regexp
+		// cache lets thousands of wildcard expressions make every publish
+		// to a new address recompile them (memory is bounded by
+		// MaxSubscriptions per session instead).
+		index:    match.NewIndex[*sessionRef](match.WithCacheSize(cfg.CacheSize), match.WithRegexpCacheSize(-1)),
 		sys:      match.NewIndex[*sessionRef](match.WithCacheSize(64)),
 		reqs:     map[uint64]*request{},
 		byIdent:  map[string]*session{},

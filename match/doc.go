@@ -95,10 +95,14 @@
 // so `.*rack12.*` is a substring and `^power\..*$` a prefix. Expressions
 // answered by a literal structure never run or even compile a regexp.
 //
-// Compiled regexps cost about 2 KB each, so they are not kept per
-// expression: one is compiled when a candidate address first needs it and
-// kept in a bounded set ([WithRegexpCacheSize], default 4096 ≈ 8 MB), which
-// drops a random resident when full.
+// Compiled regexps cost about 2-3.5 KB each. By default they are not kept
+// per expression: one is compiled when a candidate address first needs it
+// and kept in a bounded set ([WithRegexpCacheSize], default 4096 ≈ 8 MB),
+// which drops a random resident when full. With WithRegexpCacheSize(-1)
+// (what the broker uses) each regexp expression is compiled once, when it
+// is added, and keeps its regexp while it is in the index, so Match never
+// compiles: a miss costs at most one regexp run per candidate expression,
+// and a session's further expressions are skipped once one of them matched.
 //
 // # Index: result cache
 //

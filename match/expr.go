@@ -17,7 +17,7 @@ type expr[S comparable] struct {
 	lit        string
 	prev, next *expr[S] // neighbours in the bucket that holds the expr
 	subs       members[S]
-	re         atomic.Pointer[regexp.Regexp] // kRegexp: compiled lazily, evictable
+	re         atomic.Pointer[regexp.Regexp] // kRegexp: compiled at Add (default) or lazily and evictable (bounded cache)
 	gram       uint32                        // where == wGram: the n-gram key
 	kind       kind
 	where      where
@@ -64,8 +64,8 @@ func (e *expr[S]) verify(address []byte, rc *regexpCache, latin *latinView) bool
 
 // matches reports whether e matches address, on its own (unlike verify it
 // does not assume that the key e is filed under was found). e may have
-// left the index: its regexp is then compiled for this call only, not
-// kept. Called with Index.mu held for reading.
+// left the index: it then uses the regexp compiled when it was added
+// (the default), or compiles one for this call only. Called with Index.mu held for reading.
 func (e *expr[S]) matches(address []byte, rc *regexpCache, latin *latinView) bool {
 	if e.kind != kRegexp {
 		return e.verify(address, rc, latin) // literal kinds: an exact check
@@ -86,9 +86,12 @@ func (e *expr[S]) matches(address []byte, rc *regexpCache, latin *latinView) boo
 		if e.lit != "" && !contains(address, e.lit) {
 			return false // lit is a literal every match contains
 		}
-		re, err := Compile(e.text)
-		if err != nil {
-			return false
+		re := e.re.Load()
+		if re == nil {
+			var err error
+			if re, err = Compile(e.text); err != nil {
+				return false
+			}
 		}
 		return zrexSearch(re, e.anchored, e.nullable, address)
 	}

@@ -73,7 +73,7 @@ func (ix *Index[S]) Add(s S, expr string) (added bool, err error) {
 		// that readers do not wait for it, then check nobody else added
 		// the same expression meanwhile.
 		ix.mu.Unlock()
-		fresh, err := newExpr[S](expr)
+		fresh, err := newExpr[S](expr, ix.regexps.limit < 0)
 		ix.mu.Lock()
 		if err != nil {
 			return false, err
@@ -81,6 +81,9 @@ func (ix *Index[S]) Add(s S, expr string) (added bool, err error) {
 		if e = ix.exprs[expr]; e == nil {
 			e = fresh.e
 			ix.insertExpr(e, fresh.pl)
+			if e.re.Load() != nil {
+				ix.regexps.compiles.Add(1)
+			}
 		}
 	}
 	if !e.subs.add(s) {
@@ -99,8 +102,9 @@ type freshExpr[S comparable] struct {
 	pl plan
 }
 
-// newExpr translates and analyses text; it touches no shared state.
-func newExpr[S comparable](text string) (freshExpr[S], error) {
+// newExpr translates and analyses text, and compiles its regexp when
+// compile is set and it needs one; it touches no shared state.
+func newExpr[S comparable](text string, compile bool) (freshExpr[S], error) {
 	t, err := translate(text)
 	if err != nil {
 		return freshExpr[S]{}, err
@@ -118,6 +122,13 @@ func newExpr[S comparable](text string) (freshExpr[S], error) {
 		pl.factors[i] = shareWith(text, f)
 	}
 	e := &expr[S]{text: text, kind: pl.kind, anchored: pl.anchored, nullable: pl.nullable}
+	if compile && e.kind == kRegexp {
+		re, err := Compile(text)
+		if err != nil {
+			return freshExpr[S]{}, &Error{text, err.Error()}
+		}
+		e.re.Store(re)
+	}
 	return freshExpr[S]{e, pl}, nil
 }
 
@@ -156,7 +167,11 @@ func (ix *Index[S]) removeExpr(e *expr[S]) {
 	delete(ix.exprs, e.text)
 	if e.kind == kRegexp {
 		ix.nregexp--
-		ix.regexps.drop(&e.re)
+		if ix.regexps.limit >= 0 {
+			// A bounded cache reuses the room; an expression compiled
+			// once keeps its regexp for the change log's replays.
+			ix.regexps.drop(&e.re)
+		}
 	}
 }
 

@@ -31,6 +31,20 @@ func (c *collector[S]) add(e *expr[S]) {
 	}
 }
 
+// covers reports whether e's one subscriber is already collected, so
+// that verifying e cannot change the result: a session with thousands of
+// expressions is checked until one of them matches, not through all.
+func (c *collector[S]) covers(e *expr[S]) bool {
+	if e.subs.many != nil || !e.subs.has1 || len(c.out) == 0 {
+		return false
+	}
+	if c.seen != nil {
+		_, ok := c.seen[e.subs.one]
+		return ok
+	}
+	return len(c.out) <= 16 && slices.Contains(c.out, e.subs.one)
+}
+
 func (c *collector[S]) addOne(s S) {
 	if c.seen == nil {
 		if len(c.out) < 16 {
@@ -82,7 +96,7 @@ func (ix *Index[S]) lookup(address []byte) []S {
 
 	verifyList := func(e *expr[S]) {
 		for ; e != nil; e = e.next {
-			if e.verify(address, rc, &latin) {
+			if !c.covers(e) && e.verify(address, rc, &latin) {
 				c.add(e)
 			}
 		}

@@ -15,7 +15,8 @@ const (
 	// are cached.
 	DefaultCacheSize = 1 << 16
 	// DefaultRegexpCacheSize is the default number of expressions that
-	// keep a compiled regexp at the same time.
+	// keep a compiled regexp at the same time. See WithRegexpCacheSize(-1)
+	// for an index whose Match never compiles.
 	DefaultRegexpCacheSize = 4096
 )
 
@@ -32,8 +33,12 @@ func WithCacheSize(n int) Option {
 
 // WithRegexpCacheSize sets how many expressions may keep a compiled regexp
 // at the same time; the others are compiled again when a candidate address
-// needs them. A negative n keeps every compiled regexp (fastest misses, but
-// 2-3.5 KB per regexp expression); 0 keeps none.
+// needs them (on the Match path: when more regexp expressions are
+// candidates for the addresses published than n, every miss compiles). A
+// negative n compiles every regexp expression once, when it is added, and
+// keeps its regexp while it is in the index, so Match never compiles
+// (2-3.5 KB per regexp expression, bounded by the subscriptions the caller
+// allows); 0 keeps none.
 func WithRegexpCacheSize(n int) Option {
 	return func(c *config) { c.regexpCacheSize = n }
 }
