@@ -152,11 +152,25 @@ func (c *Client) ServerInfo() map[string]string {
 	return maps.Clone(c.info)
 }
 
-// supports reports whether the broker announced an extension.
+// Supports reports whether the broker announced an extension in its
+// HELLO-OK (zccp-extensions: notices, direct, requests, clients, ...). An
+// original ZCCP/1 broker announces none.
+func (c *Client) Supports(ext string) bool { return c.supports(ext) }
+
 func (c *Client) supports(ext string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return slices.Contains(strings.Split(c.info[codec.HdrExtensions], ","), ext)
+}
+
+// require fails with ErrUnsupported when the broker did not announce ext,
+// saying what would happen: what names the call.
+func (c *Client) require(ext, what string) error {
+	if c.supports(ext) {
+		return nil
+	}
+	return fmt.Errorf("%w: %s needs the %q extension, which the broker at %s does not announce (an original ZCCP/1 broker?)",
+		ErrUnsupported, what, ext, c.endpoint)
 }
 
 func (c *Client) setState(s State) {

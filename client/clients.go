@@ -14,8 +14,8 @@ type ClientInfo = codec.ClientInfo
 // Clients asks the broker who is connected, optionally only the clients
 // carrying every label in labels.
 func (c *Client) Clients(ctx context.Context, labels map[string]string) ([]ClientInfo, error) {
-	if !c.supports("clients") {
-		return nil, fmt.Errorf("zccp: the broker does not answer client queries")
+	if err := c.require("clients", "listing clients"); err != nil {
+		return nil, err
 	}
 	call := Call{Method: codec.MethodClients}
 	if sel := selector(labels); sel != "" {

@@ -18,6 +18,10 @@ var (
 	ErrBadExpr      = errors.New("zccp: bad expression")
 	ErrRefused      = errors.New("zccp: refused by the broker")
 	ErrStringTooBig = codec.ErrStringTooLong
+	// ErrUnsupported: the broker did not announce the extension a call
+	// needs (zccp-extensions in HELLO-OK), e.g. an original ZCCP/1 broker,
+	// which silently drops DIRECT and knows no requests.
+	ErrUnsupported = errors.New("zccp: not supported by the broker")
 
 	// Errors of requests. A failed request returns a *RequestError, which
 	// matches these with errors.Is.

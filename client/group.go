@@ -77,8 +77,8 @@ func (c *Client) DoGroup(ctx context.Context, g Group, call Call) (*GroupCall, e
 	if g.Address == "" && len(g.Labels) == 0 {
 		return nil, fmt.Errorf("zccp: group request needs an address or labels")
 	}
-	if !c.supports("requests") {
-		return nil, fmt.Errorf("zccp: the broker does not support group requests")
+	if err := c.require("requests", "a group request"); err != nil {
+		return nil, err
 	}
 	id := c.newRequestID()
 	p := newPending(true)

@@ -20,8 +20,13 @@ func (c *Client) Publish(address string, headers map[string]string, content ...[
 // Send sends a message to the one client whose identifier is identifier
 // (a ZCCP DIRECT). The broker tells us if nobody has that identifier: the
 // error reaches the error handler as a *Notice (ErrNoSuchClient); use
-// Request for a call that waits for an answer.
+// Request for a call that waits for an answer. A broker that does not
+// announce the "direct" extension (the original broker drops DIRECT
+// silently) gets nothing: Send returns ErrUnsupported.
 func (c *Client) Send(identifier string, headers map[string]string, content ...[]byte) error {
+	if err := c.require("direct", "DIRECT"); err != nil {
+		return err
+	}
 	return c.send(codec.Message{ID: codec.Direct, Address: identifier, Headers: headers, Content: content})
 }
 

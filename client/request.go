@@ -174,8 +174,12 @@ func (c *Client) Request(ctx context.Context, identifier, method string, body ..
 	return c.Do(ctx, identifier, Call{Method: method, Body: body})
 }
 
-// Do is Request with every option of Call.
+// Do is Request with every option of Call. A broker without the
+// "requests" extension gets nothing: Do returns ErrUnsupported at once.
 func (c *Client) Do(ctx context.Context, identifier string, call Call) (*Reply, error) {
+	if err := c.require("requests", "a request"); err != nil {
+		return nil, err
+	}
 	id := c.newRequestID()
 	p := newPending(false)
 	c.register(id, p)

@@ -31,10 +31,14 @@ One device: zccp call IDENTIFIER METHOD [BODY...]
   cancelled); 4 no client has that identifier, or the device left before
   answering (disconnected); 5 no reply within --timeout, or the command
   expired before it could start; 3 the broker cannot be reached (or the
-  connection to it was lost during the call); 2 bad usage; 1 anything else.
+  connection to it was lost during the call); 7 the broker does not support
+  requests (an original ZCCP/1 broker: nothing is sent); 2 bad usage; 1
+  anything else.
 
 A group: zccp call --group ADDRESS [--label k=v]... METHOD [BODY...]
-  The request goes to every device subscribed to an expression matching
+  The request goes to every device (a client that declared at HELLO that
+  it serves requests: zccp device, or a library client with handlers;
+  never a plain subscriber) subscribed to an expression matching
   ADDRESS (--group "" with --label: every client with those labels),
   narrowed to the devices carrying every --label. The broker first says
   who it routed the request to; zccp waits for exactly those. One line per
@@ -49,7 +53,7 @@ A group: zccp call --group ADDRESS [--label k=v]... METHOD [BODY...]
   Exit codes: 0 every expected device answered ok; 5 at least one timed out
   (takes precedence); else 6 at least one answered an error or is not
   connected; 4 the group is empty (nobody would receive it, also with
-  --dry-run); 3, 2, 1 as above.
+  --dry-run); 3, 7, 2, 1 as above.
 
 --json prints each reply as a JSON object per line ({"from", "outcome",
 "status", "code", "reason", "headers", "content", "encoding"}; content is

@@ -15,6 +15,10 @@ import (
 	"github.com/zccp-go/zccp/client"
 )
 
+// exitUnsupported: the broker lacks an extension the command needs (an
+// original ZCCP/1 broker announces none: DIRECT, requests, clients).
+const exitUnsupported = 7
+
 // headerFlag collects repeated -H key=value.
 type headerFlag map[string]string
 

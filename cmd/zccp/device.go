@@ -50,7 +50,7 @@ At most --parallel programs run at once (default 1: requests are served one at a
 On SIGINT or SIGTERM new requests are refused, running ones get --grace to finish (then
 they are killed), and the device says GOODBYE and exits 0. Exit codes: 0 stopped by a
 signal, 1 error (e.g. the identifier was taken over by a newer session), 2 usage, 3 the
-broker cannot be reached.`
+broker cannot be reached, 7 the broker does not support requests (an original broker).`
 
 // stringsFlag collects a repeated flag.
 type stringsFlag []string
@@ -138,6 +138,11 @@ func runDevice(ctx context.Context, e *env, args []string) int {
 	c, code := connect(ctx, e, connectFlags{endpoint: endpoint, id: id, wait: wait}, opts...)
 	if c == nil {
 		return code
+	}
+	if !c.Supports("requests") {
+		c.Close()
+		fmt.Fprintf(e.stderr, "zccp device: the broker at %s does not support requests (no %q in its HELLO-OK: an original ZCCP/1 broker?); no request can reach this device\n", *endpoint, "requests")
+		return exitUnsupported
 	}
 	d.maxOut.Store(int64(*maxOut))
 	if *maxOut <= 0 {

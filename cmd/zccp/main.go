@@ -15,7 +15,9 @@
 // zccp version both print the version. Exit codes: 0 success, 1 error, 2
 // bad usage, 3 cannot reach the broker, 4 no such client (or the device
 // left before answering), 5 timed out, 6 the device answered with an
-// error. "zccp call --help" says how group calls map to them.
+// error, 7 the broker does not support what the command needs (an
+// original ZCCP/1 broker: send, call, device, clients). "zccp call --help"
+// says how group calls map to them.
 package main
 
 import (
@@ -206,6 +208,8 @@ func exitFor(err error) int {
 		return exitUnreachable
 	case errors.Is(err, errNoSuchPeer):
 		return exitNoSuchPeer
+	case errors.Is(err, client.ErrUnsupported):
+		return exitUnsupported
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, client.ErrTimeout):
 		return exitTimeout
 	case errors.As(err, &re):

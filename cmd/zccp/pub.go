@@ -13,7 +13,7 @@ func runPub(ctx context.Context, e *env, args []string) int {
 }
 
 func runSend(ctx context.Context, e *env, args []string) int {
-	return publishOrSend(ctx, e, args, "send", "IDENTIFIER [BODY...]", "Send a message to the client whose identifier is IDENTIFIER (DIRECT).\nExits 4 if no such client is connected.")
+	return publishOrSend(ctx, e, args, "send", "IDENTIFIER [BODY...]", "Send a message to the client whose identifier is IDENTIFIER (DIRECT).\nExits 4 if no such client is connected, 7 if the broker does not support DIRECT\n(an original ZCCP/1 broker, which would drop it).")
 }
 
 func publishOrSend(ctx context.Context, e *env, args []string, name, argUsage, summary string) int {
