@@ -36,6 +36,7 @@ type Broker struct {
 	nextSession atomic.Uint64
 	nextPeer    atomic.Uint64
 	stats       counters
+	budget      *zmtp.Budget // MaxQueuedTotal, shared by every connection's queue
 
 	stopTick chan struct{}
 	tickDone chan struct{}
@@ -45,39 +46,46 @@ type Broker struct {
 
 // counters are broker-wide totals.
 type counters struct {
-	connections atomic.Uint64 // connections accepted
-	sessions    atomic.Uint64 // sessions started
-	directs     atomic.Uint64 // DIRECT commands delivered
-	noRecipient atomic.Uint64 // DIRECT to an unknown identifier
-	refused     atomic.Uint64 // deliveries refused by a full queue
-	invalid     atomic.Uint64 // INVALID answers
-	expired     atomic.Uint64 // connections expired
-	malformed   atomic.Uint64 // undecodable commands
-	requests    atomic.Uint64 // requests to one device
-	groupReqs   atomic.Uint64 // group requests
-	expiredCmds atomic.Uint64 // commands dropped because their TTL ran out
+	connections   atomic.Uint64 // connections accepted
+	sessions      atomic.Uint64 // sessions started
+	directs       atomic.Uint64 // DIRECT commands delivered
+	noRecipient   atomic.Uint64 // DIRECT to an unknown identifier
+	refused       atomic.Uint64 // deliveries refused by a full queue
+	invalid       atomic.Uint64 // INVALID answers
+	expired       atomic.Uint64 // connections expired
+	malformed     atomic.Uint64 // undecodable commands
+	requests      atomic.Uint64 // requests to one device
+	groupReqs     atomic.Uint64 // group requests
+	expiredCmds   atomic.Uint64 // commands dropped because their TTL ran out
+	stalls        atomic.Uint64 // reader pauses for a recipient past its high-water mark
+	stallTimeouts atomic.Uint64 // pauses that ended at Config.StallWait
+	stallNanos    atomic.Uint64 // time spent in pauses
 }
 
 // Stats is a snapshot of broker-wide counters.
 type Stats struct {
-	Connections   int    // open connections
-	Sessions      int    // live sessions
-	Subscriptions int    // expressions held (each session's counted once)
-	Accepted      uint64 // connections accepted since start
-	Started       uint64 // sessions started since start
-	Published     uint64 // PUBLISH commands routed
-	Deliveries    uint64 // DELIVERs queued for PUBLISH
-	Directs       uint64 // DIRECT commands delivered
-	NoRecipient   uint64 // DIRECT commands to an unknown identifier
-	Refused       uint64 // deliveries refused because a queue was full
-	Dropped       uint64 // notifications dropped by the overflow policy
-	Invalid       uint64 // INVALID answers
-	Expired       uint64 // connections expired for silence
-	Malformed     uint64 // undecodable commands
-	Requests      uint64 // requests to one device (DIRECT with zccp-request-id)
-	GroupRequests uint64 // group requests (PUBLISH with zccp-request-id)
-	ExpiredCmds   uint64 // commands dropped because their TTL ran out
-	Inflight      int    // requests awaiting an answer
+	Connections   int           // open connections
+	Sessions      int           // live sessions
+	Subscriptions int           // expressions held (each session's counted once)
+	Accepted      uint64        // connections accepted since start
+	Started       uint64        // sessions started since start
+	Published     uint64        // PUBLISH commands routed
+	Deliveries    uint64        // DELIVERs queued for PUBLISH
+	Directs       uint64        // DIRECT commands delivered
+	NoRecipient   uint64        // DIRECT commands to an unknown identifier
+	Refused       uint64        // deliveries refused because a queue was full
+	Dropped       uint64        // notifications dropped by the overflow policy
+	Invalid       uint64        // INVALID answers
+	Expired       uint64        // connections expired for silence
+	Malformed     uint64        // undecodable commands
+	Requests      uint64        // requests to one device (DIRECT with zccp-request-id)
+	GroupRequests uint64        // group requests (PUBLISH with zccp-request-id)
+	ExpiredCmds   uint64        // commands dropped because their TTL ran out
+	Inflight      int           // requests awaiting an answer
+	Stalls        uint64        // publisher reads paused for a recipient's queue (flow control)
+	StallTimeouts uint64        // pauses that ran to Config.StallWait
+	StallTime     time.Duration // total time publishers' reads were paused
+	QueuedBytes   int64         // bytes held by all queues (the MaxQueuedTotal budget's use)
 }
 
 // New returns a broker with cfg (zero fields take defaults).
@@ -101,13 +109,16 @@ func New(cfg Config) (*Broker, error) {
 		stopTick: make(chan struct{}),
 		tickDone: make(chan struct{}),
 		ready:    make(chan struct{}),
+		budget:   zmtp.NewBudget(cfg.MaxQueuedTotal),
 	}
+	queue := cfg.Queue
+	queue.Budget = b.budget
 	b.srv = &zmtp.Server{
 		Options: zmtp.Options{
 			Type:           zmtp.TypeRouter,
 			MaxMessageSize: cfg.MaxMessageSize,
 			MaxFrames:      cfg.MaxFrames,
-			Queue:          cfg.Queue,
+			Queue:          queue,
 		},
 		Handler: b.serveConn,
 		OnError: (&refusalLog{log: cfg.Logger, every: refusalEvery}).note,
@@ -196,6 +207,10 @@ func (b *Broker) Stats() Stats {
 		GroupRequests: b.stats.groupReqs.Load(),
 		ExpiredCmds:   b.stats.expiredCmds.Load(),
 		Inflight:      b.inflight(),
+		Stalls:        b.stats.stalls.Load(),
+		StallTimeouts: b.stats.stallTimeouts.Load(),
+		StallTime:     time.Duration(b.stats.stallNanos.Load()),
+		QueuedBytes:   b.budget.Used(),
 	}
 }
 

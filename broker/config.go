@@ -38,6 +38,17 @@ type Config struct {
 	// Queue bounds each client's outbound queue. Default 8 MiB, 100000
 	// messages; a zero Overflow means drop-oldest for notifications.
 	Queue zmtp.Limits
+	// MaxQueuedTotal bounds the bytes held by all clients' queues
+	// together (queued and being written). Past three quarters of it,
+	// publishers are paused as for a full queue; at the limit a
+	// notification is dropped from the recipient's queue (oldest first,
+	// reported with zccp-missed) or refused, a command is refused with a
+	// queue-full notice. Default 256 MiB.
+	MaxQueuedTotal int64
+	// StallWait bounds how long a publisher's reader pauses, per message
+	// that found a recipient's queue past three quarters of its limits,
+	// for that queue's writer to catch up. Default 2 ms.
+	StallWait time.Duration
 	// CacheSize bounds the match result cache (addresses). Default 65536.
 	CacheSize int
 	// Logger receives the broker's log; default slog.Default().
@@ -55,6 +66,8 @@ const (
 	DefaultMaxClients       = 100000
 	DefaultCacheSize        = 65536
 	DefaultMaxInflight      = 10000
+	DefaultMaxQueuedTotal   = 256 << 20
+	DefaultStallWait        = 2 * time.Millisecond
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -88,6 +101,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize
 	}
+	if c.MaxQueuedTotal == 0 {
+		c.MaxQueuedTotal = DefaultMaxQueuedTotal
+	}
+	if c.StallWait == 0 {
+		c.StallWait = DefaultStallWait
+	}
 	if c.Queue.Overflow == zmtp.OverflowDefault {
 		c.Queue.Overflow = zmtp.OverflowDropOldest
 	}
@@ -99,6 +118,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("broker: negative ping interval or timeout")
 	case c.Timeout > 0 && c.PingInterval >= c.Timeout:
 		return c, fmt.Errorf("broker: ping interval %v must be shorter than timeout %v", c.PingInterval, c.Timeout)
+	case c.MaxQueuedTotal < 0 || c.StallWait < 0:
+		return c, fmt.Errorf("broker: negative queue budget or stall wait")
 	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0:
 		return c, fmt.Errorf("broker: negative limit")
 	}

@@ -16,20 +16,26 @@ func (p *peer) deliver(t *session, sender, address []byte, headers codec.RawHead
 	size := codec.DeliverSize(sender, address, headers, nil)
 	total := zmtp.FrameHeaderSize(size) + size + 40 // room for a zccp-missed header
 	total += zmtp.FramesSize(content)
-	buf, err := t.out.Reserve(total, droppable)
+	class := zmtp.Command
+	if droppable {
+		class = zmtp.Notification
+	}
+	st, err := t.out.AppendReport(total, class, func(buf []byte, missed uint64) []byte {
+		var extra []codec.Header
+		size := size
+		if missed > 0 {
+			extra = []codec.Header{{Name: codec.HdrMissed, Value: strconv.FormatUint(missed, 10)}}
+			size = codec.DeliverSize(sender, address, headers, extra)
+		}
+		buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
+		buf = codec.AppendDeliver(buf, sender, address, headers, extra)
+		return zmtp.AppendFrames(buf, content)
+	})
 	if err != nil {
 		p.b.stats.refused.Add(1)
 		return false
 	}
-	var extra []codec.Header
-	if missed := t.out.TakeDroppedLocked(); missed > 0 {
-		extra = []codec.Header{{Name: codec.HdrMissed, Value: strconv.FormatUint(missed, 10)}}
-		size = codec.DeliverSize(sender, address, headers, extra)
-	}
-	buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
-	buf = codec.AppendDeliver(buf, sender, address, headers, extra)
-	buf = zmtp.AppendFrames(buf, content)
-	p.queued(t.out, t.out.Commit(buf))
+	p.queued(t.out, st)
 	return true
 }
 

@@ -300,12 +300,8 @@ func encodeSubscribe(expr string, cancel bool) []byte {
 
 // queueRaw queues pre-encoded ZMTP messages without waking the writer.
 func queueRaw(o *zmtp.Outbox, msg []byte) error {
-	buf, err := o.Reserve(len(msg), false)
-	if err != nil {
-		return err
-	}
-	o.Commit(append(buf, msg...))
-	return nil
+	_, err := o.Append(len(msg), zmtp.Command, func(b []byte) []byte { return append(b, msg...) })
+	return err
 }
 
 // subscribeAll sends every session its share of patterns (pattern i to

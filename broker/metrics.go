@@ -33,6 +33,10 @@ func (b *Broker) WriteMetrics(w io.Writer) error {
 		{"zccp_requests_total", "counter", "Requests to one device.", float64(s.Requests)},
 		{"zccp_group_requests_total", "counter", "Group requests.", float64(s.GroupRequests)},
 		{"zccp_expired_commands_total", "counter", "Commands dropped because their TTL ran out.", float64(s.ExpiredCmds)},
+		{"zccp_queued_bytes", "gauge", "Bytes held by all client queues (the global queue budget's use).", float64(s.QueuedBytes)},
+		{"zccp_stalls_total", "counter", "Publisher reads paused because a recipient's queue passed its high-water mark.", float64(s.Stalls)},
+		{"zccp_stall_timeouts_total", "counter", "Publisher pauses that ran to the stall bound.", float64(s.StallTimeouts)},
+		{"zccp_stall_seconds_total", "counter", "Time publishers' reads were paused by flow control.", s.StallTime.Seconds()},
 	}
 	for _, m := range metrics {
 		if _, err := fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n%s %g\n", m.name, m.help, m.name, m.kind, m.name, m.value); err != nil {

@@ -18,10 +18,14 @@ type peer struct {
 	out  *zmtp.Outbox
 	num  uint64
 
-	sess    *session                // the live session, nil before HELLO and after it ends
-	cur     atomic.Pointer[session] // sess, for the ticker and other readers
-	noSess  atomic.Int64            // unix ns since when the connection has had no session (0: it has one)
-	pending []*zmtp.Outbox          // outboxes queued to during this batch
+	sess           *session                // the live session, nil before HELLO and after it ends
+	cur            atomic.Pointer[session] // sess, for the ticker and other readers
+	noSess         atomic.Int64            // unix ns since when the connection has had no session (0: it has one)
+	pending        []*zmtp.Outbox          // outboxes made non-empty since the last flush
+	stalled        []*zmtp.Outbox          // outboxes past their high-water mark since the last stall
+	unflushedMsgs  int                     // messages handled since the last flush
+	unflushedBytes int                     // their bytes
+	stallTimer     *time.Timer             // bounds one stall; reused
 
 	live liveness // ticker goroutine only
 
@@ -68,7 +72,7 @@ func (p *peer) readLoop() CloseReason {
 		if err != nil {
 			if errors.Is(err, zmtp.ErrTooLarge) {
 				p.refuseTooLarge(err)
-				p.maybeFlush()
+				p.flush()
 				continue
 			}
 			p.flush()
@@ -78,34 +82,11 @@ func (p *peer) readLoop() CloseReason {
 			return ReasonDisconnected
 		}
 		p.handle(frames)
+		p.unflushedMsgs++
+		for _, f := range frames {
+			p.unflushedBytes += len(f)
+		}
 		p.maybeFlush()
-	}
-}
-
-// maybeFlush flushes at the end of a read batch: when everything read so
-// far has been handled and the next read would block.
-func (p *peer) maybeFlush() {
-	if p.conn.Buffered() == 0 {
-		p.flush()
-	}
-}
-
-// flush wakes the writer of every outbox queued to in this batch.
-func (p *peer) flush() {
-	for i, o := range p.pending {
-		o.Flush()
-		p.pending[i] = nil
-	}
-	p.pending = p.pending[:0]
-}
-
-// queued notes that o got a message in this batch; first (Commit's
-// result) says the message made o non-empty, so its writer must be woken
-// at the end of the batch. Outboxes that were already non-empty have been
-// signalled by whoever filled them.
-func (p *peer) queued(o *zmtp.Outbox, first bool) {
-	if first {
-		p.pending = append(p.pending, o)
 	}
 }
 
@@ -188,14 +169,15 @@ func (p *peer) reply(m codec.Message) {
 		p.b.log.Error("encoding reply", "command", m.ID.String(), "err", err)
 		return
 	}
-	size := zmtp.MessageSize(frames)
-	buf, err := p.out.Reserve(size, false)
+	st, err := p.out.Append(zmtp.MessageSize(frames), zmtp.Command, func(b []byte) []byte {
+		return zmtp.AppendMessage(b, frames)
+	})
 	if err != nil {
 		p.b.log.Warn("reply not queued; closing connection", "peer", p.num, "err", err)
 		p.conn.Close()
 		return
 	}
-	p.queued(p.out, p.out.Commit(zmtp.AppendMessage(buf, frames)))
+	p.queued(p.out, st)
 }
 
 // tick runs the liveness machine; called by the ticker goroutine only.
@@ -213,8 +195,7 @@ func (p *peer) tick(now time.Time) {
 	}
 	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), sessionless, hasSession) {
 	case beatPing:
-		if buf, err := p.out.ReserveControl(5); err == nil {
-			p.out.Commit(appendPing(buf))
+		if _, err := p.out.Append(5, zmtp.Control, appendPing); err == nil {
 			p.out.Flush()
 		}
 	case beatExpire:

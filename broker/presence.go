@@ -47,12 +47,12 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 			continue
 		}
 		// Events are notifications: droppable under the overflow policy.
-		buf, err := t.out.Reserve(zmtp.MessageSize(frames), true)
-		if err != nil {
-			continue
+		_, err := t.out.Append(zmtp.MessageSize(frames), zmtp.Notification, func(b []byte) []byte {
+			return zmtp.AppendMessage(b, frames)
+		})
+		if err == nil {
+			t.out.Flush()
 		}
-		t.out.Commit(zmtp.AppendMessage(buf, frames))
-		t.out.Flush()
 	}
 }
 

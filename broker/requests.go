@@ -242,16 +242,17 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 	size := codec.DeliverSizeReplacing(sender, address, headers, replace)
 	total := zmtp.FrameHeaderSize(size) + size
 	total += zmtp.FramesSize(content)
-	buf, err := t.out.Reserve(total, false)
+	st, err := t.out.AppendDeadline(total, deadline, tag, func(buf []byte) ([]byte, int) {
+		buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
+		buf = codec.AppendDeliverReplacing(buf, sender, address, headers, replace)
+		ttlAt := len(buf) - zmtp.TTLDigits // the replaced header is the frame's last field
+		return zmtp.AppendFrames(buf, content), ttlAt
+	})
 	if err != nil {
 		p.b.stats.refused.Add(1)
 		return false
 	}
-	buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
-	buf = codec.AppendDeliverReplacing(buf, sender, address, headers, replace)
-	ttlAt := len(buf) - zmtp.TTLDigits // the replaced header is the frame's last field
-	buf = zmtp.AppendFrames(buf, content)
-	p.queued(t.out, t.out.CommitDeadline(buf, deadline, ttlAt, tag))
+	p.queued(t.out, st)
 	return true
 }
 

@@ -39,7 +39,11 @@ func (c *Client) send(m codec.Message) error {
 	total := zmtp.FrameHeaderSize(n) + n
 	total += zmtp.FramesSize(m.Content)
 	out := c.dealer.Outbox()
-	buf, err := out.Reserve(total, false)
+	st, err := out.Append(total, zmtp.Command, func(buf []byte) []byte {
+		buf = zmtp.AppendFrameHeader(buf, n, len(m.Content) > 0, false)
+		buf = codec.AppendAddressed(buf, m.ID, m.Address, m.Headers)
+		return zmtp.AppendFrames(buf, m.Content)
+	})
 	if err != nil {
 		switch {
 		case errors.Is(err, zmtp.ErrQueueFull):
@@ -49,10 +53,7 @@ func (c *Client) send(m codec.Message) error {
 		}
 		return fmt.Errorf("zccp: %w", err)
 	}
-	buf = zmtp.AppendFrameHeader(buf, n, len(m.Content) > 0, false)
-	buf = codec.AppendAddressed(buf, m.ID, m.Address, m.Headers)
-	buf = zmtp.AppendFrames(buf, m.Content)
-	if out.Commit(buf) {
+	if st&zmtp.StateFirst != 0 {
 		out.Flush() // the queue was empty: wake the writer (otherwise it already was)
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 // TestPingWithFullOutboxKeepsConnection: formerly, when a connection's Outbox is
 // full (OverflowReject), an incoming PING makes Conn.ReadMessage fail with
 // ErrQueueFull and close the connection: the PONG goes through
-// Outbox.Reserve and its limits, and handleCommand's error is fatal. A
+// Outbox.Append and its limits, and handleCommand's error is fatal. A
 // libzmq peer with ZMQ_HEARTBEAT_IVL that is slow to read gets
 // disconnected by our side although the policy says "reject new
 // messages", not "disconnect". Expected: the PONG bypasses the limits
@@ -99,11 +99,9 @@ func TestOutboxBatchOverSpareReusesBuffer(t *testing.T) {
 				ob := sc.Outbox()
 				before := sc.LastSent()
 				for range tc.messages {
-					b, err := ob.Reserve(size, false)
-					if err != nil {
+					if _, err := ob.Append(size, zmtp.Command, func(b []byte) []byte { return zmtp.AppendFrame(b, msg, false) }); err != nil {
 						t.Fatal(err)
 					}
-					ob.Commit(zmtp.AppendFrame(b, msg, false))
 				}
 				ob.Flush()
 				total += int64(tc.messages)

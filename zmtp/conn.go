@@ -238,11 +238,11 @@ func (c *Conn) handleCommand(body []byte) error {
 // sendCommand queues a command frame ahead of no one (in order) and flushes.
 func (c *Conn) sendCommand(name string, data []byte) error {
 	size := 1 + len(name) + len(data)
-	b, err := c.out.ReserveControl(FrameHeaderSize(size) + size)
-	if err != nil {
+	if _, err := c.out.Append(FrameHeaderSize(size)+size, Control, func(b []byte) []byte {
+		return appendCommand(b, name, data)
+	}); err != nil {
 		return err
 	}
-	c.out.Commit(appendCommand(b, name, data))
 	c.out.Flush()
 	return nil
 }

@@ -8,24 +8,25 @@ import (
 	"time"
 )
 
-// TestCommitDeadline: a command whose deadline passes while it is queued
+// TestAppendDeadline: a command whose deadline passes while it is queued
 // is dropped at write time and reported; one still in time is written
 // with its TTL field refreshed.
-func TestCommitDeadline(t *testing.T) {
+func TestAppendDeadline(t *testing.T) {
 	o := NewOutbox(Limits{})
 	var expired []uint64
 	o.SetExpireHandler(func(tag uint64) { expired = append(expired, tag) })
 	queue := func(body string, deadline time.Time, tag uint64) {
 		msg := AppendFrame(nil, []byte(body), false)
-		b, err := o.Reserve(len(msg), false)
+		_, err := o.AppendDeadline(len(msg), deadline, tag, func(b []byte) ([]byte, int) {
+			at := len(b) + bytes.Index(msg, []byte("0000000000"))
+			if !bytes.Contains(msg, []byte("0000000000")) {
+				at = -1
+			}
+			return append(b, msg...), at
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		at := len(b) + bytes.Index(msg, []byte("0000000000"))
-		if !bytes.Contains(msg, []byte("0000000000")) {
-			at = -1
-		}
-		o.CommitDeadline(append(b, msg...), deadline, at, tag)
 	}
 	send := func(body string) {
 		if err := o.Send([][]byte{[]byte(body)}); err != nil {

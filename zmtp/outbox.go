@@ -47,6 +47,9 @@ type Limits struct {
 	MaxBytes    int      // queued bytes (encoded frames), not counting the batch being written
 	MaxMessages int      // queued messages
 	Overflow    Overflow // what to do when full
+	// Budget, if set, bounds the bytes queued (and being written) by every
+	// outbox that shares it; see Budget.
+	Budget *Budget
 }
 
 // Default outbox limits.
@@ -69,7 +72,7 @@ func (l Limits) withDefaults() Limits {
 }
 
 // mark records where a queued message ends and whether it may be dropped.
-// A message committed with CommitDeadline also has a deadline (unix ns),
+// A message queued with AppendDeadline also has a deadline (unix ns),
 // the offset from its start of a 10-digit TTL field to refresh at write
 // time, and the owner's tag to report if it expires first.
 type mark struct {
@@ -78,10 +81,10 @@ type mark struct {
 	patch     int32 // offset of the TTL digits from the message start; 0: none
 	deadline  int64
 	tag       uint64
-	reported  uint64 // drops this message reports to the peer (TakeDroppedLocked); owed again if it is dropped
+	reported  uint64 // drops this message reports to the peer (AppendReport); owed again if it is dropped
 }
 
-// TTLDigits is the width of the TTL field CommitDeadline refreshes: ten
+// TTLDigits is the width of the TTL field AppendDeadline refreshes: ten
 // decimal digits of milliseconds, zero-padded.
 const TTLDigits = 10
 
@@ -97,70 +100,36 @@ const maxSpare = 1 << 20
 // previous swap) and one spare buffer of up to 1 MiB. A single message
 // larger than MaxBytes is accepted when the queue is empty.
 type Outbox struct {
-	mu            sync.Mutex
-	pending       []byte // encoded messages not yet taken by the writer
-	marks         []mark // one per message in pending
-	spare         []byte // buffer returned by the writer, reused for pending
-	front         int    // insertion point for SendFirst (end of the prefix inserted so far)
-	limits        Limits
-	dropped       uint64      // droppable messages dropped, total
-	unreport      uint64      // dropped since the last TakeDropped
-	closing       bool        // drain what is pending, then stop
-	closed        bool        // stop now
-	lastDroppable bool        // droppable flag of the message between Reserve and Commit
-	lastReported  uint64      // drops taken by TakeDroppedLocked for the message between Reserve and Commit
-	failed        error       // reason the queue stopped accepting
-	onFail        func(error) // told (without the lock) when the queue fails; set by the owning Conn
-	queued        uint64      // messages committed, total
-	deadlines     int         // queued messages with a deadline
-	onExpire      func(tag uint64)
-	expired       []uint64 // scratch for take
-	wake          chan struct{}
+	mu        sync.Mutex
+	pending   []byte // encoded messages not yet taken by the writer
+	marks     []mark // one per message in pending
+	spare     []byte // buffer returned by the writer, reused for pending
+	front     int    // insertion point for SendFirst (end of the prefix inserted so far)
+	limits    Limits
+	dropped   uint64        // droppable messages dropped, total
+	unreport  uint64        // dropped since the last TakeDropped
+	closing   bool          // drain what is pending, then stop
+	closed    bool          // stop now
+	budget    *Budget       // shared bound on the bytes of many outboxes (nil: none)
+	stall     chan struct{} // closed when the writer next takes the queue; nil unless a producer was told StateHigh
+	behind    bool          // the overflow policy acted since the writer last took the queue: no more StateHigh
+	failed    error         // reason the queue stopped accepting
+	onFail    func(error)   // told (without the lock) when the queue fails; set by the owning Conn
+	queued    uint64        // messages committed, total
+	deadlines int           // queued messages with a deadline
+	onExpire  func(tag uint64)
+	expired   []uint64 // scratch for take
+	wake      chan struct{}
 }
 
 // NewOutbox returns an empty outbox with the given limits.
 func NewOutbox(l Limits) *Outbox {
-	return &Outbox{limits: l.withDefaults(), wake: make(chan struct{}, 1)}
+	l = l.withDefaults()
+	return &Outbox{limits: l, budget: l.Budget, wake: make(chan struct{}, 1)}
 }
 
 // Limits returns the outbox's limits.
 func (o *Outbox) Limits() Limits { return o.limits }
-
-// Reserve makes room for one message of size bytes and returns the queue
-// buffer to append it to. On success o.mu is HELD and the caller must
-// append exactly one message to the returned slice and pass the result to
-// Commit, without blocking in between. On failure the lock is released and
-// the error is ErrQueueFull, ErrSlowConsumer or ErrClosed.
-func (o *Outbox) Reserve(size int, droppable bool) ([]byte, error) {
-	return o.reserve(size, droppable, false)
-}
-
-// reserve is Reserve and ReserveControl: control messages skip the limits.
-func (o *Outbox) reserve(size int, droppable, control bool) ([]byte, error) {
-	o.mu.Lock()
-	if o.closed || o.closing || o.failed != nil {
-		err := o.failed
-		o.mu.Unlock()
-		if err == nil {
-			err = ErrClosed
-		}
-		return nil, err
-	}
-	if !control && len(o.marks) > 0 && (len(o.pending)+size > o.limits.MaxBytes || len(o.marks)+1 > o.limits.MaxMessages) {
-		if err := o.overflowLocked(size, droppable); err != nil {
-			f := o.onFail
-			o.mu.Unlock()
-			if f != nil && err == ErrSlowConsumer {
-				f(err)
-			}
-			return nil, err
-		}
-	}
-	o.lastDroppable = droppable
-	o.lastReported = 0
-	o.room(size)
-	return o.pending, nil
-}
 
 // room makes pending able to take size more bytes without the append
 // reallocating: it starts from the spare buffer and grows by doubling
@@ -177,54 +146,6 @@ func (o *Outbox) room(size int) {
 	nb := make([]byte, len(o.pending), max(need, 2*cap(o.pending), 4096))
 	copy(nb, o.pending)
 	o.pending = nb
-}
-
-// ReserveControl is Reserve for small protocol control messages (a PONG,
-// a heartbeat): it ignores the limits, so that a peer whose queue is full
-// of data is still answered, and fails only when the outbox is closed.
-func (o *Outbox) ReserveControl(size int) ([]byte, error) {
-	return o.reserve(size, false, true)
-}
-
-// Commit records the message appended to the slice Reserve returned and
-// releases o.mu.
-//
-// It reports whether the queue was empty before this message: only then
-// does the writer need waking (Flush), since a non-empty queue has already
-// been signalled by whoever made it non-empty. Producers that batch keep
-// the outboxes for which Commit returned true and Flush them at the end
-// of the batch.
-func (o *Outbox) Commit(b []byte) (first bool) {
-	first = len(o.marks) == 0
-	o.pending = b
-	o.marks = append(o.marks, mark{end: len(b), droppable: o.lastDroppable, reported: o.lastReported})
-	o.lastReported = 0
-	o.queued++
-	o.mu.Unlock()
-	return first
-}
-
-// CommitDeadline is Commit for a command that must not be written after
-// deadline: when the writer comes to it too late it is dropped instead and
-// the expire handler gets tag. Otherwise, just before the write, the
-// TTLDigits bytes at b[ttlAt:] are overwritten with the milliseconds left,
-// so the peer sees how long it has from the moment the bytes leave.
-// ttlAt < 0 means no field to refresh.
-// Like Commit it reports whether the queue was empty before.
-func (o *Outbox) CommitDeadline(b []byte, deadline time.Time, ttlAt int, tag uint64) (first bool) {
-	first = len(o.marks) == 0
-	start := len(o.pending)
-	m := mark{end: len(b), deadline: deadline.UnixNano(), tag: tag, reported: o.lastReported}
-	o.lastReported = 0
-	if ttlAt >= start && ttlAt+TTLDigits <= len(b) {
-		m.patch = int32(ttlAt - start)
-	}
-	o.pending = b
-	o.marks = append(o.marks, m)
-	o.queued++
-	o.deadlines++
-	o.mu.Unlock()
-	return first
 }
 
 // Expire drops the queued commands whose deadline has passed and tells
@@ -260,6 +181,7 @@ func (o *Outbox) SetExpireHandler(f func(tag uint64)) {
 // the TTL field of the others; it returns the tags of those dropped.
 // Called with o.mu held when o.deadlines > 0.
 func (o *Outbox) expireLocked(now int64, expired []uint64) []uint64 {
+	before := len(o.pending)
 	out := o.pending[:0]
 	w, prev, live := 0, 0, 0
 	for _, m := range o.marks {
@@ -283,6 +205,7 @@ func (o *Outbox) expireLocked(now int64, expired []uint64) []uint64 {
 		w++
 	}
 	o.pending, o.marks = out, o.marks[:w]
+	o.budget.add(len(o.pending) - before)
 	o.deadlines = live
 	return expired
 }
@@ -313,6 +236,7 @@ func (o *Outbox) overflowLocked(size int, droppable bool) error {
 		return ErrQueueFull
 	case OverflowDisconnect:
 		o.failed = ErrSlowConsumer
+		o.unstallLocked()
 		o.signal()
 		return ErrSlowConsumer
 	default:
@@ -332,6 +256,10 @@ func (o *Outbox) dropOldestLocked(size int) bool {
 	targetBytes := o.limits.MaxBytes*3/4 - size
 	targetMsgs := o.limits.MaxMessages*3/4 - 1
 	bytes, msgs := len(o.pending), len(o.marks)
+	if ex := o.budget.excess(size); ex > 0 { // make room in the shared budget too
+		targetBytes = min(targetBytes, bytes-int(ex))
+	}
+	before := bytes
 	out := o.pending[:0]
 	w, prev := 0, 0
 	for _, m := range o.marks {
@@ -351,17 +279,17 @@ func (o *Outbox) dropOldestLocked(size int) bool {
 		prev = m.end
 	}
 	o.pending, o.marks = out, o.marks[:w]
-	return len(o.marks) == 0 ||
+	o.budget.add(len(o.pending) - before)
+	fits := len(o.marks) == 0 ||
 		len(o.pending)+size <= o.limits.MaxBytes && len(o.marks)+1 <= o.limits.MaxMessages
+	return fits && o.budget.excess(size) <= 0
 }
 
 // Send queues one message (not droppable) and wakes the writer.
 func (o *Outbox) Send(frames [][]byte) error {
-	b, err := o.Reserve(MessageSize(frames), false)
-	if err != nil {
+	if _, err := o.Append(MessageSize(frames), Command, func(b []byte) []byte { return AppendMessage(b, frames) }); err != nil {
 		return err
 	}
-	o.Commit(AppendMessage(b, frames))
 	o.Flush()
 	return nil
 }
@@ -396,6 +324,7 @@ func (o *Outbox) SendFirst(frames [][]byte) error {
 	}
 	o.pending, o.marks = buf, marks
 	o.front += n
+	o.budget.add(n)
 	return nil
 }
 
@@ -433,26 +362,12 @@ func (o *Outbox) Queued() uint64 {
 }
 
 // TakeDropped returns how many messages were dropped since its last call
-// and resets that count; a producer uses it to tell the peer what it
-// missed. Called with o.mu held (between Reserve and Commit) it must not
-// be used; use TakeDroppedLocked there.
+// (or since the last AppendReport) and resets that count.
 func (o *Outbox) TakeDropped() uint64 {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	n := o.unreport
 	o.unreport = 0
-	return n
-}
-
-// TakeDroppedLocked is TakeDropped for a caller holding o.mu between
-// Reserve and Commit that puts the count into the message it commits. The
-// count travels with that message: if the message is dropped in turn
-// before it is written, the count is owed again and goes with the next
-// report, so that the reports a peer receives add up to every drop.
-func (o *Outbox) TakeDroppedLocked() uint64 {
-	n := o.unreport
-	o.unreport = 0
-	o.lastReported += n
 	return n
 }
 
@@ -470,6 +385,9 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 	for {
 		o.mu.Lock()
 		if o.closed || o.failed != nil || stop.Load() {
+			if o.closed || o.failed != nil {
+				o.discardLocked()
+			}
 			o.mu.Unlock()
 			return nil, false
 		}
@@ -493,6 +411,7 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 			o.marks = o.marks[:0]
 			o.front = 0
 			o.deadlines = 0
+			o.unstallLocked()
 			o.mu.Unlock()
 			return b, true
 		}
@@ -510,11 +429,20 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 // batches do not regrow from nothing (a copy per doubling); Trim lets a
 // large one go once the queue is idle.
 func (o *Outbox) release(b []byte) {
+	o.budget.add(-len(b))
 	o.mu.Lock()
 	if o.spare == nil && cap(b) <= max(maxSpare, 2*o.limits.MaxBytes) {
 		o.spare = b[:0]
 	}
 	o.mu.Unlock()
+}
+
+// discardLocked drops everything queued (the outbox is closed or failed),
+// refunding the budget and releasing stalled producers.
+func (o *Outbox) discardLocked() {
+	o.budget.add(-len(o.pending))
+	o.pending, o.marks, o.front, o.deadlines = nil, o.marks[:0], 0, 0
+	o.unstallLocked()
 }
 
 // Trim releases a spare buffer larger than 1 MiB when nothing is queued,
@@ -536,6 +464,7 @@ func (o *Outbox) close(drain bool) {
 		o.closing = true
 	} else {
 		o.closed = true
+		o.discardLocked()
 	}
 	o.mu.Unlock()
 	o.signal()

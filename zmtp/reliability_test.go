@@ -14,18 +14,26 @@ import (
 // returns the count taken, or -1 if the message was refused.
 func queueMsg(t *testing.T, o *Outbox, n int, droppable, report bool) int {
 	t.Helper()
-	b, err := o.Reserve(n, droppable)
+	class := Command
+	if droppable {
+		class = Notification
+	}
+	taken := 0
+	var err error
+	if report {
+		_, err = o.AppendReport(n, class, func(b []byte, missed uint64) []byte {
+			taken = int(missed)
+			return append(b, make([]byte, n)...)
+		})
+	} else {
+		_, err = o.Append(n, class, func(b []byte) []byte { return append(b, make([]byte, n)...) })
+	}
 	if err != nil {
 		if !errors.Is(err, ErrQueueFull) {
 			t.Fatal(err)
 		}
 		return -1
 	}
-	taken := 0
-	if report {
-		taken = int(o.TakeDroppedLocked())
-	}
-	o.Commit(append(b, make([]byte, n)...))
 	return taken
 }
 
@@ -245,14 +253,12 @@ func FuzzOutboxAccounting(f *testing.F) {
 			}
 			droppable := op&0x80 != 0
 			size := 10 + int(op&0x7f)*10
-			b, err := o.Reserve(size, droppable)
-			if err != nil {
-				continue
-			}
+			body := func(b []byte, _ uint64) []byte { return append(b, make([]byte, size)...) }
 			if droppable {
-				o.TakeDroppedLocked()
+				o.AppendReport(size, Notification, body)
+			} else {
+				o.Append(size, Command, func(b []byte) []byte { return body(b, 0) })
 			}
-			o.Commit(append(b, make([]byte, size)...))
 		}
 		queued := reportsIn()
 		o.mu.Lock()

@@ -171,7 +171,7 @@ func (l *load) publish(ctx context.Context, n int, d time.Duration) (int, error)
 			}
 		}
 		binary.BigEndian.PutUint64(l.msg, uint64(l.sent))
-		b, err := ob.Reserve(size, false)
+		_, err := ob.Append(size, zmtp.Command, func(b []byte) []byte { return zmtp.AppendFrame(b, l.msg, false) })
 		if errors.Is(err, zmtp.ErrQueueFull) {
 			ob.Flush()
 			time.Sleep(20 * time.Microsecond)
@@ -180,7 +180,6 @@ func (l *load) publish(ctx context.Context, n int, d time.Duration) (int, error)
 		if err != nil {
 			return sent, err
 		}
-		ob.Commit(zmtp.AppendFrame(b, l.msg, false))
 		l.sent++
 		sent++
 	}

@@ -135,9 +135,8 @@ const stallLimit = 5 * time.Second
 func (r *nativeRelay) append(ob *zmtp.Outbox, subs []*zmtp.Outbox, size int, frames [][]byte) bool {
 	var deadline time.Time
 	for {
-		b, err := ob.Reserve(size, false)
+		_, err := ob.Append(size, zmtp.Command, func(b []byte) []byte { return zmtp.AppendMessage(b, frames) })
 		if err == nil {
-			ob.Commit(zmtp.AppendMessage(b, frames))
 			return true
 		}
 		if !errors.Is(err, zmtp.ErrQueueFull) {

@@ -168,7 +168,13 @@ func (c *rawConn) Publish(subject string, payload []byte) error {
 	cmd := 3 + 1 + len(subject) + 4 // signature, id, address, empty headers
 	size := zmtp.FrameHeaderSize(cmd) + cmd + zmtp.FrameHeaderSize(len(payload)) + len(payload)
 	for {
-		buf, err := c.out.Reserve(size, false)
+		_, err := c.out.Append(size, zmtp.Command, func(buf []byte) []byte {
+			buf = zmtp.AppendFrameHeader(buf, cmd, true, false)
+			buf = append(buf, 0xAA, 0xAA, byte(codec.Publish), byte(len(subject)))
+			buf = append(buf, subject...)
+			buf = append(buf, 0, 0, 0, 0)
+			return zmtp.AppendFrame(buf, payload, false)
+		})
 		if errors.Is(err, zmtp.ErrQueueFull) {
 			c.out.Flush()
 			c.backoffs.Add(1)
@@ -178,12 +184,6 @@ func (c *rawConn) Publish(subject string, payload []byte) error {
 		if err != nil {
 			return err
 		}
-		buf = zmtp.AppendFrameHeader(buf, cmd, true, false)
-		buf = append(buf, 0xAA, 0xAA, byte(codec.Publish), byte(len(subject)))
-		buf = append(buf, subject...)
-		buf = append(buf, 0, 0, 0, 0)
-		buf = zmtp.AppendFrame(buf, payload, false)
-		c.out.Commit(buf)
 		break
 	}
 	if c.unflushed++; c.unflushed >= rawFlushEvery {
