@@ -47,6 +47,11 @@ type Limits struct {
 	MaxBytes    int      // queued bytes (encoded frames), not counting the batch being written
 	MaxMessages int      // queued messages
 	Overflow    Overflow // what to do when full
+	// Patience bounds how long a queue past its high-water mark keeps
+	// asking its producers to pause (StateHigh) while its writer takes
+	// nothing; after that the queue is left to its overflow policy until
+	// the writer makes progress. Default 100 ms.
+	Patience time.Duration
 	// Budget, if set, bounds the bytes queued (and being written) by every
 	// outbox that shares it; see Budget.
 	Budget *Budget
@@ -56,6 +61,7 @@ type Limits struct {
 const (
 	DefaultMaxQueuedBytes    = 8 << 20
 	DefaultMaxQueuedMessages = 100_000
+	DefaultPatience          = 100 * time.Millisecond
 )
 
 func (l Limits) withDefaults() Limits {
@@ -67,6 +73,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.Overflow == OverflowDefault {
 		l.Overflow = OverflowReject
+	}
+	if l.Patience <= 0 {
+		l.Patience = DefaultPatience
 	}
 	return l
 }
@@ -112,7 +121,8 @@ type Outbox struct {
 	closed    bool          // stop now
 	budget    *Budget       // shared bound on the bytes of many outboxes (nil: none)
 	stall     chan struct{} // closed when the writer next takes the queue; nil unless a producer was told StateHigh
-	behind    bool          // the overflow policy acted since the writer last took the queue: no more StateHigh
+	behind    bool          // the overflow policy acted, or patience ran out, since the writer last took the queue: no more StateHigh
+	highSince int64         // unix ns of the first StateHigh since the writer last took the queue (0: none)
 	failed    error         // reason the queue stopped accepting
 	onFail    func(error)   // told (without the lock) when the queue fails; set by the owning Conn
 	queued    uint64        // messages committed, total

@@ -102,7 +102,7 @@ func (o *Outbox) appendLocked(size int, class Class, deadline int64, tag uint64,
 	o.pending = b
 	o.marks = append(o.marks, m)
 	o.queued++
-	if class != Control && !o.behind && o.highLocked() {
+	if class != Control && !o.behind && o.highLocked() && o.patientLocked() {
 		st |= StateHigh
 		if o.stall == nil {
 			o.stall = make(chan struct{})
@@ -137,6 +137,22 @@ func (o *Outbox) highLocked() bool {
 	return len(o.pending) > o.limits.MaxBytes/4*3 || len(o.marks) > o.limits.MaxMessages/4*3 || o.budget.high()
 }
 
+// patientLocked reports whether the queue may still ask its producers to
+// pause: its writer has taken something within Limits.Patience of the
+// first request.
+func (o *Outbox) patientLocked() bool {
+	now := time.Now().UnixNano()
+	if o.highSince == 0 {
+		o.highSince = now
+		return true
+	}
+	if now-o.highSince <= int64(o.limits.Patience) {
+		return true
+	}
+	o.behind = true
+	return false
+}
+
 // Stalled returns a channel closed when the writer next takes the queue
 // (or the outbox closes): a producer told StateHigh waits on it, for a
 // bounded time, before queueing more. It returns nil when no producer was
@@ -154,4 +170,5 @@ func (o *Outbox) unstallLocked() {
 		o.stall = nil
 	}
 	o.behind = false
+	o.highSince = 0
 }
