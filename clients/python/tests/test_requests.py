@@ -157,6 +157,13 @@ def test_group_call_receipt_replies_summary(endpoint, clients, bindir):
         stop_peer(go)
 
 
+def test_group_call_with_nobody_in_the_group(endpoint, clients):
+    app = clients(endpoint, identifier="ops")
+    g = app.request_group("empty-group", "status", timeout=2)
+    assert g.expected == [] and list(g) == []
+    assert g.summary() == zccp.Summary(expected=[])
+
+
 def test_group_call_reports_missing_devices(endpoint, clients):
     quick = clients(endpoint, identifier="quick", serves=True)
     quick.handle("status", lambda req: b"ok")
