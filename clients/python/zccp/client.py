@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import enum
 import itertools
+import json
 import logging
 import os
 import queue
@@ -27,23 +28,22 @@ import secrets
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Mapping
 
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
 from . import codec, errors, zrex
 from .device import Device, Handler
+from .group import GroupCall, _Pending
+from .subscription import Callback, Subscription
 from .messages import (ADDR_ERROR, ADDR_RECEIPT, BROKER, H_CANCEL, H_CANCEL_REQUEST, H_DRY_RUN, H_SERVES,
                        H_METHOD, H_RECIPIENTS, H_REPLY_TO, H_REQUEST_ID, H_SELECT, H_TTL, PROGRESS,
-                       Body, Delivery, Reply, Summary, frames_of)
+                       Body, Delivery, Reply, frames_of)
 
 log = logging.getLogger("zccp")
 
-Callback = Callable[[Delivery], Any]
 ErrorCallback = Callable[[BaseException], Any]
-
-_END = object()  # ends a subscription's iterator
 
 
 class State(enum.Enum):
@@ -51,175 +51,6 @@ class State(enum.Enum):
     CONNECTED = "connected"        # HELLO-OK received; the session is live
     RECONNECTING = "reconnecting"  # the session was lost; getting a new one
     CLOSED = "closed"
-
-
-class Subscription:
-    """One subscribe() call. Iterate over it (or call get()) when it was
-    made without a callback; cancel() to stop."""
-
-    def __init__(self, client: "Client", expression: str, callback: Callback | None,
-                 matcher: Callable[[bytes], bool], limit: int) -> None:
-        self.expression = expression
-        self.callback = callback
-        self.delivered = 0
-        self.dropped = 0
-        self._client = client
-        self._match = matcher
-        self._q: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._pending = 0
-        self._limit = limit
-        self._lock = threading.Lock()
-        self._ended = False
-
-    def _offer(self, d: Delivery) -> None:
-        """Queue d (I/O thread); beyond the pending limit it is dropped."""
-        with self._lock:
-            if self._ended:
-                return
-            if self._pending >= self._limit:
-                self.dropped += 1
-                dropped = self.dropped
-            else:
-                self._pending += 1
-                dropped = 0
-        if dropped:
-            if dropped == 1 or dropped % 1000 == 0:
-                self._client._report(errors.ZccpError(
-                    f"slow consumer: subscription {self.expression!r} has dropped {dropped}"))
-            return
-        if self.callback is not None:
-            self._client._dispatch(self._run_callback, d)
-        else:
-            self._q.put(d)
-
-    def _run_callback(self, d: Delivery) -> None:
-        self._taken()
-        if not self._ended:
-            self.callback(d)  # type: ignore[misc]
-
-    def _taken(self) -> None:
-        with self._lock:
-            self._pending -= 1
-            self.delivered += 1
-
-    def get(self, timeout: float | None = None) -> Delivery:
-        """The next delivery; Timeout after timeout seconds, Closed when
-        the subscription or the client has ended."""
-        if self.callback is not None:
-            raise TypeError("this subscription delivers to its callback")
-        try:
-            d = self._q.get(timeout=timeout)
-        except queue.Empty:
-            raise errors.Timeout(f"no delivery for {self.expression!r} within {timeout} s") from None
-        if d is _END:
-            self._q.put(_END)
-            raise errors.Closed("subscription ended")
-        self._taken()
-        return d
-
-    def __iter__(self) -> Iterator[Delivery]:
-        while True:
-            try:
-                yield self.get()
-            except errors.Closed:
-                return
-
-    def _end(self) -> None:
-        with self._lock:
-            self._ended = True
-        self._q.put(_END)
-
-    def cancel(self, timeout: float = 5.0) -> None:
-        """Stop the subscription; the broker is told when it was the last
-        one with its expression."""
-        self._client._unsubscribe(self, timeout)
-
-
-class _Pending:
-    """Replies to one outstanding request id."""
-
-    def __init__(self, group: bool) -> None:
-        self.q: queue.SimpleQueue[Reply | BaseException] = queue.SimpleQueue()
-        self.receipt: Future[Delivery] | None = Future() if group else None
-
-
-class GroupCall:
-    """A group request in flight: ``expected`` lists whom the broker routed
-    it to (its receipt). Iterate for the final replies as they come (the
-    iteration ends when all are in or at the timeout), then summary()."""
-
-    def __init__(self, client: "Client", rid: str, p: _Pending, expected: list[str], dry_run: bool,
-                 timeout: float) -> None:
-        self.id = rid
-        self.expected = expected
-        self.dry_run = dry_run
-        self._client = client
-        self._p = p
-        self._timeout = timeout
-        self._deadline = time.monotonic() + timeout
-        self._waiting = collections.Counter(expected)
-        self._summary = Summary(expected=list(expected))
-        self._done = dry_run or not expected
-        self._lock = threading.Lock()
-        if dry_run:
-            self._summary.missing = sorted(expected)
-        if self._done:
-            client._unregister(rid)
-
-    def __iter__(self) -> Iterator[Reply]:
-        while True:
-            with self._lock:
-                if self._done:
-                    return
-                r = self._next()
-                if r is None:
-                    self._finish()
-                    return
-            yield r
-
-    def _next(self) -> Reply | None:
-        while sum(self._waiting.values()) > 0:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                return None
-            try:
-                r = self._p.q.get(timeout=left)
-            except queue.Empty:
-                return None
-            if isinstance(r, BaseException):
-                return None  # the session was lost: the rest are missing
-            if r.status == PROGRESS:
-                self._deadline = time.monotonic() + self._timeout
-                continue
-            if self._waiting[r.sender] <= 0:
-                continue  # not on the roll call, or answered already
-            self._waiting[r.sender] -= 1
-            if r.ok:
-                self._summary.ok.append(r.sender)
-            else:
-                self._summary.failed[r.sender] = r
-            if sum(self._waiting.values()) == 0:
-                self._finish()
-            return r
-        return None
-
-    def _finish(self) -> None:
-        if self._done:
-            return
-        self._done = True
-        self._client._unregister(self.id)
-        for who, n in self._waiting.items():
-            for _ in range(n):
-                self._summary.missing.append(who)
-                self._client._cancel_request(who, self.id)
-        self._summary.missing.sort()
-
-    def summary(self) -> Summary:
-        """Wait for the call to end (reading any replies left) and account
-        for every expected device: ok, failed, or missing."""
-        for _ in self:
-            pass
-        return self._summary
 
 
 class Client:
@@ -416,7 +247,6 @@ class Client:
 
     def clients(self, labels: Mapping[str, str] | None = None, timeout: float = 5.0) -> list[dict[str, Any]]:
         """The broker's list of live sessions (the ``clients`` broker API)."""
-        import json
         h = {H_SELECT: ",".join(f"{k}={v}" for k, v in sorted(labels.items()))} if labels else None
         r = self.request(BROKER, "clients", headers=h, timeout=timeout)
         return [json.loads(f) for f in r.content if f]  # an empty frame stands for none
@@ -917,4 +747,4 @@ def connect(endpoint: str, *, identifier: str = "", labels: Mapping[str, str] | 
     return c
 
 
-__all__ = ["Client", "GroupCall", "State", "Subscription", "connect", "Sequence"]
+__all__ = ["Client", "GroupCall", "State", "Subscription", "connect"]
