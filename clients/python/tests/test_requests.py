@@ -136,10 +136,12 @@ def test_group_call_receipt_replies_summary(endpoint, clients, bindir):
     try:
         devs = []
         for name, rack in (("pdu-a", "1"), ("pdu-b", "1"), ("pdu-c", "2")):
-            d = clients(endpoint, identifier=name, labels={"rack": rack}, serves=True)
-            d.handle("status", lambda req, name=name: f"{name} fine" if name != "pdu-b" else 1 / 0)
+            status = (lambda req, name=name: f"{name} fine" if name != "pdu-b" else 1 / 0)
+            d = clients(endpoint, identifier=name, labels={"rack": rack}, handlers={"status": status})
             d.subscribe("^pdus$", lambda _: None)
             devs.append(d)
+        tap = clients(endpoint, identifier="tap")  # subscribed, but not a device: never a member
+        tap.subscribe("^pdus$")
         app = clients(endpoint, identifier="ops")
         # The Go device says HELLO, then subscribes: wait until it is in the group.
         dry = eventually(lambda: (g := app.request_group("pdus", "status", dry_run=True)) and

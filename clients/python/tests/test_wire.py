@@ -99,8 +99,9 @@ def test_ttl_travels_as_ten_digits_and_bad_ttl_is_refused(broker, raw):
 
 def test_select_and_dry_run(broker, raw):
     a, b, app = raw(broker.tcp), raw(broker.tcp), raw(broker.tcp)
-    a.hello("sel-a", rack="1", role="a=b")
-    b.hello("sel-b", rack="12")
+    serves = {"zccp-serves": "1"}  # group members declare themselves
+    a.hello("sel-a", rack="1", role="a=b", **serves)
+    b.hello("sel-b", rack="12", **serves)
     app.hello("sel-app")
     # No escaping: a pair splits at its first '='; a value may hold '=', not ','.
     app.send(codec.PUBLISH, address="", headers={"zccp-request-id": "g1", "zccp-method": "m",

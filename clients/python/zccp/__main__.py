@@ -50,20 +50,19 @@ def _device(a: argparse.Namespace) -> int:
             fatal.append(e)
             stop.set()
 
-    try:
-        c = connect(a.endpoint, identifier=a.id, labels=_labels(a.label), timeout=a.connect_timeout,
-                    on_error=on_error)
-    except errors.ConnectError as e:
-        print(e, file=sys.stderr)
-        return 3
-
-    @c.handle_all
     def serve(req: Request) -> list[bytes]:
         if req.method == "sleep":
             time.sleep(float(req.body or b"0"))
         elif req.method == "fail":
             raise errors.DeviceError("device-error", "asked to fail")
         return req.content
+
+    try:
+        c = connect(a.endpoint, identifier=a.id, labels=_labels(a.label), timeout=a.connect_timeout,
+                    on_error=on_error, handle_all=serve)
+    except errors.ConnectError as e:
+        print(e, file=sys.stderr)
+        return 3
 
     for expr in a.subscribe:
         c.subscribe(expr, lambda d: None)

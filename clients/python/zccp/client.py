@@ -60,7 +60,8 @@ class Client:
                  on_error: ErrorCallback | None = None, on_direct: Callback | None = None,
                  heartbeat: float = 2.0, silence: float = 10.0, buffer: int = 10000,
                  pending_limit: int = 65536, workers: int = 8, hello_retry: float = 3.0,
-                 serves: bool = False, context: zmq.Context | None = None) -> None:
+                 serves: bool = False, handlers: Mapping[str, Handler] | None = None,
+                 handle_all: Handler | None = None, context: zmq.Context | None = None) -> None:
         if len(codec.encode_text(identifier)) > codec.MAX_STRING:
             raise ValueError("identifier longer than 255 bytes")
         self.endpoint = endpoint
@@ -106,6 +107,8 @@ class Client:
         self._goodbye: Future[dict[str, str]] | None = None
         # Application side.
         self._device = Device(self)
+        self._device.handlers.update(handlers or {})  # before HELLO: it declares zccp-serves
+        self._device.fallback = handle_all
         self._dispatch_q: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="zccp-handler")
         self.directs = Subscription(self, "", on_direct, lambda a: False, pending_limit)
@@ -253,6 +256,10 @@ class Client:
 
     def handle(self, method: str, fn: Handler | None = None) -> Any:
         """Register a request handler for ``method``; usable as a decorator.
+        To be a member of group requests a client declares ``zccp-serves``
+        at HELLO: pass ``handlers=``/``handle_all=`` or ``serves=True`` to
+        connect() (a handler registered later serves DIRECT requests, and
+        group requests only from the next session on).
         The handler gets a :class:`Request` and returns the reply body
         (None, bytes, str, a list of frames, or a Reply for headers), or
         raises: a ProtocolError keeps its code, anything else is a
@@ -738,7 +745,9 @@ def connect(endpoint: str, *, identifier: str = "", labels: Mapping[str, str] | 
     Options: on_error(exc) for asynchronous problems (notices, lost
     sessions), on_direct(delivery) for DIRECTs, heartbeat/silence
     (seconds), buffer (messages kept while disconnected), workers (request
-    handler threads), pending_limit (per subscription)."""
+    handler threads), pending_limit (per subscription); handlers={method:
+    fn} and handle_all=fn register request handlers before HELLO, and
+    serves=True declares the client a group member without them."""
     c = Client(endpoint, identifier=identifier, labels=labels, **options)
     if not c._hello_event.wait(timeout):
         why = c._last_error or "no HELLO-OK"
