@@ -11,6 +11,7 @@ export PATH := $(dir $(GO)):$(PATH)
 
 .PHONY: run build install test test-main test-interop fuzz-short fuzz vet deps-test bench soak clean
 .PHONY: test-python
+.PHONY: test-c
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -33,7 +34,7 @@ vet:
 deps-test:
 	@./scripts/ensure-deps.sh libzmq3-dev pkg-config
 
-test: deps-test vet test-main test-interop fuzz-short test-python
+test: deps-test vet test-main test-interop fuzz-short test-python test-c
 
 test-main:
 	$(GO) test -race -count=1 ./...
@@ -48,6 +49,12 @@ test-python:
 	@./scripts/ensure-deps.sh python3-zmq python3-pytest
 	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
 	cd clients/python && ZCCP_BIN_DIR=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider tests
+
+# The C client library (clients/c: libzccp on CZMQ) against a zccpd built
+# from this tree, with Go peers, the whole run under valgrind.
+test-c:
+	@./scripts/ensure-deps.sh gcc make pkg-config libczmq-dev valgrind
+	$(MAKE) -C clients/c test GO=$(GO)
 
 # Each fuzz target for a short bounded time; the corpus in testdata/fuzz
 # is replayed by the ordinary tests too.
@@ -72,6 +79,7 @@ soak:
 
 clean:
 	rm -rf $(BIN)
+	$(MAKE) -C clients/c clean
 
 # Man pages and shell completions under packaging/, generated from the
 # commands' own definitions (a test fails when they are stale).

@@ -1,0 +1,567 @@
+/*  zccp_test.c - libzccp against a real zccpd (built from this repository),
+    with Go peers (zccp device, zccp call) and the original-API programs.
+    Run by tests/run.sh (under valgrind); zccp_test [FILTER] runs the
+    tests whose name contains FILTER. */
+
+#include "harness.h"
+#include <signal.h>
+
+static h_broker_t broker;       //  default settings
+static h_broker_t brisk;        //  --timeout 1s --ping-interval 250ms
+
+//  ---------------------------------------------------------------------
+//  Helpers
+
+//  The next message within timeout msecs, skipping none.
+static bool
+s_recv (zccp_client_t *c, int timeout)
+{
+    return zccp_client_wait (c, timeout) == 0;
+}
+
+static char *
+s_frame (zmsg_t *msg, size_t index)
+{
+    zframe_t *f = zmsg_first (msg);
+    for (size_t i = 0; f && i < index; i++)
+        f = zmsg_next (msg);
+    return f? zframe_strdup (f): NULL;
+}
+
+//  A C device on its own thread: a zactor that serves requests through
+//  the documented poll contract (zpoller on zccp_client_actor).
+typedef struct {
+    const char *endpoint;
+    const char *id;
+    const char *label;          //  "name=value" or NULL
+    const char *subscribe;      //  joins groups, or NULL
+    const char *method;         //  NULL: every method
+    zccp_handler_fn *fn;
+} device_t;
+
+static void
+s_device_actor (zsock_t *pipe, void *args)
+{
+    device_t *d = (device_t *) args;
+    zccp_client_t *c = zccp_client_new ();
+    zccp_client_set_identifier (c, d->id);
+    if (d->label) {
+        char name [64];
+        const char *eq = strchr (d->label, '=');
+        snprintf (name, sizeof name, "%.*s", (int) (eq - d->label), d->label);
+        zccp_client_set_label (c, name, eq + 1);
+    }
+    zccp_client_handle (c, d->method, d->fn, (void *) d);
+    zsock_signal (pipe, 0);
+    int rc = zccp_client_connect (c, d->endpoint, 5000);
+    if (rc == 0 && d->subscribe)
+        rc = zccp_client_subscribe (c, d->subscribe);
+    zstr_send (pipe, rc == 0? "ready": zccp_client_reason (c));
+    zpoller_t *poller = zpoller_new (pipe, zccp_client_actor (c), NULL);
+    while (true) {
+        void *which = zpoller_wait (poller, -1);
+        if (which == pipe) {
+            char *command = zstr_recv (pipe);
+            bool stop = !command || streq (command, "$TERM");
+            if (!stop && streq (command, "SESSIONS"))
+                zsock_send (pipe, "8", zccp_client_sessions (c));
+            zstr_free (&command);
+            if (stop)
+                break;
+        }
+        else
+        if (which)
+            zccp_client_wait (c, 0);
+        else
+        if (zpoller_terminated (poller))
+            break;
+    }
+    zpoller_destroy (&poller);
+    zccp_client_destroy (&c);
+}
+
+static zactor_t *
+s_device_start (device_t *d)
+{
+    zactor_t *actor = zactor_new (s_device_actor, d);
+    char *ready = zstr_recv (actor);
+    bool ok = ready && streq (ready, "ready");
+    if (!ok)
+        printf ("    device %s: %s\n", d->id, ready? ready: "?");
+    zstr_free (&ready);
+    if (!ok)
+        zactor_destroy (&actor);
+    return actor;
+}
+
+static uint64_t
+s_device_sessions (zactor_t *device)
+{
+    uint64_t sessions = 0;
+    zstr_send (device, "SESSIONS");
+    zsock_recv (device, "8", &sessions);
+    return sessions;
+}
+
+static int
+s_upper (zccp_request_t *r, void *arg)
+{
+    char *text = s_frame (zccp_request_content (r), 0);
+    for (char *p = text; p && *p; p++)
+        *p = (char) toupper ((unsigned char) *p);
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, text? text: "");
+    zmsg_addstr (reply, zccp_request_method (r));
+    zstr_free (&text);
+    zccp_request_reply (r, &reply);
+    return 0;
+}
+
+static int
+s_status (zccp_request_t *r, void *arg)
+{
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstrf (reply, "status of %s", ((device_t *) arg)->id);
+    zccp_request_reply (r, &reply);
+    return 0;
+}
+
+static int
+s_busy (zccp_request_t *r, void *arg)
+{
+    zccp_request_fail (r, "busy", "rack 13 is busy");
+    return 0;
+}
+
+//  Slower than the brisk broker's timeout (1 s): the session must survive.
+static int
+s_slow (zccp_request_t *r, void *arg)
+{
+    zclock_sleep (2500);
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstr (reply, "done");
+    zccp_request_reply (r, &reply);
+    return 0;
+}
+
+//  Starts a Go `zccp device` (echo: cat) and returns its pid.
+static pid_t
+s_go_device (const char *endpoint, const char *id, const char *label, const char *subscribe)
+{
+    char log [256];
+    snprintf (log, sizeof log, "%s/go-device-%s.log", h_env ("ZCCP_TESTDIR"), id);
+    const char *argv [] = { h_env ("ZCCP_CLI"), "device", "--endpoint", endpoint, "--id", id,
+                            "--label", label, "--subscribe", subscribe, "--", "/bin/cat", NULL };
+    return h_spawn ((char *const *) argv, NULL, log);
+}
+
+//  Waits (bounded) until identifier answers a request.
+static bool
+s_reachable (zccp_client_t *c, const char *identifier)
+{
+    for (int i = 0; i < 100; i++) {
+        if (zccp_client_request (c, identifier, "ping", NULL, NULL, 2000) == 0)
+            return true;
+        if (!streq (zccp_client_error (c), "no-such-client"))
+            return false;
+        zclock_sleep (50);
+    }
+    return false;
+}
+
+//  ---------------------------------------------------------------------
+//  Tests
+
+static void
+test_pubsub_headers_frames (void)
+{
+    zccp_client_t *sub = h_client (broker.tcp, "ps-sub");
+    if (sub && getenv ("ZCCP_VERBOSE"))
+        zccp_client_verbose (sub);
+    zccp_client_t *pub = h_client (broker.ipc, "ps-pub");
+    REQUIRE (sub && pub);
+    CHECK (zccp_client_subscribe (sub, "^sensor\\.") == 0);
+    //  A refused expression is the failure of that call, with the code
+    CHECK (zccp_client_subscribe (sub, "(a*)*") == -1);
+    CHECK_STR (zccp_client_error (sub), "bad-expression");
+    CHECK (*zccp_client_reason (sub));
+
+    zhash_t *headers = zhash_new ();
+    zhash_insert (headers, "unit", "W");
+    zhash_insert (headers, "site", "rack 12");
+    zmsg_t *content = zmsg_new ();
+    zmsg_addstr (content, "4120");
+    zmsg_addmem (content, "", 0);
+    zmsg_addmem (content, "a\0b", 3);
+    CHECK (zccp_client_publish_msg (pub, "sensor.power", headers, &content) == 0);
+    CHECK (content == NULL);
+    zhash_destroy (&headers);
+    //  No content frames at all (the original client aborted on these)
+    CHECK (zccp_client_publish_msg (pub, "sensor.empty", NULL, NULL) == 0);
+
+    REQUIRE (s_recv (sub, 5000));
+    CHECK (zccp_client_status (sub) == 0);
+    CHECK_STR (zccp_client_sender (sub), "ps-pub");
+    CHECK_STR (zccp_client_address (sub), "sensor.power");
+    CHECK_STR (zccp_client_header (sub, "unit"), "W");
+    CHECK_STR (zccp_client_header (sub, "site"), "rack 12");
+    CHECK (zccp_client_header_count (sub) == 2);
+    zmsg_t *body = zccp_client_body (sub);
+    REQUIRE (body && zmsg_size (body) == 3);
+    CHECK_STR (zccp_client_content (sub), "4120");
+    CHECK (zframe_size (zmsg_next (body)) == 0);
+    zframe_t *third = zmsg_next (body);
+    CHECK (zframe_size (third) == 3 && memcmp (zframe_data (third), "a\0b", 3) == 0);
+
+    REQUIRE (s_recv (sub, 5000));
+    CHECK_STR (zccp_client_address (sub), "sensor.empty");
+    CHECK (zmsg_size (zccp_client_body (sub)) == 0);
+    CHECK_STR (zccp_client_content (sub), "");
+    //  Too long an address is refused before the wire
+    char longer [300];
+    memset (longer, 'x', sizeof longer - 1);
+    longer [sizeof longer - 1] = 0;
+    CHECK (zccp_client_publish (pub, longer, "x") == -1);
+    CHECK_STR (zccp_client_error (pub), "invalid-argument");
+    zccp_client_destroy (&pub);
+    zccp_client_destroy (&sub);
+}
+
+static void
+test_once_only_delivery (void)
+{
+    zccp_client_t *sub = h_client (broker.ipc, "once-sub");
+    zccp_client_t *pub = h_client (broker.tcp, "once-pub");
+    REQUIRE (sub && pub);
+    CHECK (zccp_client_subscribe (sub, "H.*O") == 0);
+    CHECK (zccp_client_subscribe (sub, "H.*O") == 0);
+    CHECK (zccp_client_subscribe (sub, "HELLO") == 0);
+    CHECK (zccp_client_subscribe (sub, "^\\(HELLO") == 0);
+    CHECK (zccp_client_subscribe (sub, "^marker$") == 0);
+    CHECK (zccp_client_publish (pub, "(HELLO, WORLD)", "TEST") == 0);
+    CHECK (zccp_client_publish (pub, "marker", "END") == 0);
+    REQUIRE (s_recv (sub, 5000));
+    CHECK_STR (zccp_client_content (sub), "TEST");
+    CHECK_STR (zccp_client_address (sub), "(HELLO, WORLD)");
+    CHECK_STR (zccp_client_sender (sub), "once-pub");
+    //  Order is kept between one publisher and one subscriber: a duplicate
+    //  would come before the marker
+    REQUIRE (s_recv (sub, 5000));
+    CHECK_STR (zccp_client_content (sub), "END");
+    //  A cancelled expression no longer matches; the others still do
+    CHECK (zccp_client_unsubscribe (sub, "HELLO") == 0);
+    CHECK (zccp_client_unsubscribe (sub, "H.*O") == 0);
+    CHECK (zccp_client_unsubscribe (sub, "^\\(HELLO") == 0);
+    CHECK (zccp_client_publish (pub, "(HELLO, AGAIN)", "GONE") == 0);
+    CHECK (zccp_client_publish (pub, "marker", "END2") == 0);
+    REQUIRE (s_recv (sub, 5000));
+    CHECK_STR (zccp_client_content (sub), "END2");
+    zccp_client_destroy (&pub);
+    zccp_client_destroy (&sub);
+}
+
+static void
+test_direct (void)
+{
+    zccp_client_t *a = h_client (broker.ipc, "direct-a");
+    zccp_client_t *b = h_client (broker.tcp, "direct-b");
+    REQUIRE (a && b);
+    zhash_t *headers = zhash_new ();
+    zhash_insert (headers, "kind", "note");
+    zmsg_t *content = zmsg_new ();
+    zmsg_addstr (content, "one");
+    zmsg_addstr (content, "two");
+    CHECK (zccp_client_direct (a, "direct-b", headers, &content) == 0);
+    zhash_destroy (&headers);
+    REQUIRE (s_recv (b, 5000));
+    CHECK_STR (zccp_client_sender (b), "direct-a");
+    CHECK_STR (zccp_client_address (b), "direct-b");
+    CHECK_STR (zccp_client_header (b, "kind"), "note");
+    CHECK (zmsg_size (zccp_client_body (b)) == 2);
+    //  To nobody: the broker's notice comes back as an error
+    CHECK (zccp_client_direct (a, "nobody-here", NULL, NULL) == 0);
+    REQUIRE (s_recv (a, 5000));
+    CHECK (zccp_client_status (a) == -1);
+    CHECK_STR (zccp_client_error (a), "no-such-client");
+    CHECK_STR (zccp_client_sender (a), "$zccp");
+    zccp_client_destroy (&a);
+    zccp_client_destroy (&b);
+}
+
+static void
+test_c_requester_go_device (void)
+{
+    pid_t dev = s_go_device (broker.tcp, "go-echo", "kind=echo", "^echo$");
+    zccp_client_t *c = h_client (broker.ipc, "c-requester");
+    REQUIRE (c);
+    CHECK (s_reachable (c, "go-echo"));
+    zmsg_t *content = zmsg_new ();
+    zmsg_addstr (content, "hello ");
+    zmsg_addstr (content, "device");
+    CHECK (zccp_client_request (c, "go-echo", "echo", NULL, &content, 5000) == 0);
+    CHECK_STR (zccp_client_content (c), "hello device");
+    CHECK_STR (zccp_client_sender (c), "go-echo");
+    CHECK_STR (zccp_client_header (c, "zccp-status"), "ok");
+    //  No such device: failed at once, with the broker's code
+    CHECK (zccp_client_request (c, "no-such-device", "echo", NULL, NULL, 5000) == -1);
+    CHECK_STR (zccp_client_error (c), "no-such-client");
+    zccp_client_destroy (&c);
+    kill (dev, SIGTERM);
+    CHECK (h_wait (dev, 10000) == 0);
+}
+
+static void
+test_go_call_c_device (void)
+{
+    device_t d = { broker.ipc, "c-upper", "kind=upper", NULL, "upper", s_upper };
+    zactor_t *device = s_device_start (&d);
+    REQUIRE (device);
+    char command [512], out [1024];
+    snprintf (command, sizeof command, "%s call --endpoint %s --timeout 10s c-upper upper 'hello from go' 2>&1",
+              h_env ("ZCCP_CLI"), broker.tcp);
+    CHECK (h_capture (command, out, sizeof out) == 0);
+    CHECK (strstr (out, "HELLO FROM GO") != NULL);
+    //  A method the device does not serve: no-such-method, exit 6
+    snprintf (command, sizeof command, "%s call --endpoint %s --timeout 10s c-upper other x 2>&1",
+              h_env ("ZCCP_CLI"), broker.tcp);
+    CHECK (h_capture (command, out, sizeof out) == 6);
+    CHECK (strstr (out, "no-such-method") != NULL);
+    //  And from C to C, with headers, two frames back
+    zccp_client_t *c = h_client (broker.tcp, "c-caller");
+    REQUIRE (c);
+    zmsg_t *content = zmsg_new ();
+    zmsg_addstr (content, "abc");
+    CHECK (zccp_client_request (c, "c-upper", "upper", NULL, &content, 5000) == 0);
+    CHECK_STR (zccp_client_content (c), "ABC");
+    CHECK (zmsg_size (zccp_client_body (c)) == 2);
+    zccp_client_destroy (&c);
+    zactor_destroy (&device);
+}
+
+static void
+test_group_call (void)
+{
+    device_t d1 = { broker.tcp, "c-pdu-1", "rack=12", "^pdus$", "status", s_status };
+    device_t d2 = { broker.ipc, "c-pdu-2", "rack=13", "^pdus$", "status", s_busy };
+    zactor_t *dev1 = s_device_start (&d1);
+    zactor_t *dev2 = s_device_start (&d2);
+    pid_t go = s_go_device (broker.ipc, "go-pdu", "rack=12", "^pdus$");
+    zccp_client_t *c = h_client (broker.tcp, "c-operator");
+    REQUIRE (dev1 && dev2 && c);
+    //  The Go device's subscription is in place once a dry run sees it
+    zccp_group_t *g = NULL;
+    for (int i = 0; i < 100; i++) {
+        zccp_group_destroy (&g);
+        g = zccp_client_group (c, "pdus", "status", NULL, NULL, NULL, 5000, true);
+        if (!g || zccp_group_expected (g) == 3)
+            break;
+        zclock_sleep (50);
+    }
+    REQUIRE (g && zccp_group_expected (g) == 3);
+    CHECK (zccp_group_next (g) == -1);       //  a dry run delivers nothing
+    CHECK (zccp_group_missing (g) == 3);
+    zccp_group_destroy (&g);
+
+    g = zccp_client_group (c, "pdus", "status", NULL, NULL, NULL, 10000, false);
+    REQUIRE (g);
+    CHECK (zccp_group_expected (g) == 3);
+    int replies = 0, ok = 0;
+    while (zccp_group_next (g) == 0) {
+        replies++;
+        if (zccp_client_status (c) == 0) {
+            ok++;
+            if (streq (zccp_client_sender (c), "c-pdu-1"))
+                CHECK_STR (zccp_client_content (c), "status of c-pdu-1");
+        }
+        else {
+            CHECK_STR (zccp_client_sender (c), "c-pdu-2");
+            CHECK_STR (zccp_client_error (c), "busy");
+            CHECK_STR (zccp_client_reason (c), "rack 13 is busy");
+        }
+    }
+    CHECK (replies == 3 && ok == 2);
+    CHECK (zccp_group_ok (g) == 2 && zccp_group_failed (g) == 1 && zccp_group_missing (g) == 0);
+    zccp_group_destroy (&g);
+
+    //  Narrowed by label: rack 12 only (the C and the Go device)
+    g = zccp_client_group (c, "pdus", "status", "rack=12", NULL, NULL, 10000, false);
+    REQUIRE (g);
+    CHECK (zccp_group_expected (g) == 2);
+    while (zccp_group_next (g) == 0)
+        CHECK (zccp_client_status (c) == 0);
+    CHECK (zccp_group_ok (g) == 2 && zccp_group_missing (g) == 0);
+    zccp_group_destroy (&g);
+    zccp_client_destroy (&c);
+    zactor_destroy (&dev1);
+    zactor_destroy (&dev2);
+    kill (go, SIGTERM);
+    CHECK (h_wait (go, 10000) == 0);
+}
+
+static void
+test_broker_restart (void)
+{
+    h_broker_t r;
+    REQUIRE (h_broker_start (&r, NULL) == 0);
+    zccp_client_t *sub = h_client (r.tcp, "restart-sub");
+    REQUIRE (sub);
+    CHECK (zccp_client_subscribe (sub, "^r\\.") == 0);
+    CHECK (zccp_client_sessions (sub) == 1);
+    h_broker_kill (&r, SIGKILL);
+    REQUIRE (h_broker_restart (&r, NULL) == 0);
+    //  The subscriber says HELLO again and renews its subscription by
+    //  itself; until it has, publications miss it
+    zccp_client_t *pub = h_client (r.ipc, "restart-pub");
+    REQUIRE (pub);
+    bool got = false;
+    for (int i = 0; i < 100 && !got; i++) {
+        zccp_client_publish (pub, "r.after", "back");
+        got = s_recv (sub, 100) && streq (zccp_client_content (sub), "back");
+    }
+    CHECK (got);
+    CHECK (zccp_client_sessions (sub) == 2);
+    CHECK (zccp_client_connected (sub));
+    zccp_client_destroy (&pub);
+    zccp_client_destroy (&sub);
+    h_broker_kill (&r, SIGTERM);
+}
+
+static void
+test_idle_keepalive (void)
+{
+    zccp_client_t *sub = h_client (brisk.tcp, "idle-sub");
+    REQUIRE (sub);
+    CHECK_STR (zccp_client_server_info (sub, "zccp-timeout"), "1000");
+    CHECK (zccp_client_subscribe (sub, "^k\\.") == 0);
+    //  Idle three times the broker's timeout: the actor answers its PINGs
+    CHECK (zccp_client_wait (sub, 3000) == -1);
+    CHECK_STR (zccp_client_error (sub), "timeout");
+    CHECK (zccp_client_sessions (sub) == 1);
+    zccp_client_t *pub = h_client (brisk.ipc, "idle-pub");
+    REQUIRE (pub);
+    CHECK (zccp_client_publish (pub, "k.1", "still here") == 0);
+    REQUIRE (s_recv (sub, 5000));
+    CHECK_STR (zccp_client_content (sub), "still here");
+    CHECK (zccp_client_sessions (sub) == 1);
+    zccp_client_destroy (&pub);
+    zccp_client_destroy (&sub);
+}
+
+static void
+test_slow_handler (void)
+{
+    device_t d = { brisk.ipc, "c-slow", "kind=slow", NULL, NULL, s_slow };
+    zactor_t *device = s_device_start (&d);
+    zccp_client_t *c = h_client (brisk.tcp, "slow-caller");
+    REQUIRE (device && c);
+    CHECK (zccp_client_request (c, "c-slow", "work", NULL, NULL, 10000) == 0);
+    CHECK_STR (zccp_client_content (c), "done");
+    CHECK (s_device_sessions (device) == 1);
+    //  And a second one on the same session
+    CHECK (zccp_client_request (c, "c-slow", "work", NULL, NULL, 10000) == 0);
+    CHECK (s_device_sessions (device) == 1);
+    CHECK (zccp_client_sessions (c) == 1);
+    zccp_client_destroy (&c);
+    zactor_destroy (&device);
+}
+
+//  The original shell client: a subscriber, then a publisher
+static void
+test_zccp_sh (void)
+{
+    char out [256], env [160];
+    snprintf (out, sizeof out, "%s/zccp_sh-sub.out", h_env ("ZCCP_TESTDIR"));
+    snprintf (env, sizeof env, "ZCCP_ENDPOINT=%s", broker.ipc);
+    const char *envs [] = { env, NULL };
+    const char *argv [16];
+    int n = h_wrap (argv, 10);
+    argv [n] = h_env ("ZCCP_SH");
+    argv [n + 1] = "^sh\\.";
+    argv [n + 2] = NULL;
+    pid_t sub = h_spawn ((char *const *) argv, envs, out);
+    //  It is subscribed once the broker lists an anonymous session holding
+    //  one subscription (no other anonymous client is connected now)
+    zccp_client_t *c = h_client (broker.tcp, "sh-watcher");
+    REQUIRE (c);
+    bool subscribed = false;
+    for (int i = 0; i < 300 && !subscribed; i++) {
+        if (zccp_client_request (c, "$zccp", "clients", NULL, NULL, 5000) == 0)
+            for (zframe_t *f = zmsg_first (zccp_client_body (c)); f && !subscribed;
+                 f = zmsg_next (zccp_client_body (c))) {
+                char *json = zframe_strdup (f);
+                subscribed = strstr (json, "\"identifier\":\"\"") && strstr (json, "\"subscriptions\":1");
+                free (json);
+            }
+        if (!subscribed)
+            zclock_sleep (50);
+    }
+    zccp_client_destroy (&c);
+    CHECK (subscribed);
+    argv [n + 1] = "sh.test";
+    argv [n + 2] = "hello-sh";
+    argv [n + 3] = NULL;
+    pid_t pub = h_spawn ((char *const *) argv, envs, NULL);
+    CHECK (h_wait (pub, 60000) == 0);
+    bool seen = h_file_has (out, "Content=hello-sh sender= address=sh.test", 10000);
+    CHECK (seen);
+    kill (sub, SIGINT);
+    CHECK (h_wait (sub, 60000) == 0);
+}
+
+static void
+test_original_api_program (void)
+{
+    const char *argv [16];
+    int n = h_wrap (argv, 10);
+    argv [n] = h_env ("ZCCP_ORIGINAL");
+    argv [n + 1] = broker.tcp;
+    argv [n + 2] = NULL;
+    pid_t p = h_spawn ((char *const *) argv, NULL, NULL);
+    CHECK (h_wait (p, 60000) == 0);
+}
+
+static void
+test_connect_failure (void)
+{
+    zccp_client_t *c = zccp_client_new ();
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "ipc://@/zccp-ctest-nobody-%d", getpid ());
+    CHECK (zccp_client_connect (c, endpoint, 300) == -1);
+    CHECK_STR (zccp_client_error (c), "timeout");
+    CHECK (zccp_client_publish (c, "a", "b") == -1);
+    CHECK_STR (zccp_client_error (c), "not-connected");
+    //  and the same client connects once a broker is there
+    CHECK (zccp_client_connect (c, broker.tcp, 5000) == 0);
+    CHECK (zccp_client_connected (c));
+    zccp_client_destroy (&c);
+}
+
+int
+main (int argc, char *argv [])
+{
+    zsys_init ();
+    h_test_t tests [] = {
+        { "pubsub_headers_frames", test_pubsub_headers_frames },
+        { "once_only_delivery", test_once_only_delivery },
+        { "direct", test_direct },
+        { "connect_failure", test_connect_failure },
+        { "c_requester_go_device", test_c_requester_go_device },
+        { "go_call_c_device", test_go_call_c_device },
+        { "group_call", test_group_call },
+        { "broker_restart", test_broker_restart },
+        { "idle_keepalive", test_idle_keepalive },
+        { "slow_handler", test_slow_handler },
+        { "zccp_sh", test_zccp_sh },
+        { "original_api_program", test_original_api_program },
+        { NULL, NULL }
+    };
+    const char *brisk_flags [] = { "--timeout", "1s", "--ping-interval", "250ms", NULL };
+    if (h_broker_start (&broker, NULL) || h_broker_start (&brisk, brisk_flags)) {
+        printf ("cannot start zccpd\n0 passed, 1 failed\n");
+        return 1;
+    }
+    int failed = h_run (tests, argc > 1? argv [1]: NULL);
+    h_broker_kill (&broker, SIGTERM);
+    h_broker_kill (&brisk, SIGTERM);
+    return failed? 1: 0;
+}
