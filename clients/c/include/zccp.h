@@ -228,7 +228,9 @@ size_t
 void
     zccp_group_destroy (zccp_group_t **self_p);
 
-//  Device side. A handler runs for each request whose method it serves
+//  Device side. Register handlers before connect: a client that has one
+//  at HELLO declares zccp-serves: 1 and so is a member of group requests
+//  (to the groups its subscriptions match). A handler runs for each request whose method it serves
 //  (method NULL: every method) inside recv/wait. It sets the reply with
 //  zccp_request_reply / _fail and returns 0, or returns -1 for a
 //  device-error. Requests whose TTL ran out are answered "expired"

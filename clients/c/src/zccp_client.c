@@ -164,7 +164,11 @@ zccpi_answer (zccp_client_t *self)
 int
 zccp_client_connect (zccp_client_t *self, const char *endpoint, int timeout)
 {
-    zframe_t *hello = zccp_wire_frame (ZCCP_HELLO, self->identifier, NULL, self->labels, NULL);
+    //  A client with handlers declares it serves requests: that makes it a
+    //  member of group requests (docs/protocol.md 6.7)
+    const char *serves [] = { "zccp-serves", "1", NULL };
+    zframe_t *hello = zccp_wire_frame (ZCCP_HELLO, self->identifier, NULL, self->labels,
+                                       zlist_size (self->handlers)? serves: NULL);
     if (!hello || !endpoint)
         return zccpi_status (self, -1, "invalid-argument",
                                        "identifier, label name or endpoint too long or missing");

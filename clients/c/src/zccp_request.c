@@ -166,11 +166,17 @@ s_group_new (zccp_client_t *self, const char *id, zccp_wire_t *receipt, int time
     g->id = strdup (id);
     g->timeout = timeout;
     g->deadline = timeout > 0? zccp_now () + timeout: INT64_MAX;
-    g->count = zmsg_size (receipt->content);
+    //  zccp-recipients says how many frames name recipients (with none,
+    //  the receipt carries one empty frame that names nobody)
+    const char *recipients = zccp_dict_get (&receipt->headers, "zccp-recipients", NULL);
+    g->count = recipients? (size_t) atoll (recipients): zmsg_size (receipt->content);
+    if (g->count > zmsg_size (receipt->content))
+        g->count = zmsg_size (receipt->content);
     g->expected = (char **) calloc (g->count + 1, sizeof (char *));
     g->waiting = zhash_new ();
     size_t i = 0;
-    for (zframe_t *f = zmsg_first (receipt->content); f; f = zmsg_next (receipt->content)) {
+    zframe_t *f = zmsg_first (receipt->content);
+    for (; f && i < g->count; f = zmsg_next (receipt->content)) {
         g->expected [i++] = zframe_strdup (f);
         size_t *due = (size_t *) zhash_lookup (g->waiting, g->expected [i - 1]);
         if (!due) {

@@ -391,6 +391,13 @@ test_group_call (void)
         CHECK (zccp_client_status (c) == 0);
     CHECK (zccp_group_ok (g) == 2 && zccp_group_missing (g) == 0);
     zccp_group_destroy (&g);
+    //  A group nobody serves: an empty receipt, nothing to wait for
+    g = zccp_client_group (c, "no-such-group", "status", NULL, NULL, NULL, 10000, false);
+    REQUIRE (g);
+    CHECK (zccp_group_expected (g) == 0);
+    CHECK (zccp_group_next (g) == -1);
+    CHECK (zccp_group_ok (g) == 0 && zccp_group_missing (g) == 0);
+    zccp_group_destroy (&g);
     zccp_client_destroy (&c);
     zactor_destroy (&dev1);
     zactor_destroy (&dev2);
