@@ -36,6 +36,7 @@ func (p *peer) deliver(t *session, sender, address []byte, headers codec.RawHead
 		return false
 	}
 	p.queued(t.out, st)
+	t.deliveries.Add(1)
 	return true
 }
 

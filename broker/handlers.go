@@ -28,6 +28,7 @@ func (p *peer) hello(v codec.View) {
 		peer:      p,
 		out:       p.out,
 		since:     time.Now(),
+		droppedAt: p.out.Dropped(),
 	}
 	s.ref = newSessionRef(s)
 	old, ok := b.register(s)

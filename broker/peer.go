@@ -178,6 +178,9 @@ func (p *peer) reply(m codec.Message) {
 		return
 	}
 	p.queued(p.out, st)
+	if s := p.sess; s != nil && m.ID == codec.Deliver {
+		s.deliveries.Add(1) // a notice, an error reply, a receipt
+	}
 }
 
 // tick runs the liveness machine; called by the ticker goroutine only.

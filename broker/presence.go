@@ -52,6 +52,7 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 		})
 		if err == nil {
 			t.out.Flush()
+			t.deliveries.Add(1)
 		}
 	}
 }

@@ -191,7 +191,9 @@ func (b *Broker) notify(s *session, m codec.Message) {
 	}
 	if err := s.out.Send(frames); err != nil {
 		b.log.Debug("notice not queued", "identifier", s.ident, "err", err)
+		return
 	}
+	s.deliveries.Add(1)
 }
 
 // directRequest routes a request (DIRECT with zccp-request-id) to t.
@@ -253,6 +255,7 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 		return false
 	}
 	p.queued(t.out, st)
+	t.deliveries.Add(1)
 	return true
 }
 

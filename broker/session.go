@@ -30,6 +30,9 @@ type session struct {
 	subs      atomic.Int64  // expressions held (changed by the owning reader only)
 	published atomic.Uint64 // PUBLISH received
 	directs   atomic.Uint64 // DIRECT received
+
+	deliveries atomic.Uint64 // DELIVERs queued to this session (notifications, commands, replies, notices, events)
+	droppedAt  uint64        // the connection's drop count at HELLO
 }
 
 // sessionRef is what the subscription indexes hold instead of the
@@ -63,12 +66,20 @@ func subscribers(ix *match.Index[*sessionRef], address []byte) []*session {
 	return out
 }
 
-// delivered returns how many messages were queued to the session's
-// connection (its outbox counts them under its own lock).
-func (s *session) delivered() uint64 { return s.out.Queued() }
+// delivered returns how many DELIVERs were queued to this session: not
+// the connection's other traffic (HELLO-OK, SUBSCRIBE-OK, PINGs) nor its
+// earlier sessions.
+func (s *session) delivered() uint64 { return s.deliveries.Load() }
 
-// dropped returns how many notifications were dropped for this client.
-func (s *session) dropped() uint64 { return s.out.Dropped() }
+// dropped returns how many notifications were dropped for this client
+// since this session began.
+func (s *session) dropped() uint64 {
+	n := s.out.Dropped()
+	if n < s.droppedAt {
+		return 0
+	}
+	return n - s.droppedAt
+}
 
 // CloseReason says why a session or connection ended.
 type CloseReason uint8
