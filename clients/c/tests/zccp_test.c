@@ -4,6 +4,7 @@
     tests whose name contains FILTER. */
 
 #include "harness.h"
+#include "fake_broker.h"
 #include <signal.h>
 
 static h_broker_t broker;       //  default settings
@@ -543,6 +544,80 @@ test_connect_failure (void)
     zccp_client_destroy (&c);
 }
 
+//  INVALID on a live session (from a scripted broker): one HELLO on the
+//  same connection, then the subscription again
+static void
+test_invalid_recovery (void)
+{
+    int mode = FAKE_ANSWER;
+    char endpoint [64];
+    zactor_t *fake = fake_broker_new (&mode, endpoint, sizeof endpoint);
+    zccp_client_t *c = h_client (endpoint, "invalid-victim");
+    REQUIRE (c);
+    CHECK (zccp_client_subscribe (c, "^renew\\.me$") == 0);
+    int hellos, subs, conns;
+    fake_broker_count (fake, &hellos, &subs, &conns, NULL);
+    CHECK (hellos == 1 && subs == 1 && conns == 1);
+    zstr_send (fake, "INVALID");
+    char *expression = NULL;
+    for (int i = 0; i < 200 && subs < 2; i++) {
+        zstr_free (&expression);
+        zclock_sleep (i? 25: 0);
+        fake_broker_count (fake, &hellos, &subs, &conns, &expression);
+    }
+    CHECK (hellos == 2 && subs == 2 && conns == 1);
+    CHECK_STR (expression, "^renew\\.me$");
+    zstr_free (&expression);
+    CHECK (zccp_client_sessions (c) == 2);
+    zccp_client_destroy (&c);
+    zactor_destroy (&fake);
+}
+
+//  A broker that never says HELLO-OK, and one that answers INVALID to
+//  every HELLO: one HELLO per connection, a new connection only after the
+//  3 s wait (no HELLO storm)
+static void
+s_no_storm (int mode)
+{
+    char endpoint [64];
+    zactor_t *fake = fake_broker_new (&mode, endpoint, sizeof endpoint);
+    zccp_client_t *c = zccp_client_new ();
+    zccp_client_set_identifier (c, "storm");
+    CHECK (zccp_client_connect (c, endpoint, 4000) == -1);
+    CHECK_STR (zccp_client_error (c), "timeout");
+    int hellos, subs, conns;
+    fake_broker_count (fake, &hellos, &subs, &conns, NULL);
+    CHECK (hellos >= 1 && hellos <= 2);
+    CHECK (hellos == conns);
+    zccp_client_destroy (&c);
+    zactor_destroy (&fake);
+}
+
+static void
+test_no_hello_storm (void)
+{
+    s_no_storm (FAKE_SILENT);
+    s_no_storm (FAKE_INVALID);
+}
+
+//  A newer session with the same identifier takes over: the older one is
+//  told (an error) and stops for good
+static void
+test_taken_over (void)
+{
+    zccp_client_t *old = h_client (broker.tcp, "the-one");
+    REQUIRE (old);
+    zccp_client_t *newer = h_client (broker.ipc, "the-one");
+    REQUIRE (newer);
+    REQUIRE (s_recv (old, 5000) || zccp_client_status (old) == -1);
+    CHECK_STR (zccp_client_error (old), "taken-over");
+    CHECK (!zccp_client_connected (old));
+    CHECK (zccp_client_subscribe (old, "x") == -1);
+    CHECK (zccp_client_connected (newer));
+    zccp_client_destroy (&old);
+    zccp_client_destroy (&newer);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -558,6 +633,9 @@ main (int argc, char *argv [])
         { "broker_restart", test_broker_restart },
         { "idle_keepalive", test_idle_keepalive },
         { "slow_handler", test_slow_handler },
+        { "invalid_recovery", test_invalid_recovery },
+        { "no_hello_storm", test_no_hello_storm },
+        { "taken_over", test_taken_over },
         { "zccp_sh", test_zccp_sh },
         { "original_api_program", test_original_api_program },
         { NULL, NULL }
