@@ -43,11 +43,13 @@ test-interop:
 	cd interop && CGO_ENABLED=1 $(GO) test -race -count=1 ./...
 
 # The Python client (clients/python) against a zccpd built from this
-# tree; Debian's python3 (not a pyenv one) sees Debian's pyzmq and pytest.
+# tree, after mypy --strict on its type hints; Debian's python3 (not a
+# pyenv one) sees Debian's pyzmq, pytest and mypy.
 PYTHON ?= /usr/bin/python3
 test-python:
-	@./scripts/ensure-deps.sh python3-zmq python3-pytest
+	@./scripts/ensure-deps.sh python3-zmq python3-pytest python3-mypy
 	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
+	cd clients/python && $(PYTHON) -m mypy --strict --ignore-missing-imports --cache-dir=/dev/null zccp
 	cd clients/python && ZCCP_BIN_DIR=$(CURDIR)/$(BIN) $(PYTHON) -m pytest -q -p no:cacheprovider tests
 
 # The C client library (clients/c: libzccp on CZMQ) against a zccpd built

@@ -61,7 +61,7 @@ class Client:
                  heartbeat: float = 2.0, silence: float = 10.0, buffer: int = 10000,
                  pending_limit: int = 65536, workers: int = 8, hello_retry: float = 3.0,
                  serves: bool = False, handlers: Mapping[str, Handler] | None = None,
-                 handle_all: Handler | None = None, context: zmq.Context | None = None) -> None:
+                 handle_all: Handler | None = None, context: "zmq.Context[Any]" | None = None) -> None:
         if len(codec.encode_text(identifier)) > codec.MAX_STRING:
             raise ValueError("identifier longer than 255 bytes")
         self.endpoint = endpoint
@@ -458,7 +458,7 @@ class Client:
             sock.close(0)
             os.close(self._wake_r)
 
-    def _io_run(self, sock: zmq.Socket, mon: zmq.Socket) -> None:
+    def _io_run(self, sock: "zmq.Socket[bytes]", mon: "zmq.Socket[bytes]") -> None:
         poller = zmq.Poller()
         poller.register(mon, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
@@ -493,7 +493,7 @@ class Client:
     def _has_output(self) -> bool:
         return bool(self._ctl) or (self._in_session and bool(self._app))
 
-    def _flush(self, sock: zmq.Socket) -> None:
+    def _flush(self, sock: "zmq.Socket[bytes]") -> None:
         """Write what can be written without blocking: control frames
         always, application traffic only inside a session."""
         for q, app in ((self._ctl, False), (self._app, True)):
@@ -544,7 +544,7 @@ class Client:
         self._hello_at = time.monotonic()
         self._rehello_at = None
 
-    def _on_monitor(self, mon: zmq.Socket) -> None:
+    def _on_monitor(self, mon: "zmq.Socket[bytes]") -> None:
         while True:
             try:
                 ev = parse_monitor_message(mon.recv_multipart(zmq.NOBLOCK))

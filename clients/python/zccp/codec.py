@@ -85,7 +85,7 @@ def _string(out: bytearray, s: Text, what: str) -> None:
     out += b
 
 
-def _dictionary(out: bytearray, headers: Mapping[Text, Text] | None) -> None:
+def _dictionary(out: bytearray, headers: Mapping[str, Text] | None) -> None:
     items = list((headers or {}).items())
     out += struct.pack(">I", len(items))
     for k, v in items:
@@ -96,7 +96,7 @@ def _dictionary(out: bytearray, headers: Mapping[Text, Text] | None) -> None:
 
 
 def encode(id: int, *, identifier: Text = "", expression: Text = "", address: Text = "",
-           sender: Text = "", headers: Mapping[Text, Text] | None = None,
+           sender: Text = "", headers: Mapping[str, Text] | None = None,
            content: Sequence[bytes] = ()) -> list[bytes]:
     """Encode one command as the frames of a ZeroMQ multipart message."""
     fields = _FIELDS.get(id)

@@ -61,8 +61,8 @@ class Device:
         key = (req.sender, req.id)
         with self._lock:
             if key in self._done:
-                _, h, content = self._done[key]
-                self.client.direct(req.sender, content, h)  # a retry: the recorded answer
+                _, recorded, content = self._done[key]
+                self.client.direct(req.sender, content, recorded)  # a retry: the recorded answer
                 return True
             if key in self._running:
                 return True  # a retry of one still running: it will answer

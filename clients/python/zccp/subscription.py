@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, cast
 
 from . import errors
 from .messages import Delivery
@@ -79,7 +79,7 @@ class Subscription:
             self._q.put(_END)
             raise errors.Closed("subscription ended")
         self._taken()
-        return d
+        return cast(Delivery, d)
 
     def __iter__(self) -> Iterator[Delivery]:
         while True:
