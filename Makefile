@@ -55,7 +55,7 @@ test-python:
 # The C client library (clients/c: libzccp on CZMQ) against a zccpd built
 # from this tree, with Go peers, the whole run under valgrind.
 test-c:
-	@./scripts/ensure-deps.sh gcc make pkg-config libczmq-dev valgrind
+	@./scripts/ensure-deps.sh gcc make pkg-config libczmq-dev valgrind python3-zmq
 	$(MAKE) -C clients/c test GO=$(GO)
 
 # Each fuzz target for a short bounded time; the corpus in testdata/fuzz

@@ -13,7 +13,10 @@ mkdir -p "$build/bin"
 
 export ZCCP_TESTDIR=$(mktemp -d "$build/testrun.XXXXXX")
 export ZCCPD=$build/bin/zccpd ZCCP_CLI=$build/bin/zccp
-export ZCCP_SH=$build/zccp_sh ZCCP_ORIGINAL=$build/original_api
+export ZCCP_SH=$build/zccp_sh ZCCP_ORIGINAL=$build/original_api ZCCP_DEVICE=$build/zccp_device
+# The Python client's device and call commands (Debian's python3 sees
+# Debian's pyzmq)
+export ZCCP_PYTHON=${ZCCP_PYTHON:-/usr/bin/python3} ZCCP_PYTHONPATH=$root/clients/python
 valgrind=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,possible
           --suppressions="$here/tests/valgrind.supp")
 if [ "${ZCCP_NO_VALGRIND:-}" = 1 ]; then valgrind=(); fi

@@ -156,6 +156,20 @@ s_go_device (const char *endpoint, const char *id, const char *label, const char
     return h_spawn ((char *const *) argv, NULL, log);
 }
 
+//  Starts `python3 -m zccp device` (the Python client's echo device).
+static pid_t
+s_python_device (const char *endpoint, const char *id)
+{
+    static char pythonpath [512];
+    char log [256];
+    snprintf (pythonpath, sizeof pythonpath, "PYTHONPATH=%s", h_env ("ZCCP_PYTHONPATH"));
+    snprintf (log, sizeof log, "%s/python-device-%s.log", h_env ("ZCCP_TESTDIR"), id);
+    const char *env [] = { pythonpath, NULL };
+    const char *argv [] = { h_env ("ZCCP_PYTHON"), "-m", "zccp", "device", "--endpoint", endpoint,
+                            "--id", id, NULL };
+    return h_spawn ((char *const *) argv, env, log);
+}
+
 //  Waits (bounded) until identifier answers a request.
 static bool
 s_reachable (zccp_client_t *c, const char *identifier)
@@ -339,6 +353,47 @@ test_go_call_c_device (void)
     zactor_destroy (&device);
 }
 
+//  The Python client's device and requester (clients/python)
+static void
+test_c_requester_python_device (void)
+{
+    pid_t dev = s_python_device (broker.ipc, "py-echo");
+    zccp_client_t *c = h_client (broker.tcp, "c-to-python");
+    REQUIRE (c);
+    CHECK (s_reachable (c, "py-echo"));
+    zmsg_t *content = zmsg_new ();
+    zmsg_addstr (content, "from C");
+    zmsg_addmem (content, "\0\1", 2);
+    CHECK (zccp_client_request (c, "py-echo", "echo", NULL, &content, 5000) == 0);
+    CHECK_STR (zccp_client_sender (c), "py-echo");
+    CHECK_STR (zccp_client_content (c), "from C");
+    CHECK (zmsg_size (zccp_client_body (c)) == 2);
+    CHECK (zccp_client_request (c, "py-echo", "fail", NULL, NULL, 5000) == -1);
+    CHECK_STR (zccp_client_error (c), "device-error");
+    zccp_client_destroy (&c);
+    kill (dev, SIGTERM);
+    CHECK (h_wait (dev, 10000) == 0);
+}
+
+static void
+test_python_call_c_device (void)
+{
+    device_t d = { broker.tcp, "c-upper-py", NULL, NULL, "upper", s_upper };
+    zactor_t *device = s_device_start (&d);
+    REQUIRE (device);
+    char command [1024], out [1024];
+    snprintf (command, sizeof command,
+              "PYTHONPATH=%s %s -m zccp call --endpoint %s --timeout 10 c-upper-py upper 'hello from python' 2>&1",
+              h_env ("ZCCP_PYTHONPATH"), h_env ("ZCCP_PYTHON"), broker.ipc);
+    CHECK (h_capture (command, out, sizeof out) == 0);
+    CHECK (strstr (out, "HELLO FROM PYTHON") != NULL);
+    snprintf (command, sizeof command,
+              "PYTHONPATH=%s %s -m zccp call --endpoint %s --timeout 10 c-upper-py other x 2>&1",
+              h_env ("ZCCP_PYTHONPATH"), h_env ("ZCCP_PYTHON"), broker.ipc);
+    CHECK (h_capture (command, out, sizeof out) == 6);
+    zactor_destroy (&device);
+}
+
 static void
 test_group_call (void)
 {
@@ -516,6 +571,32 @@ test_zccp_sh (void)
     CHECK (h_wait (sub, 60000) == 0);
 }
 
+//  The example device program, as another language's suite would run it:
+//  a Go group call reaches it (it declares zccp-serves), then SIGTERM
+static void
+test_device_program (void)
+{
+    char out [256], endpoint [160], command [512], reply [1024];
+    snprintf (out, sizeof out, "%s/zccp_device.out", h_env ("ZCCP_TESTDIR"));
+    const char *argv [24];
+    int n = h_wrap (argv, 10);
+    const char *args [] = { h_env ("ZCCP_DEVICE"), "--endpoint", broker.tcp, "--id", "c-program",
+                            "--label", "rack=99", "--subscribe", "^cdevs$", NULL };
+    for (int i = 0; args [i]; i++)
+        argv [n++] = args [i];
+    argv [n] = NULL;
+    pid_t dev = h_spawn ((char *const *) argv, NULL, out);
+    CHECK (h_file_has (out, "ready", 60000));
+    snprintf (endpoint, sizeof endpoint, "%s", broker.ipc);
+    snprintf (command, sizeof command, "%s call --endpoint %s --timeout 20s --group cdevs --label rack=99 status 2>&1",
+              h_env ("ZCCP_CLI"), endpoint);
+    CHECK (h_capture (command, reply, sizeof reply) == 0);
+    CHECK (strstr (reply, "c-program ok") != NULL);
+    CHECK (strstr (reply, "expected 1, ok 1") != NULL);
+    kill (dev, SIGTERM);
+    CHECK (h_wait (dev, 60000) == 0);
+}
+
 static void
 test_original_api_program (void)
 {
@@ -629,6 +710,8 @@ main (int argc, char *argv [])
         { "connect_failure", test_connect_failure },
         { "c_requester_go_device", test_c_requester_go_device },
         { "go_call_c_device", test_go_call_c_device },
+        { "c_requester_python_device", test_c_requester_python_device },
+        { "python_call_c_device", test_python_call_c_device },
         { "group_call", test_group_call },
         { "broker_restart", test_broker_restart },
         { "idle_keepalive", test_idle_keepalive },
@@ -637,6 +720,7 @@ main (int argc, char *argv [])
         { "no_hello_storm", test_no_hello_storm },
         { "taken_over", test_taken_over },
         { "zccp_sh", test_zccp_sh },
+        { "device_program", test_device_program },
         { "original_api_program", test_original_api_program },
         { NULL, NULL }
     };
