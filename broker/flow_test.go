@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/internal/brokertest"
 	"github.com/zccp-go/zccp/internal/rawpeer"
 	"github.com/zccp-go/zccp/zmtp"
@@ -165,4 +166,51 @@ func TestStalledNextToFast(t *testing.T) {
 		t.Fatalf("stalled subscriber was told of %d missed, broker dropped %d", tl.Missed, b.Stats().Dropped)
 	}
 	t.Logf("stalled subscriber: received %d, missed %d", tl.Received, tl.Missed)
+}
+
+// TestDeclaredHeartbeatSparesPings: a hand-framed client that declares a
+// long heartbeat in HELLO is told its settings and is not pinged while an
+// idle client that declared nothing is pinged every interval; the
+// declared one still gets its PING once its heartbeat has passed.
+func TestDeclaredHeartbeatSparesPings(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{PingInterval: 20 * time.Millisecond, Timeout: 3 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	plain := flowPeer(t, ctx, b.TCP, "plain")
+	plain.NoAutoPong = true
+	lazy, err := rawpeer.Dial(ctx, b.TCP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lazy.Close()
+	lazy.NoAutoPong = true
+	props, err := lazy.HelloProps(ctx, "lazy", rawpeer.Header{Name: codec.HdrHeartbeat, Value: "1500"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if props[codec.HdrHeartbeat] != "1500" || props[codec.HdrTimeout] != "4500" {
+		t.Fatalf("HELLO-OK %v", props)
+	}
+	// The plain client gets three PINGs (answered) before the lazy one gets its first.
+	pings := 0
+	for pings < 3 {
+		m, err := plain.NextContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.ID == rawpeer.Ping {
+			pings++
+			plain.Send(rawpeer.Frame1(rawpeer.PingOK, nil, false, nil))
+		}
+	}
+	quick, qcancel := context.WithTimeout(ctx, 10*time.Millisecond)
+	m, err := lazy.NextContext(quick)
+	qcancel()
+	if err == nil {
+		t.Fatalf("lazy got command %d before its heartbeat", m.ID)
+	}
+	m, err = lazy.NextContext(ctx)
+	if err != nil || m.ID != rawpeer.Ping {
+		t.Fatalf("lazy: %v %+v", err, m)
+	}
 }

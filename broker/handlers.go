@@ -29,6 +29,7 @@ func (p *peer) hello(v codec.View) {
 		out:       p.out,
 		since:     time.Now(),
 		droppedAt: p.out.Dropped(),
+		heartbeat: declaredHeartbeat(v.Headers, b.cfg.PingInterval),
 	}
 	s.ref = newSessionRef(s)
 	old, ok := b.register(s)
@@ -47,6 +48,7 @@ func (p *peer) hello(v codec.View) {
 		codec.HdrMaxMessage:   strconv.FormatInt(b.cfg.MaxMessageSize, 10),
 		codec.HdrSession:      strconv.FormatUint(s.num, 10),
 	}
+	p.heartbeatProps(s, props)
 	if old != nil {
 		props[codec.HdrReplaced] = "1"
 		b.log.Warn("identifier taken over by a newer session", "identifier", ident,

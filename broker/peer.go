@@ -196,7 +196,11 @@ func (p *peer) tick(now time.Time) {
 		// Ended from elsewhere (takeover, expiry) before the reader noticed.
 		sessionless = time.Unix(0, p.conn.LastReceived().UnixNano())
 	}
-	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), sessionless, hasSession) {
+	var heartbeat time.Duration
+	if hasSession {
+		heartbeat = s.heartbeat
+	}
+	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), sessionless, hasSession, heartbeat) {
 	case beatPing:
 		if _, err := p.out.Append(5, zmtp.Control, appendPing); err == nil {
 			p.out.Flush()

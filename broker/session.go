@@ -21,7 +21,8 @@ type session struct {
 	peer      *peer
 	out       *zmtp.Outbox
 	since     time.Time
-	ref       *sessionRef // what the subscription indexes hold
+	heartbeat time.Duration // declared in HELLO (zccp-heartbeat), clamped; 0: none
+	ref       *sessionRef   // what the subscription indexes hold
 
 	inflight map[requestKey]*request // requests outstanding to this session as a device; guarded by Broker.reqMu
 	asked    int                     // requests this session ever made; guarded by Broker.reqMu

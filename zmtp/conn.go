@@ -24,7 +24,8 @@ type Conn struct {
 	peerType SocketType
 	minor    byte // peer's ZMTP minor version
 
-	lastRecv atomic.Int64 // unix nanoseconds of the last successful read syscall
+	lastRecv atomic.Int64 // unix nanoseconds of the last read syscall that returned bytes
+	waiting  atomic.Bool  // the reading goroutine is in a read syscall
 	lastSent atomic.Int64 // unix nanoseconds of the last completed write syscall
 	ownsOut  bool         // the outbox belongs to this connection alone
 	stopping atomic.Bool  // the writer must stop
@@ -56,7 +57,7 @@ func handshake(nc net.Conn, opts Options, out *Outbox) (*Conn, error) {
 		return nil, errors.New("zmtp: Options.Type is required")
 	}
 	c := &Conn{nc: nc, opts: opts, done: make(chan struct{})}
-	c.rd = newReader(nc, opts.MaxMessageSize, opts.MaxFrames)
+	c.rd = newReader(recvMeter{nc, c}, opts.MaxMessageSize, opts.MaxFrames)
 	if err := c.handshake(); err != nil {
 		nc.Close()
 		return nil, err
@@ -169,7 +170,34 @@ func (c *Conn) LocalAddr() net.Addr { return c.nc.LocalAddr() }
 func (c *Conn) Outbox() *Outbox { return c.out }
 
 // LastReceived returns when bytes last arrived from the peer.
-func (c *Conn) LastReceived() time.Time { return time.Unix(0, c.lastRecv.Load()) }
+//
+// While the reading goroutine is busy with what it received (handling it,
+// or paused by its owner's flow control) rather than waiting in a read,
+// it returns now: the peer's bytes are waiting for us, so the peer is not
+// silent, however long our own backlog takes.
+func (c *Conn) LastReceived() time.Time {
+	if !c.waiting.Load() {
+		return time.Now()
+	}
+	return time.Unix(0, c.lastRecv.Load())
+}
+
+// recvMeter is the socket as the frame reader sees it: it records when
+// bytes arrive and whether the reader is waiting for them.
+type recvMeter struct {
+	nc net.Conn
+	c  *Conn
+}
+
+func (m recvMeter) Read(b []byte) (int, error) {
+	m.c.waiting.Store(true)
+	n, err := m.nc.Read(b)
+	if n > 0 {
+		m.c.lastRecv.Store(time.Now().UnixNano())
+	}
+	m.c.waiting.Store(false)
+	return n, err
+}
 
 // LastSent returns when bytes were last written to the peer.
 func (c *Conn) LastSent() time.Time { return time.Unix(0, c.lastSent.Load()) }
@@ -189,11 +217,7 @@ func (c *Conn) Buffered() int { return c.rd.buffered() }
 // owns the connection's reading may call it.
 func (c *Conn) ReadMessage() ([][]byte, error) {
 	for {
-		before := c.rd.nread
 		frames, cmd, err := c.rd.readMessage()
-		if c.rd.nread != before {
-			c.lastRecv.Store(time.Now().UnixNano())
-		}
 		if err != nil {
 			if errors.Is(err, ErrTooLarge) {
 				return nil, err // skipped; the connection is still usable

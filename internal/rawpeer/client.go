@@ -35,11 +35,20 @@ func (p *Peer) await(ctx context.Context, want byte) (*Message, error) {
 
 // Hello sends HELLO and waits for HELLO-OK.
 func (p *Peer) Hello(ctx context.Context, identifier string, hs ...Header) error {
-	if err := p.Send(Frame1(Hello, []string{identifier}, true, hs)); err != nil {
-		return err
-	}
-	_, err := p.await(ctx, HelloOK)
+	_, err := p.HelloProps(ctx, identifier, hs...)
 	return err
+}
+
+// HelloProps is Hello returning HELLO-OK's headers (the broker's properties).
+func (p *Peer) HelloProps(ctx context.Context, identifier string, hs ...Header) (map[string]string, error) {
+	if err := p.Send(Frame1(Hello, []string{identifier}, true, hs)); err != nil {
+		return nil, err
+	}
+	m, err := p.await(ctx, HelloOK)
+	if err != nil {
+		return nil, err
+	}
+	return m.Headers(), nil
 }
 
 // Subscribe sends SUBSCRIBE and waits for SUBSCRIBE-OK.

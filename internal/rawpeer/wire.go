@@ -206,3 +206,22 @@ func (m *Message) Missed() uint64 {
 	}
 	return n
 }
+
+// Headers returns a copy of the message's headers dictionary.
+func (m *Message) Headers() map[string]string {
+	out := map[string]string{}
+	p := m.headers
+	for i := 0; i < m.count; i++ {
+		n, rest, err := str(p)
+		if err != nil || len(rest) < 4 {
+			break
+		}
+		vl := int(binary.BigEndian.Uint32(rest))
+		if len(rest) < 4+vl {
+			break
+		}
+		out[string(n)] = string(rest[4 : 4+vl])
+		p = rest[4+vl:]
+	}
+	return out
+}
