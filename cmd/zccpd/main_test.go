@@ -862,8 +862,10 @@ func TestStalledConsumerBoundedMemory(t *testing.T) {
 		t.Errorf("the publisher waited %v for a round trip: held up by the stalled consumer", res.maxRoundTrip)
 	}
 	// 8 MiB of queue plus at most a few MiB of socket buffers: the rest
-	// must have been dropped.
-	if res.published < 30000 {
+	// must have been dropped. (The publisher is paused, boundedly, while
+	// the stalled queue fills past its high-water mark, so it publishes
+	// less than it did before flow control; 20 MiB still overflows.)
+	if res.published < 20000 {
 		t.Fatalf("only %d messages published: not enough to overflow the stalled queue", res.published)
 	}
 	// The stalled consumer reads again; a last message carries the rest
