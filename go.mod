@@ -2,6 +2,9 @@ module github.com/zccp-go/zccp
 
 go 1.26.0
 
-require golang.org/x/crypto v0.59.0
+require (
+	go.etcd.io/bbolt v1.4.3
+	golang.org/x/crypto v0.59.0
+)
 
 require golang.org/x/sys v0.50.0 // indirect
