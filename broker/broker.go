@@ -37,6 +37,7 @@ type Broker struct {
 	nextPeer    atomic.Uint64
 	stats       counters
 	budget      *zmtp.Budget // MaxQueuedTotal, shared by every connection's queue
+	ret         retainer     // last values (retain.go)
 
 	stopTick chan struct{}
 	tickDone chan struct{}

@@ -9,7 +9,7 @@ import (
 )
 
 // extensions is the list announced in HELLO-OK (zccp-extensions).
-const extensions = "notices,cancel,direct,missed,ping,goodbye-stats,requests,presence,clients"
+const extensions = "notices,cancel,direct,missed,ping,goodbye-stats,requests,presence,clients,retain"
 
 // hello starts a session for the identifier in v.
 func (p *peer) hello(v codec.View) {
@@ -67,6 +67,7 @@ func (p *peer) hello(v codec.View) {
 // subscribe adds or cancels one expression.
 func (p *peer) subscribe(s *session, v codec.View) {
 	b := p.b
+	defer p.sendLast(s, v)() // retain.go: with zccp-last, the last values follow SUBSCRIBE-OK
 	expr := string(v.Expression)
 	ix := b.index
 	if isSysExpr(expr) {
@@ -113,6 +114,7 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 		p.notice(codec.ErrCodeReserved, "addresses starting with $ are reserved for the broker", "PUBLISH", string(v.Address))
 		return
 	}
+	defer p.retainPublish(s, v, content)() // retain.go: a retained value is stored, then delivered, under one lock
 	inc(&s.published)
 	if e.requestID != nil {
 		p.groupRequest(s, v, content, &e)

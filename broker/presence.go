@@ -100,9 +100,11 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 		}
 		// No client matched: one empty frame, which stands for none.
 		p.reply(brokerDeliver(s.ident, codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}, lines, ""))
+	case codec.MethodLast:
+		p.reply(p.b.lastAPI(s, id, string(e.sel))) // retain_api.go
 	default:
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod,
-			"the broker has no method "+strconv.Quote(string(e.method))+" (it has: "+codec.MethodClients+")"))
+			"the broker has no method "+strconv.Quote(string(e.method))+" (it has: "+codec.MethodClients+", "+codec.MethodLast+")"))
 	}
 }
 

@@ -160,3 +160,20 @@ func (t *Tx) Append(bucket string, value []byte) (uint64, error) {
 	}
 	return seq, b.Put(k[:], value)
 }
+
+// WriteBatch puts and deletes keys of one bucket in one transaction.
+func (s *Store) WriteBatch(bucket string, puts map[string][]byte, deletes []string) error {
+	return s.Update(func(tx *Tx) error {
+		for k, v := range puts {
+			if err := tx.Put(bucket, []byte(k), v); err != nil {
+				return err
+			}
+		}
+		for _, k := range deletes {
+			if err := tx.Delete(bucket, []byte(k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

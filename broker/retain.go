@@ -1,0 +1,232 @@
+package broker
+
+import (
+	"container/list"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/match"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// Last values ("retain"): a PUBLISH with zccp-retain: 1 is kept as its
+// address's last value; a SUBSCRIBE with zccp-last: 1 first gets every
+// matching last value, then live traffic.
+//
+// Ordering: a retained PUBLISH holds retainer.mu from storing the value
+// until its live deliveries are queued, and a SUBSCRIBE with zccp-last
+// holds it from adding the expression until the last values are queued.
+// So each retained message reaches a new subscriber exactly once: either
+// it was stored before the subscription (then it is among the last values
+// and the live match did not see the subscriber) or after (then it comes
+// live, after the last values). Lock order: retainer.mu, then the index,
+// then outboxes.
+
+// Defaults of RetainConfig.
+const (
+	DefaultRetainValues = 10_000
+	DefaultRetainBytes  = 16 << 20
+)
+
+// RetainConfig bounds the last values and names their store.
+type RetainConfig struct {
+	MaxValues int   // most addresses with a last value; 0: DefaultRetainValues
+	MaxBytes  int64 // most bytes of last values (addresses, headers, content); 0: DefaultRetainBytes
+	// Store persists the last values (nil: memory only). EnableRetain
+	// loads them from it.
+	Store LastStore
+}
+
+func (c RetainConfig) withDefaults() (RetainConfig, error) {
+	if c.MaxValues < 0 || c.MaxBytes < 0 {
+		return c, fmt.Errorf("broker: retain limits must not be negative (values %d, bytes %d)", c.MaxValues, c.MaxBytes)
+	}
+	if c.MaxValues == 0 {
+		c.MaxValues = DefaultRetainValues
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = DefaultRetainBytes
+	}
+	return c, nil
+}
+
+// lastValue is one stored message; immutable once stored.
+type lastValue struct {
+	address, sender string
+	headers         codec.Headers // the publisher's, without zccp-retain
+	content         [][]byte
+	stored          time.Time
+	size            int64
+	elem            *list.Element
+}
+
+// retainer holds the last values. Its zero value works (memory only,
+// default limits).
+type retainer struct {
+	mu      sync.Mutex
+	cfg     RetainConfig          // guarded by mu
+	vals    map[string]*lastValue // by address; guarded by mu
+	order   list.List             // of *lastValue, oldest first; guarded by mu
+	bytes   int64                 // guarded by mu
+	evicted uint64                // guarded by mu
+	persist *persister            // nil: memory only; set by EnableRetain
+}
+
+func noop() {}
+
+// retainPublish runs first in publish: for a retained PUBLISH it stores
+// the value and returns with retainer.mu held until the caller has
+// queued the live deliveries (the returned function unlocks).
+func (p *peer) retainPublish(s *session, v codec.View, content [][]byte) (unlock func()) {
+	if v.Headers.Len() == 0 {
+		return noop
+	}
+	if r, ok := v.Headers.Get(codec.HdrRetain); !ok || string(r) != "1" {
+		return noop
+	}
+	if _, isRequest := v.Headers.Get(codec.HdrRequestID); isRequest {
+		return noop
+	}
+	rt := &p.b.ret
+	rt.mu.Lock()
+	rt.put(s.ident, string(v.Address), v.Headers, content, time.Now())
+	return rt.mu.Unlock
+}
+
+// put stores (or with no content, or only empty frames, clears) the last
+// value of address; the caller holds mu.
+func (rt *retainer) put(sender, address string, raw codec.RawHeaders, content [][]byte, now time.Time) {
+	cfg, _ := rt.cfg.withDefaults()
+	if rt.vals == nil {
+		rt.vals = map[string]*lastValue{}
+	}
+	if old := rt.vals[address]; old != nil {
+		rt.remove(old)
+	}
+	if isEmpty(content) {
+		rt.persist.enqueue(address, nil)
+		return
+	}
+	lv := &lastValue{address: address, sender: sender, headers: codec.Headers{}, stored: now}
+	lv.size = int64(len(address) + len(sender) + 64)
+	for k, v := range raw.All() {
+		if string(k) != codec.HdrRetain {
+			lv.headers[string(k)] = string(v)
+			lv.size += int64(len(k) + len(v))
+		}
+	}
+	lv.content = make([][]byte, len(content))
+	for i, f := range content {
+		lv.content[i] = append([]byte(nil), f...)
+		lv.size += int64(len(f))
+	}
+	if lv.size > cfg.MaxBytes {
+		rt.persist.enqueue(address, nil) // too large to keep: the old value is gone too
+		return
+	}
+	rt.insert(lv)
+	rt.persist.enqueue(address, lv)
+	rt.evict(cfg)
+}
+
+func isEmpty(content [][]byte) bool {
+	for _, f := range content {
+		if len(f) > 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (rt *retainer) insert(lv *lastValue) {
+	if rt.vals == nil {
+		rt.vals = map[string]*lastValue{}
+	}
+	lv.elem = rt.order.PushBack(lv)
+	rt.vals[lv.address] = lv
+	rt.bytes += lv.size
+}
+
+func (rt *retainer) remove(lv *lastValue) {
+	rt.order.Remove(lv.elem)
+	delete(rt.vals, lv.address)
+	rt.bytes -= lv.size
+}
+
+// evict drops the oldest values until both bounds hold.
+func (rt *retainer) evict(cfg RetainConfig) {
+	for len(rt.vals) > cfg.MaxValues || rt.bytes > cfg.MaxBytes {
+		oldest := rt.order.Front().Value.(*lastValue)
+		rt.remove(oldest)
+		rt.evicted++
+		rt.persist.enqueue(oldest.address, nil)
+	}
+}
+
+// sendLast runs first in subscribe: for a SUBSCRIBE with zccp-last: 1
+// it takes retainer.mu and returns the function (deferred by the caller)
+// that, once the expression is in the index and SUBSCRIBE-OK queued,
+// queues every matching last value and unlocks.
+func (p *peer) sendLast(s *session, v codec.View) func() {
+	if v.Headers.Len() == 0 {
+		return noop
+	}
+	if l, ok := v.Headers.Get(codec.HdrLast); !ok || string(l) != "1" {
+		return noop
+	}
+	if c, ok := v.Headers.Get(codec.HdrCancel); ok && string(c) == "1" {
+		return noop
+	}
+	expr := string(v.Expression)
+	if isSysExpr(expr) {
+		return noop
+	}
+	rt := &p.b.ret
+	rt.mu.Lock()
+	return func() {
+		defer rt.mu.Unlock()
+		if s.ended.Load() || !p.b.index.Has(s.ref, expr) {
+			return // refused (bad expression, limit): nothing to send
+		}
+		pat, err := match.CompilePattern(expr)
+		if err != nil {
+			return
+		}
+		now := time.Now()
+		for e := rt.order.Front(); e != nil; e = e.Next() {
+			lv := e.Value.(*lastValue)
+			if pat.MatchString(lv.address) && !p.deliverLast(s, lv, now) {
+				return
+			}
+		}
+	}
+}
+
+// deliverLast queues one last value to s (a notification: droppable),
+// marked zccp-retained with its age. It reports false when the queue
+// refused it.
+func (p *peer) deliverLast(s *session, lv *lastValue, now time.Time) bool {
+	h := make(codec.Headers, len(lv.headers)+2)
+	for k, v := range lv.headers {
+		h[k] = v
+	}
+	h[codec.HdrRetained] = "1"
+	h[codec.HdrAge] = strconv.FormatInt(now.Sub(lv.stored).Milliseconds(), 10)
+	m := codec.Message{ID: codec.Deliver, Sender: lv.sender, Address: lv.address, Headers: h, Content: lv.content}
+	frames, err := m.Frames()
+	if err != nil {
+		return true // cannot happen for a message that was accepted; skip it
+	}
+	st, err := s.out.Append(zmtp.MessageSize(frames), zmtp.Notification, func(b []byte) []byte {
+		return zmtp.AppendMessage(b, frames)
+	})
+	if err != nil {
+		p.b.stats.refused.Add(1)
+		return false
+	}
+	p.queued(s.out, st)
+	return true
+}
