@@ -67,7 +67,9 @@ func (p *peer) hello(v codec.View) {
 // subscribe adds or cancels one expression.
 func (p *peer) subscribe(s *session, v codec.View) {
 	b := p.b
-	defer p.sendLast(s, v)() // retain.go: with zccp-last, the last values follow SUBSCRIBE-OK
+	if p.subscribeLast(s, v) { // retain.go: with zccp-last, SUBSCRIBE-OK, the last values, then live
+		return
+	}
 	expr := string(v.Expression)
 	ix := b.index
 	if isSysExpr(expr) {

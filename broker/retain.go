@@ -18,12 +18,13 @@ import (
 //
 // Ordering: a retained PUBLISH holds retainer.mu from storing the value
 // until its live deliveries are queued, and a SUBSCRIBE with zccp-last
-// holds it from adding the expression until the last values are queued.
-// So each retained message reaches a new subscriber exactly once: either
-// it was stored before the subscription (then it is among the last values
-// and the live match did not see the subscriber) or after (then it comes
-// live, after the last values). Lock order: retainer.mu, then the index,
-// then outboxes.
+// holds it from queueing the last values until the expression is in the
+// index (subscribeLast). So each retained message reaches a new subscriber exactly once:
+// either it was stored before (then it is among the last values, and the
+// live match ran before the subscriber was in the index) or after (then
+// it comes live). Any live message, retained or not, is matched only
+// once the expression is in the index, so after every last value. Lock
+// order: retainer.mu, then the index, then outboxes.
 
 // Defaults of RetainConfig.
 const (
@@ -166,43 +167,53 @@ func (rt *retainer) evict(cfg RetainConfig) {
 	}
 }
 
-// sendLast runs first in subscribe: for a SUBSCRIBE with zccp-last: 1
-// it takes retainer.mu and returns the function (deferred by the caller)
-// that, once the expression is in the index and SUBSCRIBE-OK queued,
-// queues every matching last value and unlocks.
-func (p *peer) sendLast(s *session, v codec.View) func() {
+// subscribeLast handles a SUBSCRIBE with zccp-last: 1 that subscribe
+// would accept, and reports whether it did (otherwise subscribe runs as
+// usual and answers the error). Under retainer.mu it queues SUBSCRIBE-OK,
+// then every matching last value, then adds the expression to the index:
+// the last values come after SUBSCRIBE-OK (clients that skip DELIVERs
+// while waiting for it lose none) and before any live message.
+func (p *peer) subscribeLast(s *session, v codec.View) bool {
 	if v.Headers.Len() == 0 {
-		return noop
+		return false
 	}
 	if l, ok := v.Headers.Get(codec.HdrLast); !ok || string(l) != "1" {
-		return noop
+		return false
 	}
 	if c, ok := v.Headers.Get(codec.HdrCancel); ok && string(c) == "1" {
-		return noop
+		return false
 	}
+	b := p.b
 	expr := string(v.Expression)
-	if isSysExpr(expr) {
-		return noop
+	held := b.index.Has(s.ref, expr)
+	if isSysExpr(expr) || v.Headers.Len() > b.cfg.MaxHeaders || (s.subs.Load() >= int64(b.cfg.MaxSubscriptions) && !held) {
+		return false
 	}
-	rt := &p.b.ret
+	pat, err := match.CompilePattern(expr)
+	if err != nil {
+		return false
+	}
+	rt := &b.ret
 	rt.mu.Lock()
-	return func() {
-		defer rt.mu.Unlock()
-		if s.ended.Load() || !p.b.index.Has(s.ref, expr) {
-			return // refused (bad expression, limit): nothing to send
-		}
-		pat, err := match.CompilePattern(expr)
-		if err != nil {
-			return
-		}
-		now := time.Now()
-		for e := rt.order.Front(); e != nil; e = e.Next() {
-			lv := e.Value.(*lastValue)
-			if pat.MatchString(lv.address) && !p.deliverLast(s, lv, now) {
-				return
-			}
+	defer rt.mu.Unlock()
+	p.reply(codec.Message{ID: codec.SubscribeOK})
+	now := time.Now()
+	for e := rt.order.Front(); e != nil; e = e.Next() {
+		lv := e.Value.(*lastValue)
+		if pat.MatchString(lv.address) && !p.deliverLast(s, lv, now) {
+			break
 		}
 	}
+	added, err := b.index.Add(s.ref, expr)
+	if err != nil {
+		p.notice(codec.ErrCodeBadExpression, err.Error(), "SUBSCRIBE", expr)
+	} else if added {
+		s.subs.Add(1)
+		if s.ended.Load() {
+			b.index.RemoveAll(s.ref) // ended concurrently: leave nothing behind
+		}
+	}
+	return true
 }
 
 // deliverLast queues one last value to s (a notification: droppable),

@@ -17,6 +17,7 @@ type Subscription struct {
 	expr    string
 	handler Handler
 	ch      chan<- *Delivery
+	last    bool // SubscribeLast: ask for the last values first (retain.go)
 
 	mu      sync.Mutex
 	queue   []*Delivery   // waiting for the handler; guarded by mu
@@ -105,7 +106,7 @@ func (c *Client) subscribe(ctx context.Context, s *Subscription) (*Subscription,
 	}
 	done := make(chan error, 1)
 	c.waiting = append(c.waiting, subWait{expr: s.expr, done: done})
-	m := codec.Message{ID: codec.Subscribe, Expression: s.expr}
+	m := codec.Message{ID: codec.Subscribe, Expression: s.expr, Headers: s.subscribeHeaders()}
 	frames, _ := m.Frames()
 	err := c.dealer.Send(frames...)
 	c.mu.Unlock()
