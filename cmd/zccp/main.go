@@ -68,6 +68,7 @@ func commands() []command {
 	return []command{
 		{"sub", "PATTERN", "print every message published to an address matching PATTERN", runSub},
 		{"pub", "ADDRESS [BODY...]", "publish a message (each BODY is one content frame; - reads stdin)", runPub},
+		{"last", "[PATTERN]", "print the last value of every address matching PATTERN (retained publishes)", runLast},
 		{"send", "IDENTIFIER [BODY...]", "send a message to one client (ZCCP DIRECT)", runSend},
 		{"recv", "--id ID", "print every message sent to this client (what 'zccp send' sends)", runRecv},
 		{"call", "IDENTIFIER METHOD [BODY...]", "send a request to one device (or --group) and print the reply", runCall},

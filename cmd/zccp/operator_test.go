@@ -229,3 +229,29 @@ func TestCallVerboseRTTRawBody(t *testing.T) {
 		t.Fatalf("exit %d, stdout %q, stderr %q", code, out, errs)
 	}
 }
+
+func TestRetainCLI(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{})
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"pub", "--retain", "--id", "pdu-1", "power.rack1", "410 W"},
+		{"pub", "--retain", "--id", "pdu-2", "power.rack2", "380"},
+		{"pub", "--id", "pdu-3", "power.rack3", "not kept"},
+		{"pub", "--retain", "--id", "pdu-2", "power.rack2"}, // clears
+	} {
+		if code, _, errs := zccp(ctx, b.IPC, "", args...); code != exitOK {
+			t.Fatalf("%v: exit %d %s", args, code, errs)
+		}
+	}
+	code, out, errs := zccp(ctx, b.IPC, "", "last", `^power\.`)
+	if code != exitOK || !strings.HasPrefix(out, `pdu-1 power.rack1 {zccp-age=`) || !strings.HasSuffix(out, `} "410 W"`+"\n") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("last: exit %d %q %s", code, out, errs)
+	}
+	code, out, _ = zccp(ctx, b.IPC, "", "sub", "--last", `^power\.`, "--count", "1", "--for", "5s")
+	if code != exitOK || !strings.Contains(out, "zccp-retained=1") || !strings.Contains(out, "power.rack1") {
+		t.Fatalf("sub --last: exit %d %q", code, out)
+	}
+	if code, out, _ := zccp(ctx, b.IPC, "", "last", `^nothing`); code != exitOK || out != "" {
+		t.Fatalf("last of nothing: %d %q", code, out)
+	}
+}

@@ -21,6 +21,7 @@ func publishOrSend(ctx context.Context, e *env, args []string, name, argUsage, s
 	cf := addConnectFlags(fs, endpoint, defaultID(name))
 	headers := headerFlag{}
 	fs.Var(headers, "H", "header key=value, repeatable")
+	retainFlag(fs, name, headers) // retain_cli.go: pub --retain
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagError(err)

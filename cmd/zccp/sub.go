@@ -22,6 +22,7 @@ func runSub(ctx context.Context, e *env, args []string) int {
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
 	count := fs.Int("count", 0, "exit after this many messages (0: never)")
 	within := fs.Duration("for", 0, "exit after this long (0: never); exit code 5 if --count was not reached")
+	last := fs.Bool("last", false, "first print the last value of every matching address (marked zccp-retained), then live messages")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -37,7 +38,7 @@ func runSub(ctx context.Context, e *env, args []string) int {
 	}
 	defer c.Close()
 	ch := make(chan *client.Delivery, 4096)
-	if _, err := c.SubscribeChan(ctx, pos[0], ch); err != nil {
+	if _, err := subscribeChan(ctx, c, pos[0], ch, *last); err != nil { // retain_cli.go
 		fmt.Fprintln(e.stderr, "zccp sub:", err)
 		return exitFor(err)
 	}

@@ -185,6 +185,13 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zccpd:", err)
 		return 2
 	}
+	stopOp, markReady, err := startOperator(s, b, log) // start.go: store, last values, SIGHUP, HTTP
+	if err != nil {
+		log.Error("cannot start the operator's services", "err", err)
+		b.Close()
+		return 1
+	}
+	defer stopOp()
 	bound := make([]string, 0, len(s.binds.vals))
 	for _, ep := range s.binds.vals {
 		real, err := b.Listen(ep)
@@ -215,13 +222,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer stopMetrics()
 	}
-	stopOp, err := startOperator(s, b, log)
-	if err != nil {
-		log.Error("cannot start the operator's services", "err", err)
-		b.Close()
-		return 1
-	}
-	defer stopOp()
+	markReady()
 	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
 		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String())
 

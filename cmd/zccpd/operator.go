@@ -9,6 +9,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/zccp-go/zccp/broker"
 )
 
 // opSettings are the operator's options: the HTTP address (health,
@@ -18,6 +20,7 @@ type opSettings struct {
 	httpAddr  string
 	httpToken string
 	dataDir   string
+	retain    broker.RetainConfig
 	config    string
 	level     slog.LevelVar
 	fromFile  map[string][]string // what the configuration file set
@@ -28,6 +31,8 @@ func addOperatorFlags(fs *flag.FlagSet, o *opSettings) {
 	fs.StringVar(&o.config, "config", "", "read settings from this file (TOML subset: name = value; flags and environment win) [ZCCPD_CONFIG]")
 	fs.StringVar(&o.httpAddr, "http-addr", "", "serve /healthz, /readyz and the web dashboard over HTTP here, e.g. 127.0.0.1:7879 (a bare :PORT means loopback); a non-loopback address needs --http-token; empty: off [ZCCPD_HTTP_ADDR]")
 	fs.StringVar(&o.httpToken, "http-token", "", "require this bearer token (or ?token=) on the dashboard and its API [ZCCPD_HTTP_TOKEN]")
+	fs.IntVar(&o.retain.MaxValues, "retain-max-values", broker.DefaultRetainValues, "most addresses with a last value (zccp-retain); the oldest is evicted [ZCCPD_RETAIN_MAX_VALUES]")
+	fs.Int64Var(&o.retain.MaxBytes, "retain-max-bytes", broker.DefaultRetainBytes, "most bytes of last values; the oldest are evicted [ZCCPD_RETAIN_MAX_BYTES]")
 	fs.StringVar(&o.dataDir, "data-dir", "", "directory of the persistent store (last values); empty: kept in memory only [ZCCPD_DATA_DIR]")
 }
 
@@ -149,6 +154,9 @@ func (o *opSettings) reloadLevel(log *slog.Logger) {
 // settings and notes which the user set.
 func (o *opSettings) finish(fs *flag.FlagSet) error {
 	o.noteUserSettings(fs)
+	if o.retain.MaxValues < 1 || o.retain.MaxBytes < 1 {
+		return fmt.Errorf("--retain-max-values and --retain-max-bytes must be at least 1")
+	}
 	if o.httpAddr != "" {
 		if _, err := httpAddr(o.httpAddr, o.httpToken); err != nil {
 			return err

@@ -5,8 +5,9 @@ _zccp() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   case "$cmd" in
-  sub) COMPREPLY=($(compgen -W "--connect-timeout --count --endpoint --for --id --json" -- "$cur")) ;;
-  pub) COMPREPLY=($(compgen -W "-H --connect-timeout --endpoint --id" -- "$cur")) ;;
+  sub) COMPREPLY=($(compgen -W "--connect-timeout --count --endpoint --for --id --json --last" -- "$cur")) ;;
+  pub) COMPREPLY=($(compgen -W "-H --connect-timeout --endpoint --id --retain" -- "$cur")) ;;
+  last) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --timeout" -- "$cur")) ;;
   send) COMPREPLY=($(compgen -W "-H --connect-timeout --endpoint --id" -- "$cur")) ;;
   recv) COMPREPLY=($(compgen -W "--connect-timeout --count --endpoint --for --id --json" -- "$cur")) ;;
   call) COMPREPLY=($(compgen -W "-H --connect-timeout --dry-run --endpoint --group --id --json --label --raw --timeout --ttl -v" -- "$cur")) ;;
@@ -14,7 +15,7 @@ _zccp() {
   clients) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --label --timeout" -- "$cur")) ;;
   completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
   version) COMPREPLY=($(compgen -W "" -- "$cur")) ;;
-  *) COMPREPLY=($(compgen -W "sub pub send recv call device clients completion version --endpoint --version --help" -- "$cur")) ;;
+  *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients completion version --endpoint --version --help" -- "$cur")) ;;
   esac
 }
 complete -F _zccp zccp
