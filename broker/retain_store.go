@@ -39,6 +39,7 @@ type persister struct {
 
 	mu      sync.Mutex
 	pending map[string]*lastValue // nil value: delete; guarded by mu
+	writing int                   // changes in the transaction being committed; guarded by mu
 	wake    chan struct{}         // cap 1
 	stop    chan struct{}
 	done    chan struct{}
@@ -88,7 +89,13 @@ func (ps *persister) flush() error {
 	ps.mu.Lock()
 	batch := ps.pending
 	ps.pending = make(map[string]*lastValue, len(batch))
+	ps.writing = len(batch)
 	ps.mu.Unlock()
+	defer func() {
+		ps.mu.Lock()
+		ps.writing = 0
+		ps.mu.Unlock()
+	}()
 	if len(batch) == 0 {
 		return nil
 	}
@@ -127,7 +134,7 @@ func (ps *persister) pendingCount() int {
 	}
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return len(ps.pending)
+	return len(ps.pending) + ps.writing
 }
 
 // load reads every stored value, oldest first.
