@@ -12,6 +12,7 @@ export PATH := $(dir $(GO)):$(PATH)
 .PHONY: run build install test test-main test-interop fuzz-short fuzz vet deps-test bench soak clean
 .PHONY: test-python
 .PHONY: test-c
+.PHONY: test-java
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -34,7 +35,7 @@ vet:
 deps-test:
 	@./scripts/ensure-deps.sh libzmq3-dev pkg-config
 
-test: deps-test vet test-main test-interop fuzz-short test-python test-c
+test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java
 
 test-main:
 	$(GO) test -race -count=1 ./...
@@ -88,3 +89,11 @@ clean:
 packaging:
 	GO=$(GO) ./scripts/gen-packaging.sh
 .PHONY: packaging
+
+# The Java client (clients/java, on Debian's JeroMQ 0.3.6, a ZMTP 2.0
+# stack) built with javac and Debian's jars (no Maven, no network), tested
+# with Debian's JUnit 4 against a zccpd built from this tree and Go peers.
+test-java:
+	@./scripts/ensure-deps.sh default-jdk-headless libjeromq-java junit4
+	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
+	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) clients/java/build.sh test

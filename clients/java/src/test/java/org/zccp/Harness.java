@@ -1,0 +1,133 @@
+package org.zccp;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+/**
+ * A real zccpd (built from this repository's cmd/zccpd; the directory of
+ * the binaries is the system property zccp.bin) on a free tcp port, Go
+ * {@code zccp} processes, and a bounded {@link #eventually}.
+ */
+final class Harness {
+    static final String BIN = System.getProperty("zccp.bin", "../../bin");
+    /** Short liveness settings so that expiry and recovery happen within a test. */
+    static final long PING_MS = 300, TIMEOUT_MS = 1500;
+
+    private Harness() {}
+
+    static final class Broker implements AutoCloseable {
+        final int port;
+        final String endpoint;
+        final File log;
+        private Process proc;
+
+        Broker() throws IOException {
+            this(freePort());
+        }
+
+        Broker(int port) throws IOException {
+            this.port = port;
+            this.endpoint = "tcp://127.0.0.1:" + port;
+            this.log = File.createTempFile("zccpd-java-", ".log");
+            log.deleteOnExit();
+            start();
+        }
+
+        void start() throws IOException {
+            proc = new ProcessBuilder(BIN + "/zccpd", "--bind", endpoint, "--ping-interval", PING_MS + "ms",
+                    "--timeout", TIMEOUT_MS + "ms", "--log-level", "debug")
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log)).start();
+            eventually("zccpd listening on " + endpoint, 10_000, () -> logText().contains("listening"));
+        }
+
+        /** Kills the broker (SIGKILL: no GOODBYE for anyone) and waits for it. */
+        void kill() throws InterruptedException {
+            proc.destroyForcibly();
+            proc.waitFor(10, TimeUnit.SECONDS);
+        }
+
+        String logText() {
+            try {
+                return new String(Files.readAllBytes(log.toPath()), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return "";
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            proc.destroy();
+            if (!proc.waitFor(10, TimeUnit.SECONDS)) {
+                kill();
+            }
+        }
+    }
+
+    /** A Go zccp process (device or call) with its output captured. */
+    static final class Go implements AutoCloseable {
+        final Process proc;
+        final File out;
+
+        Go(String... args) throws IOException {
+            List<String> cmd = new ArrayList<>();
+            cmd.add(BIN + "/zccp");
+            cmd.addAll(Arrays.asList(args));
+            out = File.createTempFile("zccp-go-", ".out");
+            out.deleteOnExit();
+            proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out).start();
+        }
+
+        /** Waits for the process to exit and returns its exit code. */
+        int waitFor(long ms) throws InterruptedException {
+            if (!proc.waitFor(ms, TimeUnit.MILLISECONDS)) {
+                proc.destroyForcibly();
+                throw new AssertionError("zccp did not finish within " + ms + " ms: " + output());
+            }
+            return proc.exitValue();
+        }
+
+        String output() {
+            try {
+                return new String(Files.readAllBytes(out.toPath()), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                return "";
+            }
+        }
+
+        @Override
+        public void close() throws InterruptedException {
+            proc.destroy();
+            proc.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+
+    static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    /** Polls cond every 10 ms until it holds, failing after ms milliseconds. */
+    static void eventually(String what, long ms, BooleanSupplier cond) {
+        long deadline = System.nanoTime() + ms * 1_000_000;
+        while (!cond.getAsBoolean()) {
+            if (System.nanoTime() - deadline > 0) {
+                throw new AssertionError("not within " + ms + " ms: " + what);
+            }
+            try {
+                Thread.sleep(10);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError("interrupted");
+            }
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package org.zccp;
+
+import static org.junit.Assert.assertEquals;
+import static org.junit.Assert.assertTrue;
+
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import org.junit.Test;
+
+/** Recovery from a broker restart: re-HELLO and re-subscribe without the application noticing. */
+public class RecoveryTest {
+    @Test
+    public void brokerRestartRecoversSubscriptions() throws Exception {
+        Harness.Broker broker = new Harness.Broker();
+        BlockingQueue<Delivery> got = new LinkedBlockingQueue<>();
+        BlockingQueue<ZccpException> events = new LinkedBlockingQueue<>();
+        try (Client sub = Client.connect(broker.endpoint, new Options().identifier("r-sub").onError(events::add))) {
+            sub.subscribe("^restart\\.", got::add);
+            sub.subscribe("^other$", got::add);
+            try (Client pub = Client.connect(broker.endpoint, new Options().identifier("r-pub"))) {
+                pub.publish("restart.before", "before");
+                assertEquals("before", got.poll(5, TimeUnit.SECONDS).text());
+            }
+            broker.kill();
+            broker.start();
+            Harness.eventually("the subscriber has a new session", 15_000, () -> sub.sessions() == 2 && sub.isConnected());
+            try (Client pub = Client.connect(broker.endpoint, new Options().identifier("r-pub2"))) {
+                // SUBSCRIBE-OKs of the re-subscription may still be on their
+                // way: publish until one arrives, then check both expressions.
+                Harness.eventually("a delivery after the restart", 10_000, () -> {
+                    pub.publish("restart.after", "after");
+                    try {
+                        Delivery d = got.poll(100, TimeUnit.MILLISECONDS);
+                        return d != null && d.text().equals("after");
+                    } catch (InterruptedException e) {
+                        return false;
+                    }
+                });
+                got.clear();
+                pub.publish("other", "second expression");
+                Delivery d = got.poll(5, TimeUnit.SECONDS);
+                assertTrue("second subscription not restored", d != null && d.text().equals("second expression"));
+            }
+            assertEquals(2, sub.sessions());
+            assertTrue("no session-lost event reported", !events.isEmpty());
+        } finally {
+            broker.close();
+        }
+    }
+}
