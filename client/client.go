@@ -53,6 +53,7 @@ type Client struct {
 	hello     chan struct{}              // closed at the first HELLO-OK
 	helloOnce sync.Once
 	lastErr   error                   // last connection error, for Connect's failure message
+	dialErr   string                  // the last dial failure reported (reset by a connection); guarded by mu
 	goodbye   chan codec.Headers      // GOODBYE-OK statistics
 	direct    *Subscription           // WithDirectHandler's queue
 	calls     map[string]*pendingCall // requests awaiting replies, by id; guarded by mu
@@ -74,10 +75,19 @@ type subWait struct {
 // Connect connects to the broker at endpoint (tcp://host:port, ipc://path,
 // ipc://@name), says HELLO and waits for HELLO-OK or for ctx to end. The
 // client then stays connected, reconnecting by itself, until Close.
+//
+// While the broker cannot be reached Connect keeps trying until ctx ends,
+// so give ctx a deadline; each failed attempt with a new reason (e.g.
+// connection refused) is reported at once to WithErrorHandler (an error
+// wrapping ErrUnreachable) and logged at warn level. Options out of
+// range are rejected (ErrBadOption), never rewritten.
 func Connect(ctx context.Context, endpoint string, opts ...Option) (*Client, error) {
 	o := defaults()
 	for _, f := range opts {
 		f(&o)
+	}
+	if err := o.validate(); err != nil {
+		return nil, err
 	}
 	if len(o.identifier) > codec.MaxString {
 		return nil, fmt.Errorf("%w: identifier is %d bytes", ErrStringTooBig, len(o.identifier))
@@ -128,7 +138,7 @@ func Connect(ctx context.Context, endpoint string, opts ...Option) (*Client, err
 		c.mu.Unlock()
 		c.shutdown()
 		if last != nil {
-			return nil, fmt.Errorf("zccp: connect %s: %w (last error: %v)", endpoint, ctx.Err(), last)
+			return nil, fmt.Errorf("zccp: connect %s: %w (last error: %w)", endpoint, ctx.Err(), last)
 		}
 		return nil, fmt.Errorf("zccp: connect %s: %w (no HELLO-OK)", endpoint, ctx.Err())
 	}
@@ -207,6 +217,7 @@ func (c *Client) onConnect(conn *zmtp.Conn) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.dialErr = "" // connected: the next failure is news again
 	// Re-subscribe in a stable order; keep the callers still waiting for
 	// their SUBSCRIBE-OK attached to the new SUBSCRIBE.
 	waiting := map[string][]subWait{}
@@ -256,10 +267,23 @@ func (c *Client) helloHeaders() map[string]string {
 	return h
 }
 
+// onDialError reports a failed connection attempt at once — to the error
+// handler and the log — while the dealer keeps retrying: the first
+// failure and then each time the reason changes (every attempt is logged
+// at debug level).
 func (c *Client) onDialError(err error) {
 	c.mu.Lock()
 	c.lastErr = err
+	fresh := err.Error() != c.dialErr
+	c.dialErr = err.Error()
 	c.mu.Unlock()
+	c.opts.logger.Debug("zccp connect failed; retrying", "endpoint", c.endpoint, "err", err)
+	if fresh {
+		c.opts.logger.Warn("zccp cannot connect; retrying", "endpoint", c.endpoint, "err", err)
+		if c.opts.onError != nil {
+			c.opts.onError(fmt.Errorf("%w: %s: %w (retrying)", ErrUnreachable, c.endpoint, err))
+		}
+	}
 }
 
 func (c *Client) onDisconnect(err error) {
@@ -270,7 +294,7 @@ func (c *Client) onDisconnect(err error) {
 	c.report(fmt.Errorf("zccp: connection to %s lost: %w", c.endpoint, err))
 	// Replies to requests in flight would come on the lost session, if at
 	// all: fail them now rather than let them hang.
-	c.failCalls(fmt.Errorf("%w: %v", ErrConnLost, err))
+	c.failCalls(fmt.Errorf("%w: %w", ErrConnLost, err))
 }
 
 // onMessage handles one message from the broker, on the reader goroutine.
@@ -369,7 +393,7 @@ func (c *Client) dispatch(d *Delivery) {
 // heartbeat pings a quiet broker and gives up a silent connection.
 func (c *Client) heartbeat() {
 	defer close(c.beatDone)
-	if c.opts.heartbeat <= 0 {
+	if c.opts.heartbeat == Off {
 		<-c.stopBeat
 		return
 	}
@@ -390,7 +414,7 @@ func (c *Client) heartbeat() {
 		case c.opts.silence > 0 && quiet >= c.opts.silence:
 			c.dealer.Reconnect(fmt.Errorf("zccp: broker silent for %v", quiet.Round(time.Millisecond)))
 		case quiet >= c.opts.heartbeat:
-			conn.Ping(c.opts.silence, nil)
+			conn.Ping(max(c.opts.silence, 0), nil)
 		}
 	}
 }

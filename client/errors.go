@@ -22,6 +22,9 @@ var (
 	// needs (zccp-extensions in HELLO-OK), e.g. an original ZCCP/1 broker,
 	// which silently drops DIRECT and knows no requests.
 	ErrUnsupported = errors.New("zccp: not supported by the broker")
+	// ErrUnreachable is reported (WithErrorHandler) for a failed
+	// connection attempt; the client keeps retrying.
+	ErrUnreachable = errors.New("zccp: cannot connect to the broker")
 
 	// Errors of requests. A failed request returns a *RequestError, which
 	// matches these with errors.Is.

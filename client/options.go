@@ -1,7 +1,10 @@
 package client
 
 import (
+	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -26,6 +29,13 @@ type options struct {
 	pendingLimit int
 	closeTimeout time.Duration
 }
+
+// Off, given to an option that documents it (WithHeartbeat), switches
+// that feature off. One rule for every option: a zero or negative value
+// is never a silent default nor a silent "off" — Connect rejects it with
+// an error wrapping ErrBadOption; "off" is spelled Off. (The same rule
+// holds for zccpd's and zccp's flags, which spell it "off".)
+const Off time.Duration = -1
 
 // Defaults.
 const (
@@ -82,20 +92,23 @@ func WithStateHandler(f func(State)) Option { return func(o *options) { o.onStat
 func WithDirectHandler(h Handler) Option { return func(o *options) { o.onDirect = h } }
 
 // WithReconnect sets the backoff bounds between reconnection attempts
-// (default 100 ms to 5 s, with ±25% jitter).
+// (default 100 ms to 5 s, with ±25% jitter; 0 < min <= max).
 func WithReconnect(min, max time.Duration) Option {
 	return func(o *options) { o.reconnectMin, o.reconnectMax = min, max }
 }
 
 // WithHeartbeat sets how often the client pings a quiet broker (ZMTP
 // PING, which any ZeroMQ peer answers) and after how much silence it
-// gives the connection up and reconnects (defaults 2 s and 10 s).
+// gives the connection up and reconnects (defaults 2 s and 10 s). Both
+// must be positive, silence longer than interval; silence Off pings but
+// never gives up; interval and silence Off switch the heartbeat off.
 func WithHeartbeat(interval, silence time.Duration) Option {
 	return func(o *options) { o.heartbeat, o.silence = interval, silence }
 }
 
 // WithBuffer bounds what Publish and Send may queue, connected or not
-// (defaults 10000 messages, 8 MiB). Beyond it they return ErrBufferFull.
+// (defaults 10000 messages, 8 MiB; both must be positive). Beyond it they
+// return ErrBufferFull.
 func WithBuffer(messages, bytes int) Option {
 	return func(o *options) { o.bufferMsgs, o.bufferBytes = messages, bytes }
 }
@@ -120,3 +133,33 @@ func WithHandler(method string, h RequestHandler) Option {
 // WithHandleAll registers the catch-all request handler before HELLO (see
 // HandleAll).
 func WithHandleAll(h RequestHandler) Option { return func(o *options) { o.handleAll = h } }
+
+// ErrBadOption: an option's value is out of its range (see Off for the
+// rule on zero values).
+var ErrBadOption = errors.New("zccp: bad option")
+
+// validate rejects out-of-range options instead of rewriting them.
+func (o *options) validate() error {
+	var errs []error
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrBadOption}, args...)...))
+	}
+	if strings.HasPrefix(o.identifier, "$") {
+		bad("identifier %q: identifiers starting with $ are reserved for the broker", o.identifier)
+	}
+	if o.reconnectMin <= 0 || o.reconnectMax < o.reconnectMin {
+		bad("WithReconnect(%v, %v): want 0 < min <= max", o.reconnectMin, o.reconnectMax)
+	}
+	switch {
+	case o.heartbeat == Off && o.silence == Off:
+	case o.heartbeat <= 0 || (o.silence <= 0 && o.silence != Off) || (o.silence != Off && o.silence <= o.heartbeat):
+		bad("WithHeartbeat(%v, %v): want 0 < interval < silence, silence Off, or both Off", o.heartbeat, o.silence)
+	}
+	if o.bufferMsgs <= 0 || o.bufferBytes <= 0 {
+		bad("WithBuffer(%d, %d): both must be positive", o.bufferMsgs, o.bufferBytes)
+	}
+	if o.pendingLimit <= 0 {
+		bad("WithPendingLimit(%d): must be positive", o.pendingLimit)
+	}
+	return errors.Join(errs...)
+}

@@ -67,7 +67,7 @@ func seqFrom(b []byte) int {
 func TestClientAnswersBrokerPings(t *testing.T) {
 	b, eps := startBroker(t, broker.Config{PingInterval: 30 * time.Millisecond, Timeout: 250 * time.Millisecond})
 	var log stateLog
-	c := connect(t, eps[0], client.WithIdentifier("quiet"), client.WithHeartbeat(0, 0), client.WithStateHandler(log.record))
+	c := connect(t, eps[0], client.WithIdentifier("quiet"), client.WithHeartbeat(client.Off, client.Off), client.WithStateHandler(log.record))
 	if _, err := c.SubscribeChan(context.Background(), "x", make(chan *client.Delivery, 1)); err != nil {
 		t.Fatal(err)
 	}

@@ -83,11 +83,11 @@ func (c *Client) subscribe(ctx context.Context, s *Subscription) (*Subscription,
 	// is an immediate error rather than a round trip.
 	if _, err := match.Translate(s.expr); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%w: %v", ErrBadExpr, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadExpr, err)
 	}
 	if _, err := c.indexFor(s.expr).Add(s, s.expr); err != nil {
 		s.stop()
-		return nil, fmt.Errorf("%w: %v", ErrBadExpr, err)
+		return nil, fmt.Errorf("%w: %w", ErrBadExpr, err)
 	}
 	c.mu.Lock()
 	if c.state == Closed {

@@ -103,8 +103,8 @@ func (l labelFlag) Set(v string) error {
 func runCall(ctx context.Context, e *env, args []string) int {
 	fs, endpoint := flagsFor(e, "call", "IDENTIFIER METHOD [BODY...]  |  --group ADDRESS [--label k=v]... METHOD [BODY...]", callSummary)
 	cf := addConnectFlags(fs, endpoint, defaultID("call"))
-	timeout := fs.Duration("timeout", 5*time.Second, "give up after this long; also the request's TTL unless --ttl")
-	ttl := fs.Duration("ttl", 0, "the command must start within this long (default: the time left of --timeout)")
+	timeout := positiveDurationFlag(fs, "timeout", 5*time.Second, "give up after this long; also the request's TTL unless --ttl")
+	ttl := optDurationFlag(fs, "ttl", "auto", "the command must start within this long (auto: the time left of --timeout)")
 	headers := headerFlag{}
 	fs.Var(headers, "H", "request header key=value, repeatable")
 	asJSON := fs.Bool("json", false, "print replies (and a group's summary) as JSON lines")

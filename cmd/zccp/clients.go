@@ -28,7 +28,7 @@ func runClients(ctx context.Context, e *env, args []string) int {
 	labels := labelFlag{}
 	fs.Var(labels, "label", "only clients with this label k=v, repeatable")
 	asJSON := fs.Bool("json", false, "print one JSON object per client")
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the broker's answer")
+	timeout := positiveDurationFlag(fs, "timeout", 5*time.Second, "how long to wait for the broker's answer")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagError(err)

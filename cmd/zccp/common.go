@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -43,7 +44,7 @@ func addConnectFlags(fs *flag.FlagSet, endpoint *string, defaultID string) conne
 	return connectFlags{
 		endpoint: endpoint,
 		id:       fs.String("id", defaultID, "identifier to say HELLO with"),
-		wait:     fs.Duration("connect-timeout", 3*time.Second, "how long to try reaching the broker"),
+		wait:     positiveDurationFlag(fs, "connect-timeout", 3*time.Second, "how long to try reaching the broker"),
 	}
 }
 
@@ -76,7 +77,7 @@ func dial(ctx context.Context, cf connectFlags, opts ...client.Option) (*client.
 	opts = append([]client.Option{client.WithIdentifier(*cf.id)}, opts...)
 	c, err := client.Connect(cctx, *cf.endpoint, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("%w at %s: %v", errUnreachable, *cf.endpoint, err)
+		return nil, fmt.Errorf("%w at %s: %w", errUnreachable, *cf.endpoint, err)
 	}
 	return c, nil
 }
@@ -117,4 +118,109 @@ func defaultID(role string) string {
 func runVersion(_ context.Context, e *env, _ []string) int {
 	fmt.Fprintln(e.stdout, "zccp", broker.Version)
 	return exitOK
+}
+
+// optDuration is a duration flag whose unset state is spelled by a word
+// ("never", "off", "auto"): it takes that word or a positive duration.
+// One rule for zero values (docs/architecture.md): zero is refused, never
+// a silent default nor a silent "off".
+type optDuration struct {
+	p    *time.Duration // 0: the word
+	word string
+}
+
+func (o *optDuration) String() string {
+	if o.p == nil || *o.p == 0 {
+		return o.word
+	}
+	return o.p.String()
+}
+
+func (o *optDuration) Set(v string) error {
+	if v == o.word {
+		*o.p = 0
+		return nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	if d <= 0 {
+		return fmt.Errorf("want a positive duration or %q", o.word)
+	}
+	*o.p = d
+	return nil
+}
+
+// optDurationFlag defines an optDuration flag, unset (the word) by default.
+func optDurationFlag(fs *flag.FlagSet, name, word, usage string) *time.Duration {
+	d := new(time.Duration)
+	fs.Var(&optDuration{p: d, word: word}, name, usage)
+	return d
+}
+
+// optInt is optDuration for counts.
+type optInt struct {
+	p    *int // 0: the word
+	word string
+}
+
+func (o *optInt) String() string {
+	if o.p == nil || *o.p == 0 {
+		return o.word
+	}
+	return strconv.Itoa(*o.p)
+}
+
+func (o *optInt) Set(v string) error {
+	if v == o.word {
+		*o.p = 0
+		return nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil {
+		return err
+	}
+	if n <= 0 {
+		return fmt.Errorf("want a positive number or %q", o.word)
+	}
+	*o.p = n
+	return nil
+}
+
+// optIntFlag defines an optInt flag, unset (the word) by default.
+func optIntFlag(fs *flag.FlagSet, name, word, usage string) *int {
+	n := new(int)
+	fs.Var(&optInt{p: n, word: word}, name, usage)
+	return n
+}
+
+// positiveDuration is a duration flag that must be positive.
+type positiveDuration struct{ p *time.Duration }
+
+func (o positiveDuration) String() string {
+	if o.p == nil {
+		return ""
+	}
+	return o.p.String()
+}
+
+func (o positiveDuration) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return err
+	}
+	if d <= 0 {
+		return errors.New("want a positive duration")
+	}
+	*o.p = d
+	return nil
+}
+
+// positiveDurationFlag defines a duration flag that refuses zero and
+// negative values.
+func positiveDurationFlag(fs *flag.FlagSet, name string, def time.Duration, usage string) *time.Duration {
+	d := &def
+	fs.Var(positiveDuration{d}, name, usage)
+	return d
 }

@@ -76,15 +76,15 @@ var (
 func runDevice(ctx context.Context, e *env, args []string) int {
 	fs, endpoint := flagsFor(e, "device", "--id ID [flags] [--] COMMAND [ARGS...]", deviceSummary)
 	id := fs.String("id", "", "identifier to say HELLO with: requests to it reach this device (required)")
-	wait := fs.Duration("connect-timeout", 3*time.Second, "how long to try reaching the broker")
+	wait := positiveDurationFlag(fs, "connect-timeout", 3*time.Second, "how long to try reaching the broker")
 	labels := labelFlag{}
 	fs.Var(labels, "label", "label k=v sent in HELLO, repeatable")
 	var subs, methods stringsFlag
 	fs.Var(&subs, "subscribe", "join the groups whose address matches EXPR (zrex), repeatable")
 	fs.Var(&methods, "method", "serve only this method, repeatable (default: every method)")
 	parallel := fs.Int("parallel", 1, "how many requests may run at once")
-	maxOut := fs.Int("max-output", 0, "largest reply body, bytes (0: the broker's message limit less 64 KiB)")
-	maxTime := fs.Duration("max-time", 0, "kill a run after this long even if the request allows more (0: no limit)")
+	maxOut := optIntFlag(fs, "max-output", "auto", "largest reply body, bytes (auto: the broker's message limit less 64 KiB)")
+	maxTime := optDurationFlag(fs, "max-time", "off", "kill a run after this long even if the request allows more")
 	grace := fs.Duration("grace", 5*time.Second, "on SIGINT/SIGTERM, how long running requests may take to finish")
 	verbose := fs.Bool("v", false, "log every request and copy the program's stderr to stderr")
 	// Flags stop at COMMAND: everything after it is the program's.

@@ -49,7 +49,7 @@ func publishOrSend(ctx context.Context, e *env, args []string, name, argUsage, s
 	c.Close()
 	if err == nil {
 		if n := async.find(client.ErrNoSuchClient); n != nil {
-			err = fmt.Errorf("%w: %v", errNoSuchPeer, n)
+			err = fmt.Errorf("%w: %w", errNoSuchPeer, n)
 		} else if n := async.find(client.ErrRefused); n != nil {
 			err = n
 		}

@@ -20,8 +20,8 @@ func runSub(ctx context.Context, e *env, args []string) int {
 		"Print every message published to an address matching PATTERN (a zrex regular\nexpression, unanchored), one per line: SENDER ADDRESS {HEADERS} CONTENT.")
 	cf := addConnectFlags(fs, endpoint, defaultID("sub"))
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	count := fs.Int("count", 0, "exit after this many messages (0: never)")
-	within := fs.Duration("for", 0, "exit after this long (0: never); exit code 5 if --count was not reached")
+	count := optIntFlag(fs, "count", "never", "exit after this many messages")
+	within := optDurationFlag(fs, "for", "never", "exit after this long; exit code 5 if --count was not reached")
 	last := fs.Bool("last", false, "first print the last value of every matching address (marked zccp-retained), then live messages")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {

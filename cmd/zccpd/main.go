@@ -139,6 +139,9 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	if err := s.op.finish(fs); err != nil {
 		return nil, err
 	}
+	if err := checkLimits(&s.cfg); err != nil {
+		return nil, err
+	}
 	switch s.overflow {
 	case "drop-oldest":
 		s.cfg.Queue.Overflow = zmtp.OverflowDropOldest
