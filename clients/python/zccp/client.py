@@ -300,10 +300,13 @@ class Client:
 
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         self._ops.append((fn, args))
-        try:
-            os.write(self._wake_w, b"x")
-        except (BlockingIOError, OSError):
-            pass  # the pipe is full: the I/O thread is awake anyway
+        with self._lock:  # never write to the fd number after it was closed (it may be reused)
+            if self._wake_w < 0:
+                return
+            try:
+                os.write(self._wake_w, b"x")
+            except BlockingIOError:
+                pass  # the pipe is full: the I/O thread is awake anyway
 
     def _send_app(self, frames: list[bytes]) -> None:
         with self._lock:
@@ -730,7 +733,9 @@ class Client:
         self._device.cancel_all()
         self._dispatch_q.put(None)
         self._pool.shutdown(wait=False)
-        os.close(self._wake_w)
+        with self._lock:
+            os.close(self._wake_w)
+            self._wake_w = -1
 
 
 def connect(endpoint: str, *, identifier: str = "", labels: Mapping[str, str] | None = None,
