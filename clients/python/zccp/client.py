@@ -307,6 +307,8 @@ class Client:
                 os.write(self._wake_w, b"x")
             except BlockingIOError:
                 pass  # the pipe is full: the I/O thread is awake anyway
+            except BrokenPipeError:
+                pass  # the I/O thread has ended
 
     def _send_app(self, frames: list[bytes]) -> None:
         with self._lock:
