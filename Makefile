@@ -92,8 +92,12 @@ packaging:
 
 # The Java client (clients/java, on Debian's JeroMQ 0.3.6, a ZMTP 2.0
 # stack) built with javac and Debian's jars (no Maven, no network), tested
-# with Debian's JUnit 4 against a zccpd built from this tree and Go peers.
+# with Debian's JUnit 4 against a zccpd built from this tree, Go peers and
+# the Python and C clients' devices.
+# Its cross-language tests use the Python package's and the C library's
+# echo devices, so their Debian packages are installed too.
 test-java:
-	@./scripts/ensure-deps.sh default-jdk-headless libjeromq-java junit4
+	@./scripts/ensure-deps.sh default-jdk-headless libjeromq-java junit4 python3-zmq gcc make pkg-config libczmq-dev
 	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
+	$(MAKE) -C clients/c lib build/zccp_device
 	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) clients/java/build.sh test

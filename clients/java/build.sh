@@ -13,4 +13,4 @@ javac -Xlint:all -Werror --release 11 -d build/classes -cp "$JEROMQ" src/main/ja
 jar cf build/zccp.jar -C build/classes .
 [ "${1:-}" = test ] || exit 0
 javac -Xlint:all,-try --release 11 -d build/test-classes -cp "build/classes:$JEROMQ:$JUNIT" src/test/java/org/zccp/*.java
-exec java -Dzccp.bin="${ZCCP_BIN_DIR:-../../bin}" -cp "build/test-classes:build/classes:$JEROMQ:$JUNIT" org.zccp.TestMain
+exec java -Dzccp.bin="${ZCCP_BIN_DIR:-../../bin}" -Dzccp.python="$(pwd)/../python" -Dzccp.cdevice="${ZCCP_C_DEVICE:-$(pwd)/../c/build/zccp_device}" -cp "build/test-classes:build/classes:$JEROMQ:$JUNIT" org.zccp.TestMain

@@ -71,18 +71,31 @@ final class Harness {
         }
     }
 
-    /** A Go zccp process (device or call) with its output captured. */
+    /** A peer process (Go zccp device or call, or another language's) with its output captured. */
     static final class Go implements AutoCloseable {
         final Process proc;
         final File out;
 
         Go(String... args) throws IOException {
+            this(null, withZccp(args));
+        }
+
+        private Go(File dir, List<String> cmd) throws IOException {
+            out = File.createTempFile("zccp-peer-", ".out");
+            out.deleteOnExit();
+            proc = new ProcessBuilder(cmd).directory(dir).redirectErrorStream(true).redirectOutput(out).start();
+        }
+
+        /** Any other program (another language's peer), run in dir (null: here). */
+        static Go exec(File dir, List<String> cmd) throws IOException {
+            return new Go(dir, cmd);
+        }
+
+        private static List<String> withZccp(String... args) {
             List<String> cmd = new ArrayList<>();
             cmd.add(BIN + "/zccp");
             cmd.addAll(Arrays.asList(args));
-            out = File.createTempFile("zccp-go-", ".out");
-            out.deleteOnExit();
-            proc = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(out).start();
+            return cmd;
         }
 
         /** Waits for the process to exit and returns its exit code. */

@@ -36,7 +36,7 @@ public final class TestMain {
                 }
             }
         });
-        Result r = core.run(ClientTest.class, RecoveryTest.class, ZrexTest.class);
+        Result r = core.run(ClientTest.class, CrossLanguageTest.class, RecoveryTest.class, ZrexTest.class);
         int failed = r.getFailureCount();
         System.out.println((r.getRunCount() - failed) + " passed, " + failed + " failed");
         System.exit(failed == 0 && r.getRunCount() > 0 ? 0 : 1);
