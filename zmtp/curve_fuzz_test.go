@@ -19,7 +19,7 @@ func FuzzCurveHandshake(f *testing.F) {
 	f.Add(c.c2s[0], true)
 	f.Add(append(bytes.Clone(c.c2s[0]), c.c2s[0]...), true)
 	f.Fuzz(func(t *testing.T, data []byte, server bool) {
-		io := &scriptIO{in: newReader(bytes.NewReader(data), maxHandshakeCommand, 8)}
+		io := &scriptIO{in: newReader(bytes.NewReader(data), maxHandshakeFrame, 8)}
 		var sess Session
 		var err error
 		if server {

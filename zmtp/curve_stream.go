@@ -132,28 +132,17 @@ func (c *curveConn) sealFrames(d []byte) ([]byte, error) {
 	return d, nil
 }
 
-// maxHandshakeCommand bounds a command during the mechanism handshake
-// (CURVE's INITIATE with its metadata is the largest), so that a peer
-// that has proven nothing cannot make us buffer a large frame.
-const maxHandshakeCommand = 64 << 10
-
-// runMechanism runs mech's handshake with the command size bounded and,
-// when the mechanism encrypts, puts the cipher between the socket and
-// the rest of the connection.
+// runMechanism runs mech's handshake and, when the mechanism encrypts,
+// puts the cipher between the socket and the rest of the connection.
 func (c *Conn) runMechanism(ctx context.Context, mech Mechanism) (Session, error) {
-	limit := c.rd.maxSize
-	if limit <= 0 || limit > maxHandshakeCommand {
-		c.rd.maxSize = maxHandshakeCommand
-	}
 	sess, err := mech.Handshake(handshakeIO{c, ctx}, c.opts.metadata())
-	c.rd.maxSize = limit
 	if err != nil || sess.cipher == nil {
 		return sess, err
 	}
 	// Encrypted frames carry 33 octets more than the plaintext frame;
 	// anything left in the reader's buffer is already encrypted data.
-	if limit > 0 {
-		c.rd.maxSize = limit + int64(curveMessageExtra)
+	if c.rd.maxSize > 0 {
+		c.rd.maxSize += int64(curveMessageExtra)
 	}
 	cc := &curveConn{Conn: c.nc, raw: c.rd, cipher: sess.cipher}
 	c.nc = cc
