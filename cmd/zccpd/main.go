@@ -69,7 +69,8 @@ type settings struct {
 	shutdownTimeout time.Duration
 	debugAddr       string
 	metricsAddr     string
-	op              opSettings // operator.go: --http-addr, --data-dir, --config, SIGHUP
+	op              opSettings  // operator.go: --http-addr, --data-dir, --config, SIGHUP
+	sec             secSettings // security.go: curve+ binds, --insecure, --ipc-allow-uid, --client-keys
 }
 
 func parse(args []string, stderr io.Writer) (*settings, error) {
@@ -80,7 +81,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 		fmt.Fprintf(stderr, "zccpd %s: the ZCCP broker\n\nUsage: zccpd [flags]\n\nFlags (environment variable in brackets):\n", broker.Version)
 		fs.PrintDefaults()
 	}
-	fs.Var(&s.binds, "bind", "endpoint to bind, repeatable: tcp://host:port, ipc:///path, ipc://@name [ZCCPD_BIND, comma-separated] (default ipc://@/zccp and tcp://127.0.0.1:7878)")
+	fs.Var(&s.binds, "bind", "endpoint to bind, repeatable: tcp://host:port, ipc:///path, ipc://@name; prefix curve+ (curve+tcp://0.0.0.0:7878) for CURVE security, else NULL, which a non-loopback TCP address refuses without --insecure [ZCCPD_BIND, comma-separated] (default ipc://@/zccp and tcp://127.0.0.1:7878)")
 	fs.DurationVar(&s.cfg.Timeout, "timeout", broker.DefaultTimeout, "expire a client silent for this long [ZCCPD_TIMEOUT]")
 	fs.DurationVar(&s.cfg.PingInterval, "ping-interval", broker.DefaultPingInterval, "PING a client after this much quiet [ZCCPD_PING_INTERVAL]")
 	fs.StringVar(&s.logLevel, "log-level", "info", "debug, info, warn or error [ZCCPD_LOG_LEVEL]")
@@ -98,6 +99,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve /debug/vars (goroutines, counters) and /debug/pprof/ over HTTP on this address, e.g. 127.0.0.1:6060; port 0 picks one (logged); empty: off [ZCCPD_DEBUG_ADDR]")
 	version := fs.Bool("version", false, "print the version and exit")
 	addOperatorFlags(fs, &s.op)
+	addSecurityFlags(fs, &s.sec, &s.op.dataDir)
 	if err := s.op.loadConfig(fs, s, args); err != nil {
 		return nil, err
 	}
@@ -140,6 +142,9 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 		return nil, err
 	}
 	if err := checkLimits(&s.cfg); err != nil {
+		return nil, err
+	}
+	if err := s.sec.check(s.binds.vals); err != nil {
 		return nil, err
 	}
 	switch s.overflow {
@@ -197,7 +202,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	defer stopOp()
 	bound := make([]string, 0, len(s.binds.vals))
 	for _, ep := range s.binds.vals {
-		real, err := b.Listen(ep)
+		real, err := s.sec.listen(b, ep, log)
 		if err != nil {
 			log.Error("cannot bind", "endpoint", ep, "err", err)
 			b.Close()

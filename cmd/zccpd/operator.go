@@ -68,6 +68,8 @@ func subcommand(args []string, stdout, stderr io.Writer) (rest []string, done bo
 	switch args[0] {
 	case "version":
 		return []string{"--version"}, false, 0
+	case "key":
+		return nil, true, keyCommand(args[1:], stdout, stderr)
 	case "gen-man":
 		if err := writeMan(stdout); err != nil {
 			fmt.Fprintln(stderr, "zccpd gen-man:", err)
