@@ -113,9 +113,21 @@ final class Engine implements Runnable {
         }
     }
 
+    /** Tells Options.onError (on the callback thread); its own failures are dropped, not re-reported. */
     void report(ZccpException e) {
-        if (opts.onError != null) {
-            callbacks.execute(() -> opts.onError.accept(e));
+        if (opts.onError == null) {
+            return;
+        }
+        try {
+            callbacks.execute(() -> {
+                try {
+                    opts.onError.accept(e);
+                } catch (RuntimeException ignored) {
+                    // nowhere else to report it: a library never prints
+                }
+            });
+        } catch (java.util.concurrent.RejectedExecutionException closed) {
+            // the client is closed
         }
     }
 
