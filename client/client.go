@@ -385,9 +385,7 @@ func (c *Client) dispatch(d *Delivery) {
 		c.direct.enqueue(d)
 		return
 	}
-	for _, s := range c.indexFor(d.Address).Match([]byte(d.Address)) {
-		s.enqueue(d)
-	}
+	fanOut(d, c.indexFor(d.Address).Match([]byte(d.Address)))
 }
 
 // heartbeat pings a quiet broker and gives up a silent connection.

@@ -1,13 +1,19 @@
 package client
 
 import (
+	"maps"
+	"slices"
 	"strconv"
 	"unsafe"
 
 	"github.com/zccp-go/zccp/codec"
 )
 
-// Delivery is one message received from the broker.
+// Delivery is one message received from the broker. Each handler (each
+// matching subscription) gets its own Delivery: its Headers map and
+// Content slice may be changed freely. The bytes of the content frames
+// are shared by every subscription that received the message and must
+// not be modified in place.
 type Delivery struct {
 	Sender  string            // identifier of the client that published or sent it
 	Address string            // the address it was published to (or our identifier for Send)
@@ -26,6 +32,16 @@ func (d *Delivery) Body() []byte {
 		return nil
 	}
 	return d.Content[0]
+}
+
+// view returns a copy of d for another subscription: its own Headers map
+// and Content slice, the same (read-only) frame bytes.
+func (d *Delivery) view() *Delivery {
+	v := &Delivery{Sender: d.Sender, Address: d.Address, Headers: maps.Clone(d.Headers), Missed: d.Missed}
+	if d.Content != nil {
+		v.Content = slices.Clone(d.Content)
+	}
+	return v
 }
 
 // Handler processes deliveries.
@@ -105,10 +121,28 @@ func (c *Client) fastDeliver(frames [][]byte) bool {
 		c.direct.enqueue(d)
 		return true
 	}
-	for _, s := range targets {
-		s.enqueue(d)
-	}
+	fanOut(d, targets)
 	return true
+}
+
+// fanOut hands d to every target subscription, each its own view, all
+// made before any handler can see (and change) d.
+func fanOut(d *Delivery, targets []*Subscription) {
+	switch len(targets) {
+	case 0:
+		return
+	case 1:
+		targets[0].enqueue(d)
+		return
+	}
+	views := make([]*Delivery, len(targets))
+	for i := 1; i < len(targets); i++ {
+		views[i] = d.view()
+	}
+	views[0] = d
+	for i, s := range targets {
+		s.enqueue(views[i])
+	}
 }
 
 // smallData is the most bytes (sender, address and content together) a
