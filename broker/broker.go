@@ -33,6 +33,9 @@ type Broker struct {
 	reqs    map[uint64]*request // outstanding requests by tag; guarded by reqMu
 	nextTag uint64              // guarded by reqMu
 
+	refusals *refusalLog    // rate-limited log of refused connections and sessions
+	perHost  map[string]int // live sessions by remote IP (MaxSessionsPerHost); guarded by mu
+
 	nextSession atomic.Uint64
 	nextPeer    atomic.Uint64
 	stats       counters
@@ -106,6 +109,8 @@ func New(cfg Config) (*Broker, error) {
 		sys:      match.NewIndex[*sessionRef](match.WithCacheSize(64)),
 		reqs:     map[uint64]*request{},
 		byIdent:  map[string]*session{},
+		perHost:  map[string]int{},
+		refusals: &refusalLog{log: cfg.Logger, every: refusalEvery},
 		peers:    map[*peer]struct{}{},
 		stopTick: make(chan struct{}),
 		tickDone: make(chan struct{}),
@@ -121,8 +126,9 @@ func New(cfg Config) (*Broker, error) {
 			MaxFrames:      cfg.MaxFrames,
 			Queue:          queue,
 		},
-		Handler: b.serveConn,
-		OnError: (&refusalLog{log: cfg.Logger, every: refusalEvery}).note,
+		Handler:         b.serveConn,
+		OnError:         b.refusals.note,
+		MaxConnsPerHost: cfg.MaxConnsPerHost,
 	}
 	go b.tickLoop()
 	return b, nil
@@ -247,6 +253,7 @@ func (b *Broker) tickLoop() {
 			}
 			clear(peers)
 			b.sweepRequests(now)
+			b.refusals.flush(now)
 		}
 	}
 }
@@ -261,16 +268,23 @@ func (b *Broker) snapshotPeers(dst []*peer) []*peer {
 }
 
 // register makes s the session for its identifier and returns the
-// session it replaced, if any. ok is false when the broker is at its
-// client limit.
-func (b *Broker) register(s *session) (old *session, ok bool) {
+// session it replaced, if any. It refuses (errTooManyClients,
+// errTooManySessions) when the broker, or s's remote address, is at its
+// session limit; taking over an identifier is never refused.
+func (b *Broker) register(s *session) (old *session, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !s.anonymous {
 		old = b.byIdent[s.ident]
 	}
 	if old == nil && b.nsess >= b.cfg.MaxClients {
-		return nil, false
+		return nil, errTooManyClients
+	}
+	if old == nil && s.host != "" && b.perHost[s.host] >= b.cfg.MaxSessionsPerHost {
+		return nil, errTooManySessions
+	}
+	if s.host != "" {
+		b.perHost[s.host]++
 	}
 	if !s.anonymous {
 		b.byIdent[s.ident] = s
@@ -279,8 +293,11 @@ func (b *Broker) register(s *session) (old *session, ok bool) {
 	// one included: the count is right whatever order a takeover and the
 	// old connection's end happen in.
 	b.nsess++
-	return old, true
+	return old, nil
 }
+
+// errTooManyClients: HELLO refused at the broker's session limit.
+var errTooManyClients = errors.New("too many sessions")
 
 // lookup returns the live session for an identifier, or nil.
 func (b *Broker) lookup(ident []byte) *session {
@@ -301,6 +318,11 @@ func (b *Broker) endSession(s *session, why CloseReason) {
 	s.ref.s.Store(nil) // cached match results keep only the empty handle
 	b.mu.Lock()
 	b.nsess--
+	if s.host != "" {
+		if b.perHost[s.host]--; b.perHost[s.host] <= 0 {
+			delete(b.perHost, s.host)
+		}
+	}
 	if !s.anonymous && b.byIdent[s.ident] == s {
 		delete(b.byIdent, s.ident)
 	}

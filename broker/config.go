@@ -32,6 +32,16 @@ type Config struct {
 	MaxSubscriptions int
 	// MaxClients bounds concurrent sessions. Default 100000.
 	MaxClients int
+	// MaxConnsPerHost and MaxSessionsPerHost bound the connections and
+	// sessions from one remote IP address (tcp; ipc peers are not
+	// counted), so that one client cannot take every descriptor or
+	// session slot. Default 16384 each.
+	MaxConnsPerHost    int
+	MaxSessionsPerHost int
+	// MaxLabelBytes bounds the encoded size of a HELLO's headers (the
+	// session's labels, kept for the session's life and listed by the
+	// clients method). Default 4096.
+	MaxLabelBytes int
 	// MaxInflight bounds the requests outstanding to one device. Default
 	// 10000.
 	MaxInflight int
@@ -68,6 +78,8 @@ const (
 	DefaultMaxInflight      = 10000
 	DefaultMaxQueuedTotal   = 256 << 20
 	DefaultStallWait        = 2 * time.Millisecond
+	DefaultMaxPerHost       = 16384
+	DefaultMaxLabelBytes    = 4096
 )
 
 func (c Config) withDefaults() (Config, error) {
@@ -98,6 +110,15 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
 	}
+	if c.MaxConnsPerHost == 0 {
+		c.MaxConnsPerHost = DefaultMaxPerHost
+	}
+	if c.MaxSessionsPerHost == 0 {
+		c.MaxSessionsPerHost = DefaultMaxPerHost
+	}
+	if c.MaxLabelBytes == 0 {
+		c.MaxLabelBytes = DefaultMaxLabelBytes
+	}
 	if c.CacheSize == 0 {
 		c.CacheSize = DefaultCacheSize
 	}
@@ -120,7 +141,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("broker: ping interval %v must be shorter than timeout %v", c.PingInterval, c.Timeout)
 	case c.MaxQueuedTotal < 0 || c.StallWait < 0:
 		return c, fmt.Errorf("broker: negative queue budget or stall wait")
-	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0:
+	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0,
+		c.MaxConnsPerHost < 0 || c.MaxSessionsPerHost < 0 || c.MaxLabelBytes < 0:
 		return c, fmt.Errorf("broker: negative limit")
 	}
 	return c, nil

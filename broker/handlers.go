@@ -1,11 +1,13 @@
 package broker
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
 )
 
 // extensions is the list announced in HELLO-OK (zccp-extensions).
@@ -14,8 +16,7 @@ const extensions = "notices,cancel,direct,missed,ping,goodbye-stats,requests,pre
 // hello starts a session for the identifier in v.
 func (p *peer) hello(v codec.View) {
 	b := p.b
-	if n := v.Headers.Len(); n > b.cfg.MaxHeaders {
-		p.notice(codec.ErrCodeTooManyHeaders, "HELLO has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(b.cfg.MaxHeaders), "HELLO", "")
+	if !p.labelsAllowed(v) {
 		return
 	}
 	ident := string(v.Identifier)
@@ -30,11 +31,12 @@ func (p *peer) hello(v codec.View) {
 		since:     time.Now(),
 		droppedAt: p.out.Dropped(),
 		heartbeat: declaredHeartbeat(v.Headers, b.cfg.PingInterval),
+		host:      zmtp.HostOf(p.conn.RemoteAddr()),
 	}
 	s.ref = newSessionRef(s)
-	old, ok := b.register(s)
-	if !ok {
-		p.notice(codec.ErrCodeTooManyClients, "the broker is at its limit of "+strconv.Itoa(b.cfg.MaxClients)+" clients", "HELLO", ident)
+	old, err := b.register(s)
+	if err != nil {
+		p.refuseSession(err, s)
 		return
 	}
 	b.stats.sessions.Add(1)
@@ -62,6 +64,34 @@ func (p *peer) hello(v codec.View) {
 		props[codec.HdrReason] = "identifiers starting with $ are reserved; this session cannot be addressed by DIRECT"
 	}
 	p.reply(codec.Message{ID: codec.HelloOK, Headers: props})
+}
+
+// labelsAllowed enforces the bounds on a HELLO's labels (its headers),
+// which the session keeps for its life and the clients method lists:
+// MaxHeaders entries and MaxLabelBytes encoded bytes. It tells the client
+// and returns false on refusal.
+func (p *peer) labelsAllowed(v codec.View) bool {
+	cfg := &p.b.cfg
+	if n := v.Headers.Len(); n > cfg.MaxHeaders {
+		p.notice(codec.ErrCodeTooManyHeaders, "HELLO has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(cfg.MaxHeaders), "HELLO", "")
+		return false
+	}
+	if n := len(v.Headers); n > cfg.MaxLabelBytes {
+		p.notice(codec.ErrCodeTooLarge, "HELLO labels take "+strconv.Itoa(n)+" bytes, limit "+strconv.Itoa(cfg.MaxLabelBytes), "HELLO", string(v.Identifier))
+		return false
+	}
+	return true
+}
+
+// refuseSession tells the client why its HELLO was refused; a refusal for
+// its address's limit is also logged (rate-limited).
+func (p *peer) refuseSession(err error, s *session) {
+	if errors.Is(err, errTooManySessions) {
+		p.b.refusals.note(p.conn.RemoteAddr(), err)
+		p.notice(codec.ErrCodeTooManyClients, "limit of "+strconv.Itoa(p.b.cfg.MaxSessionsPerHost)+" sessions from "+s.host+" reached", "HELLO", s.ident)
+		return
+	}
+	p.notice(codec.ErrCodeTooManyClients, "the broker is at its limit of "+strconv.Itoa(p.b.cfg.MaxClients)+" clients", "HELLO", s.ident)
 }
 
 // subscribe adds or cancels one expression.

@@ -2,14 +2,21 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"runtime"
+	"strconv"
+	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/zmtp"
 )
 
 // Hostile-load tests: each attack is made by hand-framed peers
@@ -182,4 +189,221 @@ func subscribeN(t *testing.T, p *rawpeer.Peer, first, n, notices int) {
 	if got != notices {
 		t.Fatalf("%d notices for %d SUBSCRIBEs, want %d", got, n, notices)
 	}
+}
+
+// lineCounter is a log destination that counts the lines containing each
+// of a few phrases.
+type lineCounter struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (c *lineCounter) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.lines = append(c.lines, strings.Split(strings.TrimRight(string(p), "\n"), "\n")...)
+	return len(p), nil
+}
+
+func (c *lineCounter) count(phrase string) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, l := range c.lines {
+		if strings.Contains(l, phrase) {
+			n++
+		}
+	}
+	return n
+}
+
+func (c *lineCounter) total() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
+}
+
+func countingLogger() (*slog.Logger, *lineCounter) {
+	lc := &lineCounter{}
+	return slog.New(slog.NewTextHandler(lc, &slog.HandlerOptions{Level: slog.LevelInfo})), lc
+}
+
+// TestHandshakeChurnLogIsBounded: 300 connections that send a broken
+// greeting and go write a bounded number of lines, not one each.
+func TestHandshakeChurnLogIsBounded(t *testing.T) {
+	const churn = 300
+	log, lc := countingLogger()
+	b, eps := startBroker(t, Config{Logger: log})
+	garbage := make([]byte, 64) // first byte 0x00: not a ZMTP signature
+	for range churn {
+		c, err := net.Dial("tcp", eps[0][len("tcp://"):])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Write(garbage)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		io.Copy(io.Discard, c) // until the broker closes it
+		c.Close()
+	}
+	eventually(t, "every refusal noted", func() bool { return b.refusals.seen.Load() == churn })
+	n := lc.count("connection refused")
+	t.Logf("%d failed handshakes: %d log lines (%d in all)", churn, n, lc.total())
+	if n > int(refusalKinds) {
+		t.Fatalf("%d failed handshakes wrote %d lines; want at most one per kind (%d)", churn, n, refusalKinds)
+	}
+}
+
+// TestCutConnectionLogsOnce: a client whose queue overflows with
+// undroppable replies is cut off; the commands it had already sent must
+// not each log "reply not queued".
+func TestCutConnectionLogsOnce(t *testing.T) {
+	log, lc := countingLogger()
+	_, eps := startBroker(t, Config{Logger: log, Queue: zmtp.Limits{MaxBytes: 64 << 10, MaxMessages: 1000}})
+	ctx := ctx5s(t)
+	p := dialPeer(t, eps[0], 4096)
+	if err := p.Hello(ctx, "self"); err != nil {
+		t.Fatal(err)
+	}
+	// DIRECTs to itself, never read: the queue fills with undroppable
+	// commands, then every DIRECT is refused with a notice that cannot be
+	// queued either.
+	body := make([]byte, 8<<10)
+	var burst []byte
+	for range 400 {
+		burst = rawpeer.AppendDirect(burst, "self", nil, body)
+	}
+	go p.Write(burst) // may block and fail once the broker cuts it
+	p.Conn().SetReadDeadline(time.Now().Add(10 * time.Second))
+	eventually(t, "the connection cut", func() bool { return lc.count("reply not queued") > 0 })
+	io.Copy(io.Discard, p.Conn())
+	if n := lc.count("reply not queued"); n != 1 {
+		t.Fatalf("%d lines \"reply not queued\" for one cut connection, want 1", n)
+	}
+}
+
+// TestPerHostLimits: one remote address (127.0.0.2) cannot hold more
+// than its share of sessions and connections, while a client from
+// another address (127.0.0.1) still connects; each kind of refusal is
+// logged once however often it happens.
+func TestPerHostLimits(t *testing.T) {
+	const conns, sessions = 8, 4
+	log, lc := countingLogger()
+	b, eps := startBroker(t, Config{Logger: log, MaxConnsPerHost: conns, MaxSessionsPerHost: sessions})
+	addr := eps[0][len("tcp://"):]
+	attacker := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 5 * time.Second}
+	ctx := ctx5s(t)
+
+	// Sessions: the fifth and sixth HELLO from 127.0.0.2 are refused.
+	var peers []*rawpeer.Peer
+	for i := range sessions + 2 {
+		nc, err := attacker.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := rawpeer.New(ctx, nc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { p.Close() })
+		peers = append(peers, p)
+		p.Send(rawpeer.Frame1(rawpeer.Hello, []string{fmt.Sprintf("a%d", i)}, true, nil))
+		m, err := p.NextContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, _ := m.Header("zccp-error")
+		switch {
+		case i < sessions && m.ID != rawpeer.HelloOK:
+			t.Fatalf("HELLO %d from 127.0.0.2: command %d (%s), want HELLO-OK", i, m.ID, code)
+		case i >= sessions && code != "too-many-clients":
+			t.Fatalf("HELLO %d from 127.0.0.2: command %d error %q, want notice too-many-clients", i, m.ID, code)
+		}
+	}
+	// Connections: 6 held, so two more are admitted and the rest closed
+	// before any handshake.
+	refused := 0
+	for range 6 {
+		nc, err := attacker.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { nc.Close() })
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		var one [1]byte
+		if _, err := nc.Read(one[:]); errors.Is(err, io.EOF) {
+			refused++
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused != 6-(conns-len(peers)) {
+		t.Fatalf("%d of 6 extra connections refused, want %d", refused, 6-(conns-len(peers)))
+	}
+	// A client from another address is not affected.
+	legit := dialPeer(t, eps[0], 0)
+	if err := legit.Hello(ctx, "legit"); err != nil {
+		t.Fatalf("legitimate client from 127.0.0.1: %v", err)
+	}
+	eventually(t, "refusals noted", func() bool { return b.refusals.seen.Load() == 2+uint64(refused) })
+	if n, m := lc.count("too many connections"), lc.count("too many sessions"); n != 1 || m != 1 {
+		t.Fatalf("log lines: %d for %d refused connections, %d for 2 refused sessions; want 1 each", n, refused, m)
+	}
+}
+
+// TestLabelsBoundedAndClientsReplyCapped: HELLO labels over the limit are
+// refused with a notice; a clients reply never exceeds the broker's
+// message size, and says how many records it left out.
+func TestLabelsBoundedAndClientsReplyCapped(t *testing.T) {
+	const labelBytes, maxMsg = 4096, 64 << 10
+	_, eps := startBroker(t, Config{MaxLabelBytes: labelBytes, MaxMessageSize: maxMsg})
+	ctx := ctx5s(t)
+	big := dialPeer(t, eps[0], 0)
+	big.Send(rawpeer.Frame1(rawpeer.Hello, []string{"big"}, true, []rawpeer.Header{{Name: "blob", Value: strings.Repeat("\x00", labelBytes)}}))
+	m, err := big.NextContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := m.Header("zccp-error"); code != "too-large" {
+		t.Fatalf("HELLO with %d bytes of labels: command %d error %q, want notice too-large", labelBytes, m.ID, code)
+	}
+	// Labels just under the limit, all NULs (6 bytes each in JSON): 40
+	// sessions list as ~40 x 20 KiB, well over the 64 KiB cap.
+	const n = 40
+	label := []rawpeer.Header{{Name: "blob", Value: strings.Repeat("\x00", labelBytes-64)}}
+	for i := range n {
+		p := dialPeer(t, eps[0], 0)
+		if err := p.Hello(ctx, fmt.Sprintf("s%02d", i), label...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	asker := dialPeer(t, eps[0], 0)
+	if err := asker.Hello(ctx, "asker"); err != nil {
+		t.Fatal(err)
+	}
+	asker.Direct("$zccp", []rawpeer.Header{{Name: "zccp-request-id", Value: "1"}, {Name: "zccp-method", Value: "clients"}})
+	for {
+		m, err := asker.NextContext(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if id, _ := m.Header("zccp-reply-to"); id != "1" {
+			continue
+		}
+		size := 0
+		for _, c := range m.Content {
+			size += len(c)
+		}
+		left, _ := m.Header("zccp-truncated")
+		t.Logf("clients reply: %d records, %d bytes, zccp-truncated %q", len(m.Content), size, left)
+		if size > maxMsg || left == "" || len(m.Content)+atoi(left) != n+1 {
+			t.Fatalf("clients reply of %d bytes (cap %d), %d records, zccp-truncated %q; want the %d sessions split between records and the count left out",
+				size, maxMsg, len(m.Content), left, n+1)
+		}
+		return
+	}
+}
+
+func atoi(s string) int {
+	n, _ := strconv.Atoi(s)
+	return n
 }

@@ -173,8 +173,12 @@ func (p *peer) reply(m codec.Message) {
 		return zmtp.AppendMessage(b, frames)
 	})
 	if err != nil {
-		p.b.log.Warn("reply not queued; closing connection", "peer", p.num, "err", err)
-		p.conn.Close()
+		select {
+		case <-p.conn.Done(): // already cut: commands still buffered say nothing more
+		default:
+			p.b.log.Warn("reply not queued; closing connection", "peer", p.num, "err", err)
+			p.conn.Close()
+		}
 		return
 	}
 	p.queued(p.out, st)

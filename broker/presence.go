@@ -93,13 +93,13 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 	id := string(e.requestID)
 	switch string(e.method) {
 	case codec.MethodClients:
-		var lines [][]byte
-		for _, c := range p.b.Clients(string(e.sel)) {
-			line, _ := json.Marshal(c)
-			lines = append(lines, line)
+		lines, left := p.b.clientLines(string(e.sel))
+		h := codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}
+		if left > 0 {
+			h[codec.HdrTruncated] = strconv.Itoa(left)
 		}
 		// No client matched: one empty frame, which stands for none.
-		p.reply(brokerDeliver(s.ident, codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}, lines, ""))
+		p.reply(brokerDeliver(s.ident, h, lines, ""))
 	case codec.MethodLast:
 		p.reply(p.b.lastAPI(s, id, string(e.sel))) // retain_api.go
 	default:
@@ -118,4 +118,21 @@ func appLabels(labels codec.Headers) codec.Headers {
 		}
 	}
 	return h
+}
+
+// clientLines encodes the clients records for sel, one JSON line each, up
+// to MaxMessageSize bytes in all, and returns how many were left out.
+// Labels are bounded at HELLO, so each line is too; the cap bounds the
+// reply however many sessions there are.
+func (b *Broker) clientLines(sel string) (lines [][]byte, left int) {
+	all := b.Clients(sel)
+	total := int64(0)
+	for i, c := range all {
+		line, _ := json.Marshal(c)
+		if total += int64(len(line)) + 9; total > b.cfg.MaxMessageSize {
+			return lines, len(all) - i
+		}
+		lines = append(lines, line)
+	}
+	return lines, 0
 }

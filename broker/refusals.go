@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/zccp-go/zccp/zmtp"
@@ -20,22 +21,34 @@ const refusalEvery = 30 * time.Second
 type refusalKind uint8
 
 const (
-	refusedVersion      refusalKind = iota // speaks no ZMTP version we accept
-	refusedIncompatible                    // socket type or mechanism cannot talk to us
-	refusedTimeout                         // did not finish the handshake in time
-	refusedOther                           // anything else (resets, malformed frames)
+	refusedVersion         refusalKind = iota // speaks no ZMTP version we accept
+	refusedIncompatible                       // socket type or mechanism cannot talk to us
+	refusedTimeout                            // did not finish the handshake in time
+	refusedOther                              // anything else (resets, malformed frames)
+	refusedConnsPerHost                       // over MaxConnsPerHost: closed before the handshake
+	refusedSessionsPerHost                    // HELLO over MaxSessionsPerHost
 	refusalKinds
 )
 
 var refusalMessages = [refusalKinds]string{
-	refusedVersion:      "connection refused: the peer speaks neither ZMTP 3.x nor ZMTP 2.0 (RFC 23/15); is it a ZeroMQ client?",
-	refusedIncompatible: "connection refused: incompatible peer",
-	refusedTimeout:      "connection refused: handshake not completed in time",
-	refusedOther:        "connection refused",
+	refusedVersion:         "connection refused: the peer speaks neither ZMTP 3.x nor ZMTP 2.0 (RFC 23/15); is it a ZeroMQ client?",
+	refusedIncompatible:    "connection refused: incompatible peer",
+	refusedTimeout:         "connection refused: handshake not completed in time",
+	refusedOther:           "connection refused",
+	refusedConnsPerHost:    "connection refused: too many connections from this address (--max-conns-per-host)",
+	refusedSessionsPerHost: "HELLO refused: too many sessions from this address (--max-sessions-per-host)",
 }
+
+// errTooManySessions is what refusalLog is told for a HELLO refused by
+// MaxSessionsPerHost.
+var errTooManySessions = errors.New("too many sessions from one address")
 
 func kindOf(err error) refusalKind {
 	switch {
+	case errors.Is(err, zmtp.ErrTooManyConnections):
+		return refusedConnsPerHost
+	case errors.Is(err, errTooManySessions):
+		return refusedSessionsPerHost
 	case errors.Is(err, zmtp.ErrUnsupportedVersion):
 		return refusedVersion
 	case errors.Is(err, zmtp.ErrIncompatible):
@@ -52,6 +65,7 @@ func kindOf(err error) refusalKind {
 type refusalLog struct {
 	log   *slog.Logger
 	every time.Duration
+	seen  atomic.Uint64 // refusals noted, logged or not
 
 	mu    sync.Mutex
 	slots [refusalKinds]struct {
@@ -63,6 +77,7 @@ type refusalLog struct {
 // note records one refused connection and logs it unless a line of its
 // kind was written less than an interval ago.
 func (r *refusalLog) note(remote net.Addr, err error) {
+	r.seen.Add(1)
 	k := kindOf(err)
 	now := time.Now()
 	r.mu.Lock()
@@ -80,4 +95,22 @@ func (r *refusalLog) note(remote net.Addr, err error) {
 		attrs = append(attrs, "similar_since_last_line", suppressed)
 	}
 	r.log.Warn(refusalMessages[k], attrs...)
+}
+
+// flush writes a summary line for every kind whose refusals since its
+// last line went unlogged and whose interval has passed, so that a burst
+// that stopped is still accounted for. The broker's ticker calls it.
+func (r *refusalLog) flush(now time.Time) {
+	for k := range r.slots {
+		r.mu.Lock()
+		slot := &r.slots[k]
+		n := slot.suppressed
+		if n == 0 || now.Sub(slot.last) < r.every {
+			r.mu.Unlock()
+			continue
+		}
+		slot.last, slot.suppressed = now, 0
+		r.mu.Unlock()
+		r.log.Warn(refusalMessages[k], "suppressed", n, "over", r.every.String())
+	}
 }

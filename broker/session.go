@@ -23,6 +23,7 @@ type session struct {
 	since     time.Time
 	heartbeat time.Duration // declared in HELLO (zccp-heartbeat), clamped; 0: none
 	ref       *sessionRef   // what the subscription indexes hold
+	host      string        // remote IP address (tcp), counted against MaxSessionsPerHost
 
 	inflight map[requestKey]*request // requests outstanding to this session as a device; guarded by Broker.reqMu
 	asked    int                     // requests this session ever made; guarded by Broker.reqMu

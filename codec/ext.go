@@ -41,6 +41,7 @@ const (
 	HdrCancelRequest = "zccp-cancel-request" // on DIRECT to a device: cancel the request with this id
 	HdrRecipient     = "zccp-recipient"      // on broker-made replies: the device concerned
 	HdrRecipients    = "zccp-recipients"     // on receipts: how many devices the request was routed to
+	HdrTruncated     = "zccp-truncated"      // on a clients reply: how many matching sessions were left out (size cap)
 
 	// Presence events (DELIVER from NoticeSender on AddrPresence*).
 	HdrIdentifier = "zccp-identifier" // the client the event is about

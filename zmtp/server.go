@@ -3,6 +3,7 @@ package zmtp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -21,13 +22,20 @@ type Server struct {
 	// still there). It typically loops on Conn.ReadMessage.
 	Handler func(c *Conn, id RoutingID)
 	// OnError, if set, is told about connections that failed their
-	// handshake and about accept errors. It must not block.
+	// handshake or were refused (ErrTooManyConnections) and about accept
+	// errors. It must not block.
 	OnError func(remote net.Addr, err error)
+	// MaxConnsPerHost, when positive, bounds the connections (handshaking
+	// or established) from one remote IP address; a connection beyond it
+	// is closed at once, before its handshake. Unix-socket peers are not
+	// counted.
+	MaxConnsPerHost int
 
 	mu          sync.Mutex
 	listeners   map[net.Listener]struct{}
 	handshaking map[net.Conn]struct{} // accepted, handshake not done: closed by Close/Shutdown
 	conns       map[RoutingID]*Conn
+	perHost     map[string]int // open connections by remote IP (MaxConnsPerHost)
 	nextID      RoutingID
 	closed      bool
 	wg          sync.WaitGroup
@@ -49,6 +57,7 @@ func (s *Server) Serve(ln net.Listener) error {
 		s.listeners = map[net.Listener]struct{}{}
 		s.handshaking = map[net.Conn]struct{}{}
 		s.conns = map[RoutingID]*Conn{}
+		s.perHost = map[string]int{}
 	}
 	s.listeners[ln] = struct{}{}
 	s.mu.Unlock()
@@ -75,9 +84,55 @@ func (s *Server) Serve(ln net.Listener) error {
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
+		host, ok := s.admit(nc.RemoteAddr())
+		if !ok {
+			nc.Close()
+			s.report(nc.RemoteAddr(), fmt.Errorf("%w: %d from %s", ErrTooManyConnections, s.MaxConnsPerHost, host))
+			continue
+		}
 		s.wg.Add(1)
-		go s.serveConn(nc)
+		go s.serveConn(nc, host)
 	}
+}
+
+// ErrTooManyConnections reports a connection closed at once because its
+// remote address already has Server.MaxConnsPerHost connections.
+var ErrTooManyConnections = errors.New("zmtp: too many connections from one address")
+
+// HostOf returns the IP address of a tcp peer, or "" for other transports.
+func HostOf(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.IP.String()
+	}
+	return ""
+}
+
+// admit counts a new connection from remote against MaxConnsPerHost and
+// returns the host it was counted for ("" when not counted).
+func (s *Server) admit(remote net.Addr) (string, bool) {
+	host := HostOf(remote)
+	if host == "" || s.MaxConnsPerHost <= 0 {
+		return "", true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.perHost[host] >= s.MaxConnsPerHost {
+		return host, false
+	}
+	s.perHost[host]++
+	return host, true
+}
+
+// release uncounts a connection admitted for host.
+func (s *Server) release(host string) {
+	if host == "" {
+		return
+	}
+	s.mu.Lock()
+	if s.perHost[host]--; s.perHost[host] <= 0 {
+		delete(s.perHost, host)
+	}
+	s.mu.Unlock()
 }
 
 func (s *Server) report(remote net.Addr, err error) {
@@ -92,8 +147,9 @@ func (s *Server) isClosed() bool {
 	return s.closed
 }
 
-func (s *Server) serveConn(nc net.Conn) {
+func (s *Server) serveConn(nc net.Conn, host string) {
 	defer s.wg.Done()
+	defer s.release(host)
 	opts := s.Options
 	opts.accepted = true
 	if opts.Type == "" {

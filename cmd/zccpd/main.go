@@ -91,6 +91,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.cfg.MaxHeaders, "max-headers", broker.DefaultMaxHeaders, "most headers per message [ZCCPD_MAX_HEADERS]")
 	fs.IntVar(&s.cfg.MaxSubscriptions, "max-subscriptions", broker.DefaultMaxSubscriptions, "most subscriptions per client [ZCCPD_MAX_SUBSCRIPTIONS]")
 	fs.IntVar(&s.cfg.MaxClients, "max-clients", broker.DefaultMaxClients, "most concurrent sessions [ZCCPD_MAX_CLIENTS]")
+	limitFlags(fs, &s.cfg)
 	fs.IntVar(&s.cfg.Queue.MaxBytes, "queue-bytes", zmtp.DefaultMaxQueuedBytes, "outbound queue bound per client, bytes [ZCCPD_QUEUE_BYTES]")
 	fs.IntVar(&s.cfg.Queue.MaxMessages, "queue-messages", zmtp.DefaultMaxQueuedMessages, "outbound queue bound per client, messages [ZCCPD_QUEUE_MESSAGES]")
 	fs.StringVar(&s.overflow, "overflow", "drop-oldest", "when a client's queue is full: drop-oldest (notifications) or disconnect [ZCCPD_OVERFLOW]")
@@ -232,7 +233,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	markReady()
 	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
-		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String())
+		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String(), "fd_limit", fdLimit(), "max_conns_per_host", s.cfg.MaxConnsPerHost)
 
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
