@@ -352,15 +352,20 @@ class Client:
     # ---- requests ---------------------------------------------------------
 
     def _register(self, group: bool) -> tuple[str, _Pending]:
+        rid = f"{self._req_prefix}{next(self._seq)}"
+        return rid, self._register_id(rid, group)
+
+    def _register_id(self, rid: str, group: bool = False) -> _Pending:
+        """Route replies to rid to the returned queue (tests use it to
+        send hand-made requests)."""
         if not self.identifier or self.identifier.startswith("$"):
             raise ValueError("an anonymous client cannot make requests: replies are DIRECTs to its identifier")
-        rid = f"{self._req_prefix}{next(self._seq)}"
         p = _Pending(group)
         with self._lock:
             if self._state is State.CLOSED:
                 raise errors.Closed("client closed")
             self._calls[rid] = p
-        return rid, p
+        return p
 
     def _unregister(self, rid: str) -> None:
         with self._lock:
