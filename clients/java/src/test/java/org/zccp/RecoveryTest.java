@@ -48,4 +48,31 @@ public class RecoveryTest {
             broker.close();
         }
     }
+
+    /**
+     * A broker that stays away for several of the client's retry periods:
+     * when it is back, the client gets exactly one new session (each retry
+     * uses a new connection, so no stale HELLO reaches the broker to start
+     * a second session or an INVALID loop).
+     */
+    @Test
+    public void noHelloStormAfterALongOutage() throws Exception {
+        Harness.Broker broker = new Harness.Broker();
+        try (Client c = Client.connect(broker.endpoint, new Options().identifier("storm")
+                .reconnect(java.time.Duration.ofMillis(100), java.time.Duration.ofMillis(800)))) {
+            broker.kill();
+            Harness.eventually("the client noticed the outage", 10_000, () -> !c.isConnected());
+            Thread.sleep(3000); // the outage itself: several retry periods
+            broker.start();
+            Harness.eventually("a new session", 15_000, () -> c.isConnected());
+            Thread.sleep(Harness.TIMEOUT_MS); // would show a second session or an INVALID loop
+            assertEquals(2, c.sessions());
+            assertTrue(c.isConnected());
+            // The restarted broker numbers its sessions from 1: ours is its
+            // first, so no earlier HELLO of ours started (and lost) one.
+            assertEquals("1", c.serverProperties().get("zccp-session"));
+        } finally {
+            broker.close();
+        }
+    }
 }
