@@ -113,8 +113,9 @@ func Connect(ctx context.Context, endpoint string, opts ...Option) (*Client, err
 	c.dev.fallback = o.handleAll
 	d, err := zmtp.NewDealer(endpoint, zmtp.DealerOptions{
 		Options: zmtp.Options{
-			Type:  zmtp.TypeDealer,
-			Queue: zmtp.Limits{MaxMessages: o.bufferMsgs, MaxBytes: o.bufferBytes, Overflow: zmtp.OverflowReject},
+			Type:      zmtp.TypeDealer,
+			Mechanism: o.mechanism(), // WithCurve
+			Queue:     zmtp.Limits{MaxMessages: o.bufferMsgs, MaxBytes: o.bufferBytes, Overflow: zmtp.OverflowReject},
 		},
 		ReconnectMin: o.reconnectMin,
 		ReconnectMax: o.reconnectMax,

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"strings"
 	"time"
+
+	"github.com/zccp-go/zccp/zmtp"
 )
 
 // Option configures Connect.
@@ -28,6 +30,7 @@ type options struct {
 	bufferBytes  int
 	pendingLimit int
 	closeTimeout time.Duration
+	curve        *zmtp.CurveClient // WithCurve; nil: NULL security
 }
 
 // Off, given to an option that documents it (WithHeartbeat), switches
@@ -134,6 +137,24 @@ func WithHandler(method string, h RequestHandler) Option {
 // HandleAll).
 func WithHandleAll(h RequestHandler) Option { return func(o *options) { o.handleAll = h } }
 
+// WithCurve makes the client speak CURVE (ZeroMQ's CurveZMQ encryption
+// and authentication) with keys as its long-term key pair, to a broker
+// whose long-term public key is server (what `zccpd key` prints). A
+// client with the wrong server key never connects: each attempt fails
+// with an error wrapping zmtp.ErrCurve, reported like any unreachable
+// broker; a key the broker refuses gives zmtp.ErrUnauthorized.
+func WithCurve(keys zmtp.CurveKeyPair, server zmtp.CurveKey) Option {
+	return func(o *options) { o.curve = &zmtp.CurveClient{Keys: keys, ServerKey: server} }
+}
+
+// mechanism is the ZMTP security mechanism to connect with (nil: NULL).
+func (o *options) mechanism() zmtp.Mechanism {
+	if o.curve == nil {
+		return nil
+	}
+	return o.curve
+}
+
 // ErrBadOption: an option's value is out of its range (see Off for the
 // rule on zero values).
 var ErrBadOption = errors.New("zccp: bad option")
@@ -157,6 +178,9 @@ func (o *options) validate() error {
 	}
 	if o.bufferMsgs <= 0 || o.bufferBytes <= 0 {
 		bad("WithBuffer(%d, %d): both must be positive", o.bufferMsgs, o.bufferBytes)
+	}
+	if c := o.curve; c != nil && (c.ServerKey.IsZero() || c.Keys.Secret.IsZero() || c.Keys.Public.IsZero()) {
+		bad("WithCurve: the key pair and the server key must all be set")
 	}
 	if o.pendingLimit <= 0 {
 		bad("WithPendingLimit(%d): must be positive", o.pendingLimit)

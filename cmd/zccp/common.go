@@ -85,7 +85,12 @@ func dial(ctx context.Context, cf connectFlags, opts ...client.Option) (*client.
 // connect is dial for a command: on failure it prints why and returns the
 // exit code to end with (0 on success).
 func connect(ctx context.Context, e *env, cf connectFlags, opts ...client.Option) (*client.Client, int) {
-	c, err := dial(ctx, cf, opts...)
+	sec, err := e.sec.clientOptions(cf.endpoint) // keys.go: CURVE
+	if err != nil {
+		fmt.Fprintln(e.stderr, "zccp:", err)
+		return nil, exitUsage
+	}
+	c, err := dial(ctx, cf, append(sec, opts...)...)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "zccp:", err)
 		return nil, exitFor(err)

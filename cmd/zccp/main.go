@@ -62,6 +62,7 @@ type env struct {
 	// onFlags, when set, sees every command's FlagSet as it is built
 	// (the completion and man page generators read the flags there).
 	onFlags func(fs *flag.FlagSet, args, summary string)
+	sec     *securityFlags // keys.go: --server-key, --key-file
 }
 
 func commands() []command {
@@ -75,6 +76,7 @@ func commands() []command {
 		{"device", "--id ID -- COMMAND [ARGS...]", "serve requests by running COMMAND for each (a device driver)", runDevice},
 		{"clients", "", "list the clients connected to the broker", runClients},
 		{"completion", "bash|zsh", "print a shell completion script", runCompletion},
+		{"keygen", "", "make this client's CURVE key pair and print its public key", runKeygen},
 		{"version", "", "print the version", runVersion},
 	}
 }
@@ -165,7 +167,8 @@ func flagsFor(e *env, name, args, summary string) (*flag.FlagSet, *string) {
 	if ep == "" {
 		ep = defaultEndpoint
 	}
-	endpoint := fs.String("endpoint", ep, "broker endpoint [ZCCP_ENDPOINT]")
+	endpoint := fs.String("endpoint", ep, "broker endpoint; curve+tcp://… for CURVE (needs --server-key) [ZCCP_ENDPOINT]")
+	e.sec = addSecurityFlags(fs, e)
 	fs.Usage = func() {
 		if out.wrote {
 			out.wrote = false

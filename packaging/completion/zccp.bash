@@ -5,17 +5,18 @@ _zccp() {
     case "${COMP_WORDS[i]}" in -*) ;; *) cmd="${COMP_WORDS[i]}"; break ;; esac
   done
   case "$cmd" in
-  sub) COMPREPLY=($(compgen -W "--connect-timeout --count --endpoint --for --id --json --last" -- "$cur")) ;;
-  pub) COMPREPLY=($(compgen -W "-H --connect-timeout --endpoint --id --retain" -- "$cur")) ;;
-  last) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --timeout" -- "$cur")) ;;
-  send) COMPREPLY=($(compgen -W "-H --connect-timeout --endpoint --id" -- "$cur")) ;;
-  recv) COMPREPLY=($(compgen -W "--connect-timeout --count --endpoint --for --id --json" -- "$cur")) ;;
-  call) COMPREPLY=($(compgen -W "-H --connect-timeout --dry-run --endpoint --group --id --json --label --raw --timeout --ttl -v" -- "$cur")) ;;
-  device) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --grace --id --label --max-output --max-time --method --parallel --subscribe -v" -- "$cur")) ;;
-  clients) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --label --timeout" -- "$cur")) ;;
+  sub) COMPREPLY=($(compgen -W "--connect-timeout --count --endpoint --for --id --json --key-file --last --server-key" -- "$cur")) ;;
+  pub) COMPREPLY=($(compgen -W "-H --connect-timeout --endpoint --id --key-file --retain --server-key" -- "$cur")) ;;
+  last) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --key-file --server-key --timeout" -- "$cur")) ;;
+  send) COMPREPLY=($(compgen -W "-H --connect-timeout --endpoint --id --key-file --server-key" -- "$cur")) ;;
+  recv) COMPREPLY=($(compgen -W "--connect-timeout --count --endpoint --for --id --json --key-file --server-key" -- "$cur")) ;;
+  call) COMPREPLY=($(compgen -W "-H --connect-timeout --dry-run --endpoint --group --id --json --key-file --label --raw --server-key --timeout --ttl -v" -- "$cur")) ;;
+  device) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --grace --id --key-file --label --max-output --max-time --method --parallel --server-key --subscribe -v" -- "$cur")) ;;
+  clients) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --key-file --label --server-key --timeout" -- "$cur")) ;;
   completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
+  keygen) COMPREPLY=($(compgen -W "--force --key-file" -- "$cur")) ;;
   version) COMPREPLY=($(compgen -W "" -- "$cur")) ;;
-  *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients completion version --endpoint --version --help" -- "$cur")) ;;
+  *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients completion keygen version --endpoint --version --help" -- "$cur")) ;;
   esac
 }
 complete -F _zccp zccp
