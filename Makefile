@@ -80,6 +80,13 @@ bench:
 soak:
 	./scripts/soak.sh $(SOAK_ARGS)
 
+# Adversarial clients against a zccpd subprocess, one attack at a time
+# (issue 11): a table of peak/final RSS, heap, fds, goroutines and CPU
+# beside a well-behaved pair's loss. About 1-2 minutes; not part of test.
+hostile:
+	$(GO) run ./hostile $(HOSTILE_ARGS)
+.PHONY: hostile
+
 clean:
 	rm -rf $(BIN)
 	$(MAKE) -C clients/c clean
