@@ -294,3 +294,39 @@ func TestDealerTalksToZMTP2Router(t *testing.T) {
 		t.Fatal("the 2.0 router got nothing")
 	}
 }
+
+// FuzzNegotiate plays arbitrary bytes as the connecting peer against the
+// accepting side's staged greeting: it must never panic or hang, a
+// refused peer is an error, and a connection it accepts reads 2.0 frames
+// with only MORE and LONG flags (or 3.x frames) without panicking.
+func FuzzNegotiate(f *testing.F) {
+	v2 := []byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 0x01, 0x05, 0, 2, 'i', 'd', 0x01, 1, 'a', 0x02, 0, 0, 0, 0, 0, 0, 0, 1, 'b', 0x04, 0}
+	v3 := append(appendGreeting(nil, "NULL", false), appendCommand(nil, "READY", appendMetadata(nil, [][2]string{{PropSocketType, "DEALER"}}))...)
+	f.Add(v2)
+	f.Add(append(v3, 0, 1, 'x'))
+	f.Add([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 0x02})
+	f.Add([]byte{0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 0x00, 0x09, 0, 0})
+	f.Add([]byte("GET / HTTP/1.1\r\n\r\n"))
+	f.Fuzz(func(t *testing.T, input []byte) {
+		ours, theirs := net.Pipe()
+		go func() {
+			go io.Copy(io.Discard, theirs) // whatever the server writes
+			theirs.Write(input)
+			theirs.Close()
+		}()
+		opts := Options{Type: TypeRouter, HandshakeTimeout: 5 * time.Second, accepted: true}
+		c, err := Handshake(ours, opts)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if major, _ := c.Version(); major == 2 && c.peer[PropSocketType] == "" {
+			t.Fatal("2.0 peer without a socket type")
+		}
+		for i := 0; i < 1000; i++ {
+			if _, err := c.ReadMessage(); err != nil && !errors.Is(err, ErrTooLarge) {
+				return
+			}
+		}
+	})
+}
