@@ -35,7 +35,7 @@ vet:
 deps-test:
 	@./scripts/ensure-deps.sh libzmq3-dev pkg-config
 
-test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java
+test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java test-web
 
 test-main:
 	$(GO) test -race -count=1 ./...
@@ -108,3 +108,10 @@ test-java:
 	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
 	$(MAKE) -C clients/c lib build/zccp_device
 	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) clients/java/build.sh test
+
+# The dashboard in a real headless Chromium (Debian's chromium, driven by
+# chromedp from its own module); screenshots in webtest/artifacts/.
+test-web:
+	@./scripts/ensure-deps.sh chromium
+	cd webtest && $(GO) vet ./... && $(GO) test -count=1 ./...
+.PHONY: test-web

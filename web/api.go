@@ -159,7 +159,8 @@ type callEvent struct {
 	Code     string   `json:"code,omitempty"`
 	Reason   string   `json:"reason,omitempty"`
 	RTTMS    float64  `json:"rtt_ms,omitempty"`
-	*body    `json:",omitempty"`
+	Content  []string `json:"content,omitempty"`
+	Encoding string   `json:"encoding,omitempty"`
 	OK       []string `json:"ok,omitempty"`
 	Failed   []string `json:"failed,omitempty"`
 	Missing  []string `json:"missing,omitempty"`
@@ -240,7 +241,7 @@ func (s *Server) callOne(ctx context.Context, c *client.Client, out *ndjson, tar
 func replyEvent(r *client.Reply, start time.Time) callEvent {
 	b := bodyOf(r.Content)
 	return callEvent{Type: "reply", From: r.From, Status: r.Status, Code: r.Code, Reason: r.Reason,
-		RTTMS: float64(time.Since(start).Microseconds()) / 1000, body: &b}
+		RTTMS: float64(time.Since(start).Microseconds()) / 1000, Content: b.Content, Encoding: b.Encoding}
 }
 
 // ndjson writes one JSON object per line and flushes it.
