@@ -11,7 +11,8 @@ import (
 // the frame, found in one walk over the dictionary. A nil field is absent.
 type ext struct {
 	requestID, method, ttl, replyTo, status, sel, cancel []byte
-	dryRun, missed                                       bool
+	dryRun                                               bool
+	owned, replyOnly                                     []byte // the first broker-owned / reply-only header name seen
 }
 
 // scanExt walks the headers once, picking out the zccp- names the broker
@@ -39,12 +40,38 @@ func scanExt(h codec.RawHeaders) ext {
 			e.cancel = value
 		case codec.HdrDryRun:
 			e.dryRun = string(value) == "1"
-		case codec.HdrMissed:
-			e.missed = true
+		default:
+			switch {
+			case codec.BrokerOwned(string(name)):
+				if e.owned == nil {
+					e.owned = name
+				}
+			case codec.ReplyOnly(string(name)):
+				if e.replyOnly == nil {
+					e.replyOnly = name
+				}
+			}
 		}
 	}
 	return e
 }
+
+// brokerOwned returns the name of a header this client message must not
+// carry (set by the broker only, or an error code outside a reply), or
+// "" when it has none.
+func (e *ext) brokerOwned() string {
+	switch {
+	case e.owned != nil:
+		return string(e.owned)
+	case e.replyOnly != nil && e.replyTo == nil:
+		return string(e.replyOnly)
+	}
+	return ""
+}
+
+// reservedIdentifier reports whether a HELLO identifier is reserved for
+// the broker ("$zccp" and every other name starting with "$").
+func reservedIdentifier(ident []byte) bool { return len(ident) > 0 && ident[0] == '$' }
 
 // deadline turns the zccp-ttl header into an absolute deadline (zero time
 // when there is none). ok is false when the header is not a number.

@@ -20,6 +20,10 @@ func (p *peer) hello(v codec.View) {
 		return
 	}
 	ident := string(v.Identifier)
+	if reservedIdentifier(v.Identifier) { // ext.go: no client may speak as the broker
+		p.notice(codec.ErrCodeReserved, "identifiers starting with $ are reserved for the broker; HELLO refused", "HELLO", ident)
+		return
+	}
 	s := &session{
 		num:       b.nextSession.Add(1),
 		ident:     ident,
@@ -219,8 +223,8 @@ func (p *peer) checkHeaders(v codec.View, cmd string) (ext, bool) {
 		return ext{}, false
 	}
 	e := scanExt(v.Headers)
-	if e.missed {
-		p.notice(codec.ErrCodeReserved, "header "+codec.HdrMissed+" is set by the broker only", cmd, string(v.Address))
+	if name := e.brokerOwned(); name != "" { // ext.go
+		p.notice(codec.ErrCodeReserved, "header "+name+" is set by the broker only (zccp-error and zccp-reason: on replies only)", cmd, string(v.Address))
 		return ext{}, false
 	}
 	return e, true

@@ -2,8 +2,8 @@ package codec
 
 // Extension header names defined by this project (see docs/protocol.md for
 // their meaning). Every name starts with "zccp-"; original ZCCP/1 peers
-// ignore them. Headers marked "broker-set" are written by the broker only: a
-// client that sends one in PUBLISH or DIRECT gets an error notice.
+// ignore them. Headers written by the broker only (BrokerOwned) are
+// refused on a client's PUBLISH or DIRECT with a reserved notice.
 const (
 	// HELLO-OK (broker properties).
 	HdrBroker       = "zccp-broker"        // broker software name
@@ -102,3 +102,24 @@ const (
 	ErrCodeDeviceError     = "device-error"           // the device's handler failed (zccp-reason says how)
 	ErrCodeBadRequest      = "bad-request"            // malformed request headers (e.g. a TTL that is not a number)
 )
+
+// BrokerOwned reports whether a header is written by the broker only:
+// a client message (PUBLISH, DIRECT) that carries one is refused with a
+// reserved notice, so that no client can make its message look like the
+// broker's (a receipt's zccp-recipients, an event's zccp-identifier, ...).
+// zccp-error and zccp-reason are also allowed on replies (a DIRECT with
+// zccp-reply-to), where devices set them; see ReplyOnly.
+func BrokerOwned(name string) bool {
+	switch name {
+	case HdrBroker, HdrVersion, HdrExtensions, HdrPingInterval, HdrTimeout, HdrMaxMessage, HdrSession, HdrReplaced,
+		HdrMissed, HdrCommand, HdrAddress, HdrRecipient, HdrRecipients, HdrIdentifier, HdrSince,
+		HdrStatPublished, HdrStatDirects, HdrStatDelivered, HdrStatDropped, HdrStatSubs, HdrStatDuration,
+		HdrRetained, HdrAge:
+		return true
+	}
+	return false
+}
+
+// ReplyOnly reports whether a header may come from a client only on a
+// reply (a DIRECT with zccp-reply-to): a device's error code and reason.
+func ReplyOnly(name string) bool { return name == HdrError || name == HdrReason }
