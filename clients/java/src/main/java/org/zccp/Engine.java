@@ -146,14 +146,18 @@ final class Engine implements Runnable {
                 timers(System.nanoTime());
             }
         } catch (RuntimeException e) {
-            report(new ZccpException("I/O thread failed: " + e, e));
+            ZccpException failed = new ZccpException("I/O thread failed (endpoint " + endpoint + "): " + e, e);
+            connected.completeExceptionally(failed);
+            report(failed);
         } finally {
             state = State.CLOSED;
             ZccpException closed = new ZccpException("client closed");
             calls.failAll(closed);
             subs.failAll(closed);
             connected.completeExceptionally(closed);
-            sock.close();
+            if (sock != null) {
+                sock.close();
+            }
             ctx.term();
             device.shutdown();
             callbacks.shutdown();

@@ -9,7 +9,8 @@ import java.util.function.Consumer;
 /**
  * Settings of a {@link Client}, built fluently:
  * {@code new Options().identifier("pdu-1").label("rack", "12").handle("outlet.off", h)}.
- * Bad values are rejected when set.
+ * Bad values are rejected when set. Do not change an Options after passing
+ * it to {@link Client#connect}: the client reads it from its own threads.
  */
 public final class Options {
     String identifier = "";

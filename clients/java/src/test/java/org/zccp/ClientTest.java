@@ -302,6 +302,25 @@ public class ClientTest {
     }
 
     @Test
+    public void unreachableOrBadEndpointFailsConnect() throws Exception {
+        int port = Harness.freePort(); // nothing listens there
+        long start = System.nanoTime();
+        try {
+            Client.connect("tcp://127.0.0.1:" + port, new Options().connectTimeout(Duration.ofMillis(300)));
+            fail("connected to nothing");
+        } catch (ZccpException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("no session with tcp://127.0.0.1:" + port));
+        }
+        assertTrue("connect did not honour its timeout", System.nanoTime() - start < 5_000_000_000L);
+        try {
+            Client.connect("tcp://no-port-here", new Options());
+            fail("bad endpoint accepted");
+        } catch (ZccpException e) {
+            assertTrue(e.getMessage(), e.getMessage().contains("tcp://no-port-here"));
+        }
+    }
+
+    @Test
     public void ipcEndpointRefusedClearly() {
         try {
             Client.connect("ipc://@/zccp", new Options());
