@@ -57,6 +57,7 @@ type curveServerState struct {
 	clientShort CurveKey
 	short       CurveKeyPair
 	helloNonce  uint64
+	helloKey    *[32]byte // box key of C' and our long-term s (HELLO, WELCOME)
 }
 
 // Handshake implements Mechanism: HELLO, WELCOME, INITIATE, READY.
@@ -107,6 +108,7 @@ func (m *CurveServer) readHello(hs HandshakeIO, st *curveServerState) error {
 	if err != nil {
 		return err
 	}
+	st.helloKey = key
 	if _, ok := box.OpenAfterPrecomputation(nil, data[114:], shortNonce(noncePrefixHello, st.helloNonce), key); !ok {
 		return fmt.Errorf("%w: HELLO does not decrypt (the client uses another server key?)", ErrCurve)
 	}
@@ -133,8 +135,7 @@ func (m *CurveServer) sendWelcome(hs HandshakeIO, st *curveServerState) error {
 		return err
 	}
 	plain := append(append(make([]byte, 0, 128), st.short.Public[:]...), cookie...)
-	pub, sec := [32]byte(st.clientShort), [32]byte(m.keys.Secret)
-	welcome := box.Seal(append(make([]byte, 0, curveWelcomeData), wn...), plain, longNonce(noncePrefixWelcome, wn), &pub, &sec)
+	welcome := box.SealAfterPrecomputation(append(make([]byte, 0, curveWelcomeData), wn...), plain, longNonce(noncePrefixWelcome, wn), st.helloKey)
 	return hs.WriteCommand("WELCOME", welcome)
 }
 
