@@ -10,7 +10,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import zccp  # noqa: E402
-from harness import Broker, build_binaries  # noqa: E402
+from harness import Broker, build_binaries, peer_names  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -54,3 +54,14 @@ def clients() -> Iterator:
     yield make
     for c in made:
         c.close(timeout=1)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every caller × every device (go, python, and $ZCCP_PEERS's)."""
+    devices, callers = peer_names()
+    names = metafunc.fixturenames
+    if "caller" in names and "device" in names:
+        pairs = [(c, d) for c in callers for d in devices]
+        metafunc.parametrize("caller,device", pairs, ids=[f"{c}-caller-to-{d}-device" for c, d in pairs])
+    elif "device" in names:
+        metafunc.parametrize("device", devices)

@@ -137,6 +137,18 @@ def load_peers(bindir: Path) -> dict[str, dict[str, list[str]]]:
     return peers
 
 
+def peer_names() -> tuple[list[str], list[str]]:
+    """The languages with a device and with a caller: go, python and those
+    of $ZCCP_PEERS (for parametrising tests before anything is built)."""
+    devices, callers = {"go", "python"}, {"go", "python"}
+    extra = os.environ.get("ZCCP_PEERS")
+    if extra:
+        more = json.loads(Path(extra).read_text())
+        devices |= set(more.get("devices", {}))
+        callers |= set(more.get("callers", {}))
+    return sorted(devices), sorted(callers)
+
+
 def fill(template: Sequence[str], **values: str) -> list[str]:
     return [t.format(**values) for t in template]
 

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
-import zccp
 from harness import eventually, fill, load_peers, start_peer, stop_peer
 
 
 
-@pytest.mark.parametrize("device", ["go", "python"])
 def test_device_conformance(broker_factory, clients, bindir, device):
     peers = load_peers(bindir)
     b = broker_factory("--timeout", "1200ms", "--ping-interval", "200ms")

@@ -179,8 +179,6 @@ def test_group_call_reports_missing_devices(endpoint, clients):
     assert s.ok == ["quick"] and s.missing == ["sleepy"]
 
 
-@pytest.mark.parametrize("caller", ["go", "python"])
-@pytest.mark.parametrize("device", ["go", "python"])
 def test_cross_language_matrix(broker, clients, bindir, caller, device):
     """Each language's caller against each language's device process (the
     table grows with $ZCCP_PEERS; see harness.load_peers)."""
