@@ -266,8 +266,10 @@ func (o *Outbox) dropOldestLocked(size int) bool {
 	targetBytes := o.limits.MaxBytes*3/4 - size
 	targetMsgs := o.limits.MaxMessages*3/4 - 1
 	bytes, msgs := len(o.pending), len(o.marks)
-	if ex := o.budget.excess(size); ex > 0 { // make room in the shared budget too
-		targetBytes = min(targetBytes, bytes-int(ex))
+	if ex := o.budget.excess(size); ex > 0 {
+		// Make room in the shared budget too, and a quarter of this queue
+		// more, so that a queue at the budget does not compact per message.
+		targetBytes = min(targetBytes, bytes*3/4-int(ex))
 	}
 	before := bytes
 	out := o.pending[:0]
