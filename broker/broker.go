@@ -32,6 +32,7 @@ type Broker struct {
 	reqMu   sync.Mutex
 	reqs    map[uint64]*request // outstanding requests by tag; guarded by reqMu
 	nextTag uint64              // guarded by reqMu
+	pairs   map[pairKey]int     // requests outstanding per (device, requester); guarded by reqMu
 
 	refusals *refusalLog    // rate-limited log of refused connections and sessions
 	perHost  map[string]int // live sessions by remote IP (MaxSessionsPerHost); guarded by mu

@@ -45,6 +45,13 @@ type Config struct {
 	// MaxInflight bounds the requests outstanding to one device. Default
 	// 10000.
 	MaxInflight int
+	// MaxInflightPerRequester bounds the requests one requester may have
+	// outstanding at one device, so that no single requester can take
+	// all of a device's MaxInflight. Default 1000.
+	MaxInflightPerRequester int
+	// MaxTTL is the longest zccp-ttl a request may carry; a longer one is
+	// refused (bad-request). Default 1 hour.
+	MaxTTL time.Duration
 	// Queue bounds each client's outbound queue. Default 8 MiB, 100000
 	// messages; a zero Overflow means drop-oldest for notifications.
 	Queue zmtp.Limits
@@ -76,6 +83,8 @@ const (
 	DefaultMaxClients       = 100000
 	DefaultCacheSize        = 65536
 	DefaultMaxInflight      = 10000
+	DefaultMaxInflightPer   = 1000
+	DefaultMaxTTL           = time.Hour
 	DefaultMaxQueuedTotal   = 256 << 20
 	DefaultStallWait        = 2 * time.Millisecond
 	DefaultMaxPerHost       = 16384
@@ -110,6 +119,12 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxInflight == 0 {
 		c.MaxInflight = DefaultMaxInflight
 	}
+	if c.MaxInflightPerRequester == 0 {
+		c.MaxInflightPerRequester = DefaultMaxInflightPer
+	}
+	if c.MaxTTL == 0 {
+		c.MaxTTL = DefaultMaxTTL
+	}
 	if c.MaxConnsPerHost == 0 {
 		c.MaxConnsPerHost = DefaultMaxPerHost
 	}
@@ -141,6 +156,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("broker: ping interval %v must be shorter than timeout %v", c.PingInterval, c.Timeout)
 	case c.MaxQueuedTotal < 0 || c.StallWait < 0:
 		return c, fmt.Errorf("broker: negative queue budget or stall wait")
+	case c.MaxInflight < 0 || c.MaxInflightPerRequester < 0 || c.MaxTTL < 0:
+		return c, fmt.Errorf("broker: negative request limit or TTL cap")
 	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0,
 		c.MaxConnsPerHost < 0 || c.MaxSessionsPerHost < 0 || c.MaxLabelBytes < 0:
 		return c, fmt.Errorf("broker: negative limit")

@@ -74,16 +74,21 @@ func (e *ext) brokerOwned() string {
 func reservedIdentifier(ident []byte) bool { return len(ident) > 0 && ident[0] == '$' }
 
 // deadline turns the zccp-ttl header into an absolute deadline (zero time
-// when there is none). ok is false when the header is not a number.
-func (e *ext) deadline(now time.Time) (d time.Time, ok bool) {
+// when there is none). refused, when not empty, says why the request must
+// be refused: a TTL that is not a number, or longer than maxTTL.
+func (e *ext) deadline(now time.Time, maxTTL time.Duration) (d time.Time, refused string) {
 	if e.ttl == nil {
-		return time.Time{}, true
+		return time.Time{}, ""
 	}
 	ms, err := strconv.ParseInt(string(e.ttl), 10, 64)
 	if err != nil || ms < 0 || ms > 1e10 {
-		return time.Time{}, false
+		return time.Time{}, codec.HdrTTL + " must be a whole number of milliseconds"
 	}
-	return now.Add(time.Duration(ms) * time.Millisecond), true
+	if ttl := time.Duration(ms) * time.Millisecond; ttl > maxTTL {
+		return time.Time{}, codec.HdrTTL + " " + string(e.ttl) + " is longer than the broker's maximum of " +
+			strconv.FormatInt(maxTTL.Milliseconds(), 10) + " ms"
+	}
+	return now.Add(time.Duration(ms) * time.Millisecond), ""
 }
 
 // labelsMatch reports whether labels satisfy a selector "k=v,k2=v2"

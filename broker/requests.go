@@ -31,33 +31,59 @@ type requestKey struct {
 // broker forgets it; the requester has its own timeout.
 const requestGrace = time.Minute
 
-// track records a request routed to device; it fails when the device has
-// MaxInflight requests outstanding. A repeated id from the same requester
-// replaces the earlier entry (a retry).
-func (b *Broker) track(device, requester *session, id []byte, deadline time.Time) (uint64, bool) {
+// pairKey names what one requester has outstanding at one device.
+type pairKey struct{ device, requester *session }
+
+// admitRequest checks a request before it is routed: its sender must be
+// able to receive replies (an identifier: replies are DIRECTs to it) and
+// its TTL must be a number no longer than MaxTTL. It returns the deadline,
+// or why the request is refused.
+func (p *peer) admitRequest(s *session, e *ext) (time.Time, string) {
+	if s.ident == "" {
+		return time.Time{}, "a session without an identifier cannot receive replies; say HELLO with an identifier to make requests"
+	}
+	return e.deadline(time.Now(), p.b.cfg.MaxTTL)
+}
+
+// track records a request routed to device; it fails (saying why) when
+// the device has MaxInflight requests outstanding, or this requester
+// MaxInflightPerRequester at this device. A repeated id from the same
+// requester replaces the earlier entry (a retry).
+func (b *Broker) track(device, requester *session, id []byte, deadline time.Time) (uint64, string) {
 	b.reqMu.Lock()
 	defer b.reqMu.Unlock()
 	key := requestKey{requester, string(id)}
+	pair := pairKey{device, requester}
 	if old := device.inflight[key]; old != nil {
-		delete(b.reqs, old.tag)
+		b.untrackLocked(old)
 	} else if len(device.inflight) >= b.cfg.MaxInflight {
-		return 0, false
+		return 0, "the device has " + strconv.Itoa(b.cfg.MaxInflight) + " requests outstanding"
+	} else if b.pairs[pair] >= b.cfg.MaxInflightPerRequester {
+		return 0, "you have " + strconv.Itoa(b.cfg.MaxInflightPerRequester) + " requests outstanding at this device"
 	}
 	if device.inflight == nil {
 		device.inflight = map[requestKey]*request{}
+	}
+	if b.pairs == nil {
+		b.pairs = map[pairKey]int{}
 	}
 	b.nextTag++
 	r := &request{tag: b.nextTag, requester: requester, device: device, id: key.id, deadline: deadline, touched: time.Now()}
 	device.inflight[key] = r
 	b.reqs[r.tag] = r
+	b.pairs[pair]++
 	requester.asked++
-	return r.tag, true
+	return r.tag, ""
 }
 
 // untrackLocked forgets r; called with b.reqMu held.
 func (b *Broker) untrackLocked(r *request) {
 	delete(b.reqs, r.tag)
 	delete(r.device.inflight, requestKey{r.requester, r.id})
+	pair := pairKey{r.device, r.requester}
+	if b.pairs[pair]--; b.pairs[pair] <= 0 {
+		delete(b.pairs, pair)
+	}
 }
 
 // untrack forgets the request with tag (routing failed after tracking).
@@ -200,9 +226,9 @@ func (b *Broker) notify(s *session, m codec.Message) {
 func (p *peer) directRequest(s, t *session, v codec.View, content [][]byte, e *ext) {
 	b := p.b
 	id := string(e.requestID)
-	deadline, ok := e.deadline(time.Now())
-	if !ok {
-		p.reply(requestError(id, t.ident, codec.ErrCodeBadRequest, codec.HdrTTL+" must be a whole number of milliseconds"))
+	deadline, refused := p.admitRequest(s, e)
+	if refused != "" {
+		p.reply(requestError(id, t.ident, codec.ErrCodeBadRequest, refused))
 		return
 	}
 	b.stats.requests.Add(1)
@@ -219,10 +245,9 @@ func (p *peer) sendCommand(s, t *session, address []byte, headers codec.RawHeade
 		p.reply(requestError(id, t.ident, codec.ErrCodeExpired, "the command's TTL ran out before it could be delivered"))
 		return false
 	}
-	tag, ok := b.track(t, s, e.requestID, deadline)
-	if !ok {
-		p.reply(requestError(id, t.ident, codec.ErrCodeTooManyRequests,
-			"the device has "+strconv.Itoa(b.cfg.MaxInflight)+" requests outstanding"))
+	tag, full := b.track(t, s, e.requestID, deadline)
+	if full != "" {
+		p.reply(requestError(id, t.ident, codec.ErrCodeTooManyRequests, full))
 		return false
 	}
 	if !p.deliverCommand(t, s.identB, address, headers, content, deadline, tag) {
@@ -265,9 +290,9 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) {
 	b := p.b
 	id := string(e.requestID)
-	deadline, ok := e.deadline(time.Now())
-	if !ok {
-		p.reply(requestError(id, "", codec.ErrCodeBadRequest, codec.HdrTTL+" must be a whole number of milliseconds"))
+	deadline, refused := p.admitRequest(s, e)
+	if refused != "" {
+		p.reply(requestError(id, "", codec.ErrCodeBadRequest, refused))
 		return
 	}
 	b.stats.groupReqs.Add(1)

@@ -33,5 +33,8 @@ func checkLimits(c *broker.Config) error {
 	positive("max-clients", int64(c.MaxClients))
 	positive("queue-bytes", int64(c.Queue.MaxBytes))
 	positive("queue-messages", int64(c.Queue.MaxMessages))
+	positive("max-inflight", int64(c.MaxInflight))
+	positive("max-inflight-per-requester", int64(c.MaxInflightPerRequester))
+	positiveDur("max-ttl", c.MaxTTL, "requests without zccp-ttl are not limited by it")
 	return errors.Join(errs...)
 }

@@ -10,9 +10,10 @@ import (
 // refused with a clear error instead of silently meaning the default.
 func TestZeroIsRefused(t *testing.T) {
 	for _, flag := range []string{"--timeout", "--ping-interval", "--max-message-size", "--max-headers",
-		"--max-subscriptions", "--max-clients", "--queue-bytes", "--queue-messages"} {
+		"--max-subscriptions", "--max-clients", "--queue-bytes", "--queue-messages", "--max-inflight",
+		"--max-inflight-per-requester", "--max-ttl"} {
 		val := "0"
-		if flag == "--timeout" || flag == "--ping-interval" {
+		if flag == "--timeout" || flag == "--ping-interval" || flag == "--max-ttl" {
 			val = "0s"
 		}
 		_, err := parse([]string{flag, val}, io.Discard)

@@ -98,6 +98,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	fs.DurationVar(&s.shutdownTimeout, "shutdown-timeout", 5*time.Second, "on SIGTERM, how long to flush queues before exiting [ZCCPD_SHUTDOWN_TIMEOUT]")
 	fs.StringVar(&s.metricsAddr, "metrics-addr", "", "serve Prometheus metrics at /metrics over HTTP on this address, e.g. 127.0.0.1:9878; empty: off [ZCCPD_METRICS_ADDR]")
 	fs.StringVar(&s.debugAddr, "debug-addr", "", "serve /debug/vars (goroutines, counters) and /debug/pprof/ over HTTP on this address, e.g. 127.0.0.1:6060; port 0 picks one (logged); empty: off [ZCCPD_DEBUG_ADDR]")
+	addRequestFlags(fs, &s.cfg) // requests_flags.go
 	version := fs.Bool("version", false, "print the version and exit")
 	addOperatorFlags(fs, &s.op)
 	addSecurityFlags(fs, &s.sec, &s.op.dataDir)
