@@ -7,7 +7,8 @@
     method "fail" answers device-error, method "sleep" waits atof(body)
     seconds first. Prints "ready" once connected and subscribed; stops on
     SIGINT or SIGTERM (GOODBYE, exit 0). Exit 1 on a bad command line or
-    an unreachable broker. */
+    an unreachable broker. $ZCCP_ENDPOINT is the default endpoint,
+    $ZCCP_CONNECT_TIMEOUT the connect timeout (msecs, default 3000). */
 
 #include <zccp.h>
 
@@ -64,7 +65,8 @@ main (int argc, char *argv [])
     if (rc == 0) {
         zccp_client_set_identifier (client, id);
         zccp_client_handle (client, NULL, s_serve, NULL);   //  before connect: a group member
-        if (zccp_client_connect (client, endpoint, 3000)) {
+        const char *timeout = getenv ("ZCCP_CONNECT_TIMEOUT");
+        if (zccp_client_connect (client, endpoint, timeout? atoi (timeout): 3000)) {
             fprintf (stderr, "zccp_device: %s: %s\n", endpoint, zccp_client_reason (client));
             rc = 1;
         }

@@ -2,8 +2,10 @@
         zccp_sh PATTERN         print every notification whose address
                                 matches PATTERN (until Ctrl-C)
         zccp_sh ADDRESS BODY    publish one notification
-    The broker is ipc://@/zccp, or $ZCCP_ENDPOINT when set; ZCCP_VERBOSE
-    set traces the protocol. Written against the original API only. */
+    The broker is ipc://@/zccp, or $ZCCP_ENDPOINT when set; the connect
+    timeout 1000 ms, or $ZCCP_CONNECT_TIMEOUT (e.g. under valgrind);
+    ZCCP_VERBOSE set traces the protocol. Written against the original API
+    only. */
 
 #include <zccp.h>
 
@@ -17,10 +19,11 @@ main (int argc, char *argv [])
     const char *endpoint = getenv ("ZCCP_ENDPOINT");
     if (!endpoint || !*endpoint)
         endpoint = "ipc://@/zccp";
+    const char *timeout = getenv ("ZCCP_CONNECT_TIMEOUT");
     zccp_client_t *client = zccp_client_new ();
     if (getenv ("ZCCP_VERBOSE"))
         zccp_client_verbose (client);
-    if (zccp_client_connect (client, endpoint, 1000)) {
+    if (zccp_client_connect (client, endpoint, timeout? atoi (timeout): 1000)) {
         zsys_error ("zccp_sh: server not reachable at %s", endpoint);
         zccp_client_destroy (&client);
         return 1;

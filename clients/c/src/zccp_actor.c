@@ -34,7 +34,6 @@ typedef struct {
     zsock_t *cmd;               //  to the handle: command answers
     zsock_t *dealer;
     zsock_t *monitor;
-    unsigned generation;
     char *endpoint;
     zframe_t *hello;
     bool verbose;
@@ -53,6 +52,7 @@ typedef struct {
     bool sub_cancel;            //  and whether it cancels
     uint64_t sub_next;
     int64_t sub_deadline;
+    zlist_t *ctrlq;             //  protocol commands waiting for room
     zlist_t *outq;              //  application messages for the broker
     zlist_t *events;            //  messages for the application
     zhash_t *calls;             //  request id -> zlist_t of zmsg_t
@@ -123,17 +123,33 @@ s_flush (actor_t *self, zsock_t *sock, zlist_t *queue)
     }
 }
 
-//  A protocol command to the broker, now (dropped if the socket is full:
-//  the broker's next PING or our timers recover).
+//  Protocol commands first; application messages only in a session.
+static void
+s_flush_broker (actor_t *self)
+{
+    if (!self->dealer)
+        return;
+    s_flush (self, self->dealer, self->ctrlq);
+    if (self->state == S_LIVE && zlist_size (self->ctrlq) == 0)
+        s_flush (self, self->dealer, self->outq);
+}
+
+//  A protocol command to the broker: before any application message, in
+//  order, and never lost to a full socket (ctrlq waits for room; it
+//  belongs to the current connection)
 static void
 s_send_command (actor_t *self, zframe_t *frame)
 {
-    if (!self->dealer || !frame)
+    if (!self->dealer || !frame) {
+        zframe_destroy (&frame);
         return;
+    }
     zmsg_t *msg = zmsg_new ();
     zmsg_append (msg, &frame);
-    s_try_send (self->dealer, msg);
-    zmsg_destroy (&msg);
+    if (zlist_size (self->ctrlq) == 0 && s_try_send (self->dealer, msg) == 0)
+        zmsg_destroy (&msg);
+    else
+        zlist_append (self->ctrlq, msg);
 }
 
 static void
@@ -203,35 +219,40 @@ s_lost (actor_t *self, const char *why)
 static void
 s_close (actor_t *self)
 {
-    if (self->dealer) {
+    zmsg_t *msg;
+    while ((msg = (zmsg_t *) zlist_pop (self->ctrlq)))
+        zmsg_destroy (&msg);
+    if (self->dealer)
         zmq_socket_monitor (zsock_resolve (self->dealer), NULL, 0);
-        zsock_destroy (&self->monitor);
-        zsock_destroy (&self->dealer);
-    }
+    zsock_destroy (&self->monitor);
+    zsock_destroy (&self->dealer);
 }
 
 static int
 s_open (actor_t *self)
 {
     self->dealer = zsock_new (ZMQ_DEALER);
-    assert (self->dealer);
+    if (!self->dealer)
+        return -1;              //  the context is shutting down
     zsock_set_linger (self->dealer, 200);
     zsock_set_reconnect_ivl (self->dealer, 100);
     zsock_set_reconnect_ivl_max (self->dealer, 2000);
     zsock_set_heartbeat_ivl (self->dealer, 5000);
     zsock_set_heartbeat_timeout (self->dealer, 15000);
+    //  A name never used before in this process: a closed monitor's
+    //  endpoint is released asynchronously, so reuse could collide
+    static uint64_t monitors = 0;
     char name [64];
-    snprintf (name, sizeof name, "inproc://zccp-monitor-%p-%u", (void *) self, ++self->generation);
-    int rc = zmq_socket_monitor (zsock_resolve (self->dealer), name,
-                                 ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED);
-    assert (rc == 0);
-    self->monitor = zsock_new (ZMQ_PAIR);
-    assert (self->monitor);
-    rc = zsock_connect (self->monitor, "%s", name);
-    assert (rc == 0);
+    snprintf (name, sizeof name, "inproc://zccp-monitor-%" PRIu64,
+              __atomic_add_fetch (&monitors, 1, __ATOMIC_RELAXED));
     self->state = S_DOWN;
     self->last_recv = zccp_now ();
-    if (zsock_connect (self->dealer, "%s", self->endpoint)) {
+    self->monitor = zsock_new (ZMQ_PAIR);
+    if (!self->monitor
+    ||  zmq_socket_monitor (zsock_resolve (self->dealer), name,
+                            ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_DISCONNECTED)
+    ||  zsock_connect (self->monitor, "%s", name)
+    ||  zsock_connect (self->dealer, "%s", self->endpoint)) {
         s_close (self);
         self->state = S_IDLE;
         return -1;
@@ -290,7 +311,7 @@ s_on_hello_ok (actor_t *self, zccp_wire_t *wire)
             s_answer (self, 0, NULL, NULL);
         }
     }
-    s_flush (self, self->dealer, self->outq);
+    s_flush_broker (self);
 }
 
 static void
@@ -528,7 +549,7 @@ s_cmd_goodbye (actor_t *self, zmsg_t *msg)
         zframe_t *frame = zccp_wire_frame (ZCCP_GOODBYE, NULL, NULL, NULL, NULL);
         zmsg_append (bye, &frame);
         s_enqueue (self, self->outq, bye);
-        s_flush (self, self->dealer, self->outq);
+        s_flush_broker (self);
         self->goodbye_deadline = zccp_now () + atoi (timeout);
     }
     zstr_free (&timeout);
@@ -572,8 +593,7 @@ s_on_command (actor_t *self, zmsg_t *msg)
     if (streq (command, "SEND")) {
         s_enqueue (self, self->outq, msg);
         msg = NULL;
-        if (self->state == S_LIVE)
-            s_flush (self, self->dealer, self->outq);
+        s_flush_broker (self);
     }
     else
     if (streq (command, "CALL")) {
@@ -681,6 +701,7 @@ s_actor_new (zsock_t *pipe, zsock_t *cmd)
     self->subs = zlist_new ();
     self->subq = zlist_new ();
     self->outq = zlist_new ();
+    self->ctrlq = zlist_new ();
     self->events = zlist_new ();
     self->calls = zhash_new ();
     return self;
@@ -691,6 +712,7 @@ s_actor_destroy (actor_t **self_p)
 {
     actor_t *self = *self_p;
     s_close (self);
+    zlist_destroy (&self->ctrlq);
     s_subq_clear (self);
     zlist_destroy (&self->subq);
     char *expr;
@@ -734,7 +756,7 @@ zccp_actor (zsock_t *pipe, void *args)
         int count = 1;
         if (self->dealer) {
             items [count++] = (zmq_pollitem_t) { zsock_resolve (self->monitor), 0, ZMQ_POLLIN, 0 };
-            bool out = self->state == S_LIVE && zlist_size (self->outq);
+            bool out = zlist_size (self->ctrlq) || (self->state == S_LIVE && zlist_size (self->outq));
             items [count++] = (zmq_pollitem_t) { zsock_resolve (self->dealer), 0,
                                                  ZMQ_POLLIN | (out? ZMQ_POLLOUT: 0), 0 };
         }
@@ -745,8 +767,7 @@ zccp_actor (zsock_t *pipe, void *args)
         s_drain (self, &self->monitor, s_on_monitor);
         s_drain (self, &self->dealer, s_on_broker);
         s_drain (self, &self->pipe, s_on_command);
-        if (self->state == S_LIVE)
-            s_flush (self, self->dealer, self->outq);
+        s_flush_broker (self);
         s_flush (self, self->pipe, self->events);
         s_timers (self);
     }

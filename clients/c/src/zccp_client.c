@@ -398,27 +398,29 @@ s_on_event (zccp_client_t *self, zmsg_t *msg)
     return 1;
 }
 
+//  Longest single poll: a signal may be caught by another thread (the
+//  actor's, libzmq's), so zsys_interrupted is checked at least this often.
+#define WAIT_SLICE 100
+
 int
 zccp_client_wait (zccp_client_t *self, int timeout)
 {
     int64_t deadline = timeout < 0? INT64_MAX: zccp_now () + timeout;
-    while (true) {
-        int64_t left = deadline == INT64_MAX? -1: deadline - zccp_now ();
+    while (!zsys_interrupted) {
+        int64_t left = deadline - zccp_now ();
         zmq_pollitem_t item = { zsock_resolve (self->actor), 0, ZMQ_POLLIN, 0 };
-        int rc = zmq_poll (&item, 1, left < 0 && deadline != INT64_MAX? 0: (long) left);
-        if (rc == -1 || zsys_interrupted)
-            return zccpi_status (self, -1, "interrupted", "interrupted");
-        if (rc == 0) {
-            if (deadline != INT64_MAX && zccp_now () >= deadline)
-                return zccpi_status (self, -1, "timeout", "no message in time");
-            continue;
+        int rc = zmq_poll (&item, 1, left < 0? 0: left > WAIT_SLICE? WAIT_SLICE: (long) left);
+        if (rc == -1 && errno != EINTR)
+            break;              //  the context is terminated
+        if (rc == 1) {
+            zmsg_t *msg = zmsg_recv (self->actor);
+            if (msg && s_on_event (self, msg))
+                return 0;
         }
-        zmsg_t *msg = zmsg_recv (self->actor);
-        if (msg && s_on_event (self, msg))
-            return 0;
-        if (deadline != INT64_MAX && zccp_now () >= deadline)
+        if (zccp_now () >= deadline)
             return zccpi_status (self, -1, "timeout", "no message in time");
     }
+    return zccpi_status (self, -1, "interrupted", "interrupted");
 }
 
 char *

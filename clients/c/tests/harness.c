@@ -194,7 +194,7 @@ h_client (const char *endpoint, const char *identifier)
     zccp_client_t *c = zccp_client_new ();
     if (identifier)
         zccp_client_set_identifier (c, identifier);
-    if (zccp_client_connect (c, endpoint, 5000)) {
+    if (zccp_client_connect (c, endpoint, 20000)) {
         printf ("    connect %s as %s: %s\n", endpoint, identifier? identifier: "(anonymous)",
                 zccp_client_reason (c));
         zccp_client_destroy (&c);

@@ -8,7 +8,7 @@
 #include <signal.h>
 
 static h_broker_t broker;       //  default settings
-static h_broker_t brisk;        //  --timeout 1s --ping-interval 250ms
+static h_broker_t brisk;        //  --timeout 1500ms --ping-interval 250ms
 
 //  ---------------------------------------------------------------------
 //  Helpers
@@ -54,7 +54,7 @@ s_device_actor (zsock_t *pipe, void *args)
     }
     zccp_client_handle (c, d->method, d->fn, (void *) d);
     zsock_signal (pipe, 0);
-    int rc = zccp_client_connect (c, d->endpoint, 5000);
+    int rc = zccp_client_connect (c, d->endpoint, 20000);
     if (rc == 0 && d->subscribe)
         rc = zccp_client_subscribe (c, d->subscribe);
     zstr_send (pipe, rc == 0? "ready": zccp_client_reason (c));
@@ -134,7 +134,7 @@ s_busy (zccp_request_t *r, void *arg)
     return 0;
 }
 
-//  Slower than the brisk broker's timeout (1 s): the session must survive.
+//  Slower than the brisk broker's timeout (1.5 s): the session must survive.
 static int
 s_slow (zccp_request_t *r, void *arg)
 {
@@ -469,6 +469,15 @@ test_broker_restart (void)
     zccp_client_t *sub = h_client (r.tcp, "restart-sub");
     REQUIRE (sub);
     CHECK (zccp_client_subscribe (sub, "^r\\.") == 0);
+    //  More expressions than the socket's high-water mark (1000): every one
+    //  must be renewed, the last one too
+    char expression [32];
+    int subscribed = 0;
+    for (int i = 0; i < 1500; i++) {
+        snprintf (expression, sizeof expression, "^m%d$", i);
+        subscribed += zccp_client_subscribe (sub, expression) == 0;
+    }
+    CHECK (subscribed == 1500);
     CHECK (zccp_client_sessions (sub) == 1);
     h_broker_kill (&r, SIGKILL);
     REQUIRE (h_broker_restart (&r, NULL) == 0);
@@ -482,6 +491,19 @@ test_broker_restart (void)
         got = s_recv (sub, 100) && streq (zccp_client_content (sub), "back");
     }
     CHECK (got);
+    //  The last expression is renewed last: wait (bounded) for it
+    bool last = false;
+    for (int i = 0; i < 100 && !last; i++) {
+        zccp_client_publish (pub, "m1499", "last");
+        while (!last && s_recv (sub, 100))
+            last = streq (zccp_client_content (sub), "last");
+    }
+    CHECK (last);
+    CHECK (zccp_client_publish (pub, "m0", "first") == 0);
+    bool first = false;         //  late copies of the probes may come first
+    while (!first && s_recv (sub, 5000))
+        first = streq (zccp_client_content (sub), "first");
+    CHECK (first);
     CHECK (zccp_client_sessions (sub) == 2);
     CHECK (zccp_client_connected (sub));
     zccp_client_destroy (&pub);
@@ -494,10 +516,10 @@ test_idle_keepalive (void)
 {
     zccp_client_t *sub = h_client (brisk.tcp, "idle-sub");
     REQUIRE (sub);
-    CHECK_STR (zccp_client_server_info (sub, "zccp-timeout"), "1000");
+    CHECK_STR (zccp_client_server_info (sub, "zccp-timeout"), "1500");
     CHECK (zccp_client_subscribe (sub, "^k\\.") == 0);
-    //  Idle three times the broker's timeout: the actor answers its PINGs
-    CHECK (zccp_client_wait (sub, 3000) == -1);
+    //  Idle over twice the broker's timeout: the actor answers its PINGs
+    CHECK (zccp_client_wait (sub, 3500) == -1);
     CHECK_STR (zccp_client_error (sub), "timeout");
     CHECK (zccp_client_sessions (sub) == 1);
     zccp_client_t *pub = h_client (brisk.ipc, "idle-pub");
@@ -535,7 +557,9 @@ test_zccp_sh (void)
     char out [256], env [160];
     snprintf (out, sizeof out, "%s/zccp_sh-sub.out", h_env ("ZCCP_TESTDIR"));
     snprintf (env, sizeof env, "ZCCP_ENDPOINT=%s", broker.ipc);
-    const char *envs [] = { env, NULL };
+    //  1000 ms, the original's connect timeout, is short for valgrind on a
+    //  busy machine
+    const char *envs [] = { env, "ZCCP_CONNECT_TIMEOUT=20000", NULL };
     const char *argv [16];
     int n = h_wrap (argv, 10);
     argv [n] = h_env ("ZCCP_SH");
@@ -585,7 +609,8 @@ test_device_program (void)
     for (int i = 0; args [i]; i++)
         argv [n++] = args [i];
     argv [n] = NULL;
-    pid_t dev = h_spawn ((char *const *) argv, NULL, out);
+    const char *env [] = { "ZCCP_CONNECT_TIMEOUT=20000", NULL };
+    pid_t dev = h_spawn ((char *const *) argv, env, out);
     CHECK (h_file_has (out, "ready", 60000));
     snprintf (endpoint, sizeof endpoint, "%s", broker.ipc);
     snprintf (command, sizeof command, "%s call --endpoint %s --timeout 20s --group cdevs --label rack=99 status 2>&1",
@@ -604,7 +629,8 @@ test_original_api_program (void)
     int n = h_wrap (argv, 10);
     argv [n] = h_env ("ZCCP_ORIGINAL");
     argv [n + 1] = broker.tcp;
-    argv [n + 2] = NULL;
+    argv [n + 2] = "20000";
+    argv [n + 3] = NULL;
     pid_t p = h_spawn ((char *const *) argv, NULL, NULL);
     CHECK (h_wait (p, 60000) == 0);
 }
@@ -724,7 +750,7 @@ main (int argc, char *argv [])
         { "original_api_program", test_original_api_program },
         { NULL, NULL }
     };
-    const char *brisk_flags [] = { "--timeout", "1s", "--ping-interval", "250ms", NULL };
+    const char *brisk_flags [] = { "--timeout", "1500ms", "--ping-interval", "250ms", NULL };
     if (h_broker_start (&broker, NULL) || h_broker_start (&brisk, brisk_flags)) {
         printf ("cannot start zccpd\n0 passed, 1 failed\n");
         return 1;
