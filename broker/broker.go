@@ -42,6 +42,7 @@ type Broker struct {
 	stats       counters
 	budget      *zmtp.Budget // MaxQueuedTotal, shared by every connection's queue
 	ret         retainer     // last values (retain.go)
+	keys        *keyBinding  // identifiers bound to CURVE keys (keybind.go); nil: off
 
 	stopTick chan struct{}
 	tickDone chan struct{}

@@ -24,6 +24,9 @@ func (p *peer) hello(v codec.View) {
 		p.notice(codec.ErrCodeReserved, "identifiers starting with $ are reserved for the broker; HELLO refused", "HELLO", ident)
 		return
 	}
+	if !p.keyMayUse(ident) { // keybind.go: an identifier bound to another CURVE key
+		return
+	}
 	s := &session{
 		num:       b.nextSession.Add(1),
 		ident:     ident,

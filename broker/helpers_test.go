@@ -64,11 +64,17 @@ type rawClient struct {
 
 func dialRaw(t *testing.T, endpoint string) *rawClient {
 	t.Helper()
+	return dialRawOpts(t, endpoint, zmtp.Options{Type: zmtp.TypeDealer})
+}
+
+// dialRawOpts is dialRaw with the ZMTP options (e.g. a CURVE mechanism).
+func dialRawOpts(t *testing.T, endpoint string, opts zmtp.Options) *rawClient {
+	t.Helper()
 	nc, err := zmtp.Dial(context.Background(), endpoint)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := zmtp.Handshake(nc, zmtp.Options{Type: zmtp.TypeDealer})
+	c, err := zmtp.Handshake(nc, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

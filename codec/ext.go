@@ -101,6 +101,7 @@ const (
 	ErrCodeCancelled       = "cancelled"              // the requester cancelled the request
 	ErrCodeDeviceError     = "device-error"           // the device's handler failed (zccp-reason says how)
 	ErrCodeBadRequest      = "bad-request"            // malformed request headers (e.g. a TTL that is not a number)
+	ErrCodeNotAuthorized   = "not-authorized"         // the identifier (or operation) is not allowed for this client's key
 )
 
 // BrokerOwned reports whether a header is written by the broker only:

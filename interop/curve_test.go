@@ -13,6 +13,7 @@ import (
 
 	zmq "github.com/pebbe/zmq4"
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/zmtp"
 	"golang.org/x/crypto/nacl/box"
@@ -434,4 +435,52 @@ func TestCurveGarbageToLibzmqRouter(t *testing.T) {
 		expectEOF(t, nc)
 	})
 	zrecvNone(t, router, 100*time.Millisecond)
+}
+
+// Over CURVE an identifier belongs to the key that first claimed it: a
+// libzmq client with another key gets not-authorized for the identifier a
+// Go client holds, and cannot take it over; a libzmq client with the Go
+// client's own key can.
+func TestCurveLibzmqIdentityBoundToKey(t *testing.T) {
+	srv, owner := newZKeys(t), newZKeys(t)
+	b, err := broker.New(broker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.EnableKeyBinding(nil); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := zmtp.EndpointOf(ln)
+	go b.Serve(zmtp.ListenerWithMechanism(ln, zmtp.NewCurveServer(srv.pair)))
+
+	g, err := client.Connect(t.Context(), ep, client.WithIdentifier("device-1"), client.WithCurve(owner.pair, srv.pair.Public))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	zctx := newZContext(t)
+	thief := &zccpPeer{t: t, s: curveClientSocket(t, zctx, newZKeys(t), srv.pub)}
+	if err := thief.s.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	thief.send(codec.Message{ID: codec.Hello, Identifier: "device-1"})
+	if n := thief.expect(codec.Deliver); n.Headers[codec.HdrError] != codec.ErrCodeNotAuthorized {
+		t.Fatalf("thief got %+v, want notice not-authorized", n)
+	}
+	if g.State() != client.Connected {
+		t.Fatalf("the owner's session is %v", g.State())
+	}
+	same := &zccpPeer{t: t, s: curveClientSocket(t, zctx, owner, srv.pub)}
+	if err := same.s.Connect(ep); err != nil {
+		t.Fatal(err)
+	}
+	same.send(codec.Message{ID: codec.Hello, Identifier: "device-1"})
+	if m := same.expect(codec.HelloOK); m.Headers[codec.HdrReplaced] != "1" {
+		t.Fatalf("same key: %+v", m.Headers)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/store"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -36,6 +37,9 @@ type secSettings struct {
 
 	curve *zmtp.CurveServer // made on the first CURVE endpoint
 	auth  *clientKeys
+	binds []string     // as checked
+	store *store.Store // the operator's store (start.go), nil without --data-dir
+	ready bool         // prepare has run
 }
 
 // addSecurityFlags registers the security flags on fs.
@@ -69,6 +73,7 @@ func splitBind(v string) (mech, endpoint string, err error) {
 // check validates every bind before anything is bound: NULL on a
 // non-loopback TCP endpoint needs --insecure.
 func (s *secSettings) check(binds []string) error {
+	s.binds = binds
 	for _, v := range binds {
 		mech, ep, err := splitBind(v)
 		if err != nil {
@@ -98,6 +103,9 @@ func loopbackEndpoint(ep string) bool {
 // listen binds one --bind value with its security and serves it; it
 // returns the bound endpoint written as --bind accepts it.
 func (s *secSettings) listen(b *broker.Broker, v string, log *slog.Logger) (string, error) {
+	if err := s.prepare(b, log); err != nil {
+		return "", err
+	}
 	mech, ep, err := splitBind(v)
 	if err != nil {
 		return "", err
@@ -120,6 +128,28 @@ func (s *secSettings) listen(b *broker.Broker, v string, log *slog.Logger) (stri
 	}
 	go b.Serve(ln)
 	return bound, nil
+}
+
+// prepare runs before the first endpoint is served: with any CURVE
+// endpoint it loads the broker's key pair and binds identifiers to the
+// CURVE keys that claim them (kept in the store with --data-dir).
+func (s *secSettings) prepare(b *broker.Broker, log *slog.Logger) error {
+	if s.ready {
+		return nil
+	}
+	s.ready = true
+	for _, v := range s.binds {
+		if mech, _, _ := splitBind(v); mech == "curve" {
+			if _, err := s.curveServer(log); err != nil {
+				return err
+			}
+			if s.store == nil { // no --data-dir: bindings in memory (not a typed nil)
+				return b.EnableKeyBinding(nil)
+			}
+			return b.EnableKeyBinding(s.store)
+		}
+	}
+	return nil
 }
 
 // curveServer loads (or makes) the broker's key pair and returns the

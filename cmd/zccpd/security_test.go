@@ -176,3 +176,37 @@ func TestIPCAllowUID(t *testing.T) {
 	startDaemon(t, "--bind", ipc2, "--ipc-allow-uid", fmt.Sprint(uid))
 	dialRaw(t, ipc2).hello("same-user")
 }
+
+// With --data-dir the binding of an identifier to the CURVE key that
+// claimed it survives a restart: another key is refused after it.
+func TestIdentityBindingSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	owner := newKeys(t)
+	d := startDaemon(t, "--data-dir", dir, "--bind", "curve+tcp://127.0.0.1:0")
+	server, err := zmtp.ReadCurveKeyFile(filepath.Join(dir, "curve.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := curveDial(t, d.Endpoint("curve+tcp"), owner, server.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.hello("rack-3-pdu")
+	c.c.Close()
+	d.Kill()
+
+	d2 := startDaemon(t, "--data-dir", dir, "--bind", "curve+tcp://127.0.0.1:0")
+	thief, err := curveDial(t, d2.Endpoint("curve+tcp"), newKeys(t), server.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	thief.send(codec.Message{ID: codec.Hello, Identifier: "rack-3-pdu"})
+	if m := thief.expect(codec.Deliver); m.Headers[codec.HdrError] != codec.ErrCodeNotAuthorized {
+		t.Fatalf("got %+v, want notice not-authorized", m.Headers)
+	}
+	again, err := curveDial(t, d2.Endpoint("curve+tcp"), owner, server.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again.hello("rack-3-pdu")
+}

@@ -33,6 +33,7 @@ func startOperator(s *settings, b *broker.Broker, log *slog.Logger) (stop, markR
 		}
 		stops = append(stops, func() { st.Close() })
 		cfg.Store = st
+		s.sec.store = st // security.go: identity bindings
 		log.Info("store opened", "path", st.Path())
 	}
 	if err := b.EnableRetain(cfg); err != nil {

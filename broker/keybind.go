@@ -1,0 +1,105 @@
+package broker
+
+import (
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/zmtp"
+)
+
+// Identifiers bound to CURVE keys. With binding on, the first session
+// that says HELLO with an identifier over CURVE binds the identifier to
+// its client key (trust on first use, like ssh's known_hosts): from then
+// on only a session proving that key may use it, so another key cannot
+// take a device's identifier over, and neither can a NULL session.
+// Identifiers never claimed over CURVE stay free for anyone, as before.
+
+// bucketIdentities holds identifier → 32-byte client key in the store.
+const bucketIdentities = "identities"
+
+// BindingStore persists identity bindings; *store.Store satisfies it.
+type BindingStore interface {
+	ForEach(bucket string, fn func(k, v []byte) error) error
+	Put(bucket string, key, value []byte) error
+}
+
+// keyBinding is the identifier → key table. Its lock is a leaf: nothing
+// else is locked while it is held (the store write happens outside it).
+type keyBinding struct {
+	mu     sync.Mutex
+	owners map[string]zmtp.CurveKey
+	store  BindingStore // nil: bindings last as long as the broker
+}
+
+// EnableKeyBinding turns identifier binding on, with the bindings kept in
+// st (nil: in memory only). Call it before serving any endpoint.
+func (b *Broker) EnableKeyBinding(st BindingStore) error {
+	kb := &keyBinding{owners: map[string]zmtp.CurveKey{}, store: st}
+	if st != nil {
+		err := st.ForEach(bucketIdentities, func(k, v []byte) error {
+			if len(v) != zmtp.CurveKeySize {
+				return fmt.Errorf("identity binding %q: %d-byte key", k, len(v))
+			}
+			kb.owners[string(k)] = zmtp.CurveKey(v)
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("broker: loading identity bindings: %w", err)
+		}
+	}
+	b.keys = kb
+	b.log.Info("identifiers claimed over CURVE are bound to the claiming key", "bound", len(kb.owners), "persistent", st != nil)
+	return nil
+}
+
+// claim binds ident to key if it is free and reports whether key may use
+// it, with the owner's key when it may not.
+func (kb *keyBinding) claim(ident string, key zmtp.CurveKey) (ok, created bool, owner zmtp.CurveKey) {
+	kb.mu.Lock()
+	defer kb.mu.Unlock()
+	owner, bound := kb.owners[ident]
+	switch {
+	case bound:
+		return owner == key, false, owner
+	case key.IsZero():
+		return true, false, owner
+	}
+	kb.owners[ident] = key
+	return true, true, key
+}
+
+// keyMayUse is hello's check: it refuses, with a not-authorized notice,
+// an identifier bound to another key (or to a key, for a NULL session).
+func (p *peer) keyMayUse(ident string) bool {
+	kb := p.b.keys
+	if kb == nil || ident == "" {
+		return true
+	}
+	key := p.conn.PeerKey()
+	ok, created, owner := kb.claim(ident, key)
+	if !ok {
+		p.b.log.Warn("HELLO refused: identifier bound to another CURVE key", "identifier", ident,
+			"key", keyString(key), "owner", owner.String(), "remote", addrString(p.conn.RemoteAddr()))
+		p.notice(codec.ErrCodeNotAuthorized, "identifier "+strconv.Quote(ident)+" belongs to another CURVE key; HELLO refused", "HELLO", ident)
+		return false
+	}
+	if created {
+		p.b.log.Info("identifier bound to CURVE key", "identifier", ident, "key", key.String())
+		if kb.store != nil {
+			if err := kb.store.Put(bucketIdentities, []byte(ident), key[:]); err != nil {
+				p.b.log.Error("identity binding not persisted", "identifier", ident, "err", err)
+			}
+		}
+	}
+	return true
+}
+
+// keyString shows a client's key, or that it has none.
+func keyString(k zmtp.CurveKey) string {
+	if k.IsZero() {
+		return "none (NULL)"
+	}
+	return k.String()
+}
