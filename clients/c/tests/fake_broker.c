@@ -49,6 +49,14 @@ s_on_client (fake_t *self)
         if (self->mode == FAKE_ANSWER)
             s_reply (self, peer, 2);
         else
+        if (self->mode == FAKE_QUIET) {
+            byte hello_ok [] = { 0xAA, 0xAA, 2, 0, 0, 0, 1, 12, 'z', 'c', 'c', 'p', '-', 't', 'i', 'm',
+                                 'e', 'o', 'u', 't', 0, 0, 0, 3, '5', '0', '0' };
+            zframe_t *copy = zframe_dup (peer);
+            zframe_send (&copy, self->router, ZFRAME_MORE);
+            zsock_send (self->router, "b", hello_ok, sizeof hello_ok);
+        }
+        else
         if (self->mode == FAKE_INVALID)
             s_reply (self, peer, 12);
     }

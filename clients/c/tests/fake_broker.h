@@ -8,7 +8,8 @@
 enum {
     FAKE_ANSWER,        //  HELLO-OK, SUBSCRIBE-OK; INVALID when told
     FAKE_SILENT,        //  never answers HELLO
-    FAKE_INVALID        //  answers every HELLO with INVALID
+    FAKE_INVALID,       //  answers every HELLO with INVALID
+    FAKE_QUIET          //  HELLO-OK announcing zccp-timeout 500, then silence
 };
 
 //  Starts one on a free tcp port of 127.0.0.1 (its endpoint in endpoint);

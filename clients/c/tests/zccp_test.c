@@ -707,6 +707,28 @@ test_no_hello_storm (void)
     s_no_storm (FAKE_INVALID);
 }
 
+//  A broker silent past the timeout it announced: a new connection and
+//  a new session, one HELLO each
+static void
+test_silent_broker (void)
+{
+    int mode = FAKE_QUIET;
+    char endpoint [64];
+    zactor_t *fake = fake_broker_new (&mode, endpoint, sizeof endpoint);
+    zccp_client_t *c = h_client (endpoint, "quiet-victim");
+    REQUIRE (c);
+    int hellos = 0, subs, conns = 0;
+    for (int i = 0; i < 200 && conns < 3; i++) {
+        zclock_sleep (i? 50: 0);
+        fake_broker_count (fake, &hellos, &subs, &conns, NULL);
+    }
+    CHECK (conns >= 3);
+    CHECK (hellos == conns);
+    CHECK (zccp_client_sessions (c) >= 2);
+    zccp_client_destroy (&c);
+    zactor_destroy (&fake);
+}
+
 //  A newer session with the same identifier takes over: the older one is
 //  told (an error) and stops for good
 static void
@@ -744,6 +766,7 @@ main (int argc, char *argv [])
         { "slow_handler", test_slow_handler },
         { "invalid_recovery", test_invalid_recovery },
         { "no_hello_storm", test_no_hello_storm },
+        { "silent_broker", test_silent_broker },
         { "taken_over", test_taken_over },
         { "zccp_sh", test_zccp_sh },
         { "device_program", test_device_program },
