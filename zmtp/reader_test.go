@@ -148,6 +148,7 @@ func FuzzReader(f *testing.F) {
 		f.Add(v.wire, []byte{1, 2, 3})
 	}
 	f.Add(appendGreeting(nil, "NULL", false), []byte{0})
+	f.Add([]byte{0x02, 0, 0, 0, 0, 0, 0x40, 0, 0, 'a', 'b', 'c'}, []byte{0}) // announces 4 MiB, sends 3 bytes
 	f.Fuzz(func(t *testing.T, wire, sizes []byte) {
 		const limit = 4096
 		whole, errWhole := parseAll(newReader(bytes.NewReader(wire), limit, 64))
@@ -169,6 +170,13 @@ func FuzzReader(f *testing.F) {
 		}
 		if (errWhole == nil) != (errSplit == nil) {
 			t.Fatalf("errors differ: %v vs %v", errWhole, errSplit)
+		}
+		// Memory follows the bytes that arrived, whatever sizes the
+		// frames announce (no size limit here).
+		rd := newReader(&chunkReader{data: wire, sizes: sizes}, 1<<40, 1<<20)
+		parseAll(rd)
+		if limit := max(maxAutoBuffer, 4*int(rd.nread)); len(rd.buf) > limit {
+			t.Fatalf("buffer of %d bytes after reading %d", len(rd.buf), rd.nread)
 		}
 	})
 }
