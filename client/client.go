@@ -57,8 +57,6 @@ type Client struct {
 	goodbye   chan codec.Headers      // GOODBYE-OK statistics
 	direct    *Subscription           // WithDirectHandler's queue
 	calls     map[string]*pendingCall // requests awaiting replies, by id; guarded by mu
-	reqPrefix string                  // makes request ids unique to this client
-	reqSeq    uint64                  // guarded by mu
 	dev       device                  // the device side: handlers and running requests
 	closeOnce sync.Once
 	stopBeat  chan struct{}
@@ -93,18 +91,17 @@ func Connect(ctx context.Context, endpoint string, opts ...Option) (*Client, err
 		return nil, fmt.Errorf("%w: identifier is %d bytes", ErrStringTooBig, len(o.identifier))
 	}
 	c := &Client{
-		opts:      o,
-		endpoint:  endpoint,
-		local:     match.NewIndex[*Subscription](match.WithCacheSize(4096)),
-		localSys:  match.NewIndex[*Subscription](match.WithCacheSize(64)),
-		exprs:     map[string]int{},
-		subs:      map[*Subscription]struct{}{},
-		calls:     map[string]*pendingCall{},
-		reqPrefix: randomPrefix(),
-		hello:     make(chan struct{}),
-		goodbye:   make(chan codec.Headers, 1),
-		stopBeat:  make(chan struct{}),
-		beatDone:  make(chan struct{}),
+		opts:     o,
+		endpoint: endpoint,
+		local:    match.NewIndex[*Subscription](match.WithCacheSize(4096)),
+		localSys: match.NewIndex[*Subscription](match.WithCacheSize(64)),
+		exprs:    map[string]int{},
+		subs:     map[*Subscription]struct{}{},
+		calls:    map[string]*pendingCall{},
+		hello:    make(chan struct{}),
+		goodbye:  make(chan codec.Headers, 1),
+		stopBeat: make(chan struct{}),
+		beatDone: make(chan struct{}),
 	}
 	if o.onDirect != nil {
 		c.direct = newSubscription(c, "", o.onDirect, nil)

@@ -27,6 +27,11 @@ type Summary struct {
 	OK       []string          // answered with status ok
 	Failed   map[string]*Reply // answered with an error (by the device or by the broker for it)
 	Missing  []string          // no final answer before the call ended
+	// Err says why the call ended before every expected device answered:
+	// ctx's error, ErrTimeout, or ErrConnLost / ErrClosed when the
+	// connection to the broker went away (then Missing are unknown, not
+	// silent). Nil when everyone answered.
+	Err error
 }
 
 // GroupCall is a group request in flight. Read Replies until it is
@@ -81,7 +86,7 @@ func (c *Client) DoGroup(ctx context.Context, g Group, call Call) (*GroupCall, e
 		return nil, err
 	}
 	id := c.newRequestID()
-	p := newPending(true)
+	p := newPending("")
 	c.register(id, p)
 	h := requestHeaders(id, &call, ttlFor(ctx, &call))
 	if sel := selector(g.Labels); sel != "" {
@@ -149,7 +154,7 @@ func (c *Client) collect(ctx context.Context, id string, p *pendingCall, gc *Gro
 	left := len(gc.Expected)
 	sum := Summary{Expected: gc.Expected, Failed: map[string]*Reply{}}
 	if left > 0 {
-		p.await(ctx, call, func(r *Reply) bool {
+		sum.Err = p.await(ctx, call, func(r *Reply) bool {
 			if waiting[r.From] == 0 {
 				return false // not on the roll call, or answered already
 			}

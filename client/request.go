@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -36,14 +37,35 @@ type pendingCall struct {
 	err     error    // set when the connection is lost; guarded by mu
 	wake    chan struct{}
 	receipt chan *Delivery // group requests: the broker's receipt
+	target  string         // one device's identifier (replies come from it or from the broker); "" for a group
+	rolled  bool           // a group's receipt has arrived (reader goroutine only)
 }
 
-func newPending(group bool) *pendingCall {
-	p := &pendingCall{wake: make(chan struct{}, 1)}
-	if group {
+// newPending returns the pending call of a request to target (a device's
+// identifier), or of a group request when target is "".
+func newPending(target string) *pendingCall {
+	p := &pendingCall{wake: make(chan struct{}, 1), target: target}
+	if target == "" {
 		p.receipt = make(chan *Delivery, 1)
 	}
 	return p
+}
+
+// accepts reports whether d may answer this call: a reply to one device
+// comes from that device or from the broker on its behalf (zccp-recipient
+// names it); before a group's receipt only the broker may answer (members
+// are told after it), after it the roll call decides (collect).
+func (p *pendingCall) accepts(d *Delivery) bool {
+	fromBroker := d.Sender == codec.NoticeSender
+	switch {
+	case p.target == "":
+		return fromBroker || p.rolled
+	case p.target == codec.NoticeSender:
+		return fromBroker
+	case fromBroker:
+		return d.Headers[codec.HdrRecipient] == p.target
+	}
+	return d.Sender == p.target
 }
 
 func (p *pendingCall) push(r *Reply) {
@@ -79,19 +101,12 @@ func (p *pendingCall) take() ([]*Reply, error) {
 	return q, p.err
 }
 
-// newRequestID returns an id unique to this client.
+// newRequestID returns a fresh id: 128 random bits, so that nobody who
+// saw one id can predict another (and forge its reply).
 func (c *Client) newRequestID() string {
-	c.mu.Lock()
-	c.reqSeq++
-	n := c.reqSeq
-	c.mu.Unlock()
-	return c.reqPrefix + strconv.FormatUint(n, 10)
-}
-
-func randomPrefix() string {
-	var b [6]byte
+	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:]) + "-"
+	return hex.EncodeToString(b[:])
 }
 
 func (c *Client) register(id string, p *pendingCall) {
@@ -115,7 +130,13 @@ func (c *Client) onReply(d *Delivery, id string) bool {
 	if p == nil {
 		return false
 	}
+	if !p.accepts(d) {
+		// Not from whom the request went to: a forged or misrouted reply.
+		c.report(fmt.Errorf("zccp: reply to request %s from %q ignored: the request did not go there", id, d.Sender))
+		return true
+	}
 	if d.Sender == codec.NoticeSender && d.Address == codec.AddrReceipt && p.receipt != nil {
+		p.rolled = true
 		select {
 		case p.receipt <- d:
 		default:
@@ -181,7 +202,7 @@ func (c *Client) Do(ctx context.Context, identifier string, call Call) (*Reply, 
 		return nil, err
 	}
 	id := c.newRequestID()
-	p := newPending(false)
+	p := newPending(identifier)
 	c.register(id, p)
 	defer c.unregister(id)
 	if err := c.Send(identifier, requestHeaders(id, &call, ttlFor(ctx, &call)), call.Body...); err != nil {

@@ -47,11 +47,14 @@ A group: zccp call --group ADDRESS [--label k=v]... METHOD [BODY...]
       IDENTIFIER error CODE REASON        the device (or broker) answered an error
       IDENTIFIER not-connected CODE REASON  the device left (disconnected)
       IDENTIFIER timed-out [CODE REASON]  no answer within --timeout, or expired
+      IDENTIFIER unknown                  the connection to the broker was lost first
   then one line: "summary: expected N, ok N, error N, timed out N, not
-  connected N" (the four add up to expected). --dry-run prints the
+  connected N" (the four add up to expected; ", unknown N" is added when the
+  connection was lost). --dry-run prints the
   identifiers the request would reach, one a line, and sends nothing.
-  Exit codes: 0 every expected device answered ok; 5 at least one timed out
-  (takes precedence); else 6 at least one answered an error or is not
+  Exit codes: 3 the connection to the broker was lost before every device
+  answered (takes precedence); 0 every expected device answered ok; 5 at
+  least one timed out (next in precedence); else 6 at least one answered an error or is not
   connected; 4 the group is empty (nobody would receive it, also with
   --dry-run); 3, 7, 2, 1 as above.
 
@@ -66,6 +69,7 @@ const (
 	outcomeError        = "error"
 	outcomeTimedOut     = "timed-out"
 	outcomeNotConnected = "not-connected"
+	outcomeUnknown      = "unknown" // the connection to the broker was lost before it answered
 )
 
 // outcomeOf classifies a final reply.
@@ -265,6 +269,7 @@ type tally struct {
 	Error        int `json:"error"`
 	TimedOut     int `json:"timed_out"`
 	NotConnected int `json:"not_connected"`
+	Unknown      int `json:"unknown,omitempty"` // connection to the broker lost
 }
 
 func (t *tally) add(outcome string) {
@@ -277,6 +282,8 @@ func (t *tally) add(outcome string) {
 		t.TimedOut++
 	case outcomeNotConnected:
 		t.NotConnected++
+	case outcomeUnknown:
+		t.Unknown++
 	}
 }
 
@@ -285,6 +292,8 @@ func (t *tally) exit() int {
 	switch {
 	case t.Expected == 0:
 		return exitNoSuchPeer
+	case t.Unknown > 0:
+		return exitUnreachable
 	case t.TimedOut > 0:
 		return exitTimeout
 	case t.Error > 0 || t.NotConnected > 0:
@@ -317,20 +326,31 @@ func (cl *caller) group(ctx context.Context, c *client.Client, g client.Group, c
 		}
 	}
 	sum := gc.Summary()
+	missing := outcomeTimedOut
+	if errors.Is(sum.Err, client.ErrConnLost) || errors.Is(sum.Err, client.ErrClosed) {
+		missing = outcomeUnknown
+	}
 	for _, id := range sum.Missing {
-		t.add(outcomeTimedOut)
+		t.add(missing)
 		if cl.json {
-			cl.printJSON(id, outcomeTimedOut, nil)
+			cl.printJSON(id, missing, nil)
 		} else {
-			cl.printLine(id, outcomeTimedOut, nil)
+			cl.printLine(id, missing, nil)
 		}
 	}
 	if cl.json {
 		line, _ := json.Marshal(map[string]tally{"summary": t})
 		cl.e.stdout.Write(append(line, '\n'))
 	} else {
-		fmt.Fprintf(cl.e.stdout, "summary: expected %d, ok %d, error %d, timed out %d, not connected %d\n",
-			t.Expected, t.OK, t.Error, t.TimedOut, t.NotConnected)
+		unknown := ""
+		if t.Unknown > 0 {
+			unknown = fmt.Sprintf(", unknown %d", t.Unknown)
+		}
+		fmt.Fprintf(cl.e.stdout, "summary: expected %d, ok %d, error %d, timed out %d, not connected %d%s\n",
+			t.Expected, t.OK, t.Error, t.TimedOut, t.NotConnected, unknown)
+	}
+	if t.Unknown > 0 {
+		fmt.Fprintf(cl.e.stderr, "zccp call: connection to the broker lost after the receipt; %d device(s) unaccounted for: %v\n", t.Unknown, sum.Err)
 	}
 	if t.Expected == 0 {
 		fmt.Fprintln(cl.e.stderr, "zccp call: no device is in the group")
