@@ -115,3 +115,9 @@ test-web:
 	@./scripts/ensure-deps.sh chromium
 	cd webtest && $(GO) vet ./... && $(GO) test -count=1 ./...
 .PHONY: test-web
+
+# A simulated data center with the dashboard: prints the URL (Ctrl-C stops).
+demo:
+	@./scripts/ensure-deps.sh curl
+	GO=$(GO) ./scripts/demo.sh
+.PHONY: demo

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"encoding/json"
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
@@ -18,25 +19,48 @@ type ClientView struct {
 // Observe returns every live session as ClientView, sorted like Clients.
 // It reads counters only: safe to call often from any goroutine.
 func (b *Broker) Observe() []ClientView {
-	sessions := b.liveSessions()
-	infos := make([]codec.ClientInfo, 0, len(sessions))
-	bySession := make(map[uint64]*session, len(sessions))
-	for _, s := range sessions {
-		infos = append(infos, codec.ClientInfo{
-			Identifier: s.ident, Labels: s.labels, Since: s.since, Session: s.num,
-			Remote:    addrString(s.peer.conn.RemoteAddr()),
-			Published: s.published.Load(), Directs: s.directs.Load(),
-			Delivered: s.delivered(), Dropped: s.dropped(), Subscriptions: s.subs.Load(),
-		})
+	bySession := map[uint64]*session{}
+	for _, s := range b.liveSessions() {
 		bySession[s.num] = s
 	}
-	sortClients(infos)
-	out := make([]ClientView, len(infos))
-	for i, ci := range infos {
+	infos := b.Clients("")
+	out := make([]ClientView, 0, len(infos))
+	for _, ci := range infos {
 		s := bySession[ci.Session]
-		out[i].ClientInfo = ci
-		out[i].QueuedMessages, out[i].QueuedBytes = s.out.Len()
-		out[i].LastSeen = s.peer.conn.LastReceived()
+		if s == nil {
+			continue // ended in between
+		}
+		v := ClientView{ClientInfo: ci, LastSeen: s.peer.conn.LastReceived()}
+		v.QueuedMessages, v.QueuedBytes = s.out.Len()
+		out = append(out, v)
 	}
 	return out
+}
+
+// StatsRecord is the first frame of the broker API method "stats".
+type StatsRecord struct {
+	Broker    Stats       `json:"broker"`
+	Retain    RetainStats `json:"retain"`
+	Version   string      `json:"version"`
+	Time      time.Time   `json:"time"`
+	Truncated bool        `json:"truncated,omitempty"` // not every session fitted in one message
+}
+
+// statsAPI answers the broker API method "stats": the counters, then one
+// JSON frame per session (ClientView), as many as fit in half the
+// largest message.
+func (b *Broker) statsAPI(s *session, id string) codec.Message {
+	rec := StatsRecord{Broker: b.Stats(), Retain: b.RetainStats(), Version: Version, Time: time.Now()}
+	frames := [][]byte{nil}
+	size := 0
+	for _, v := range b.Observe() {
+		line, _ := json.Marshal(v)
+		if size += len(line) + 16; int64(size) > b.cfg.MaxMessageSize/2 {
+			rec.Truncated = true
+			break
+		}
+		frames = append(frames, line)
+	}
+	frames[0], _ = json.Marshal(rec)
+	return brokerDeliver(s.ident, codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}, frames, "")
 }

@@ -102,9 +102,11 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 		p.reply(brokerDeliver(s.ident, h, lines, ""))
 	case codec.MethodLast:
 		p.reply(p.b.lastAPI(s, id, string(e.sel))) // retain_api.go
+	case codec.MethodStats:
+		p.reply(p.b.statsAPI(s, id)) // observe.go
 	default:
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod,
-			"the broker has no method "+strconv.Quote(string(e.method))+" (it has: "+codec.MethodClients+", "+codec.MethodLast+")"))
+			"the broker has no method "+strconv.Quote(string(e.method))+" (it has: "+codec.MethodClients+", "+codec.MethodLast+", "+codec.MethodStats+")"))
 	}
 }
 

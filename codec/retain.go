@@ -11,3 +11,8 @@ const (
 	// whose address matches the expression in zccp-select.
 	MethodLast = "last"
 )
+
+// MethodStats is the broker API method that returns the broker's
+// counters (first content frame, JSON) and one frame per live session
+// with its queue (zccp top reads it).
+const MethodStats = "stats"

@@ -75,6 +75,8 @@ func commands() []command {
 		{"call", "IDENTIFIER METHOD [BODY...]", "send a request to one device (or --group) and print the reply", runCall},
 		{"device", "--id ID -- COMMAND [ARGS...]", "serve requests by running COMMAND for each (a device driver)", runDevice},
 		{"clients", "", "list the clients connected to the broker", runClients},
+		{"top", "", "a live view of the broker: rates, clients, queues, busiest addresses", runTop},
+		{"demo", "[--racks N]", "simulate a data center of PDUs, switches and hypervisors", runDemo},
 		{"completion", "bash|zsh", "print a shell completion script", runCompletion},
 		{"keygen", "", "make this client's CURVE key pair and print its public key", runKeygen},
 		{"version", "", "print the version", runVersion},

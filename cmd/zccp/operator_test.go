@@ -255,3 +255,33 @@ func TestRetainCLI(t *testing.T) {
 		t.Fatalf("last of nothing: %d %q", code, out)
 	}
 }
+
+// zccp demo fills a broker; zccp top --once shows its clients, rates and
+// busiest addresses.
+func TestDemoAndTop(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{})
+	var derr syncBuffer
+	e := &env{stdin: strings.NewReader(""), stdout: io.Discard, stderr: &derr, getenv: func(string) string { return "" }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int, 1)
+	go func() {
+		done <- dispatch(ctx, e, []string{"demo", "--endpoint", b.IPC, "--racks", "2", "--hypervisors", "1", "--interval", "50ms", "--seed", "3"})
+	}()
+	brokertest.Eventually(t, "demo connected", func() bool { return strings.Contains(derr.String(), "6 devices in 2 racks") })
+	code, out, errs := zccp(context.Background(), b.IPC, "", "top", "--once", "--interval", "500ms")
+	if code != exitOK {
+		t.Fatalf("top: exit %d %s", code, errs)
+	}
+	for _, want := range []string{"zccp top", "sessions 7", "pdu-r1-1", "kind=pdu,pdu=pdu1,rack=r1", "hv-r2-1", "power.r2.pdu1", "temp.r1", "CLIENT", "PUB/s"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("top lacks %q:\n%s", want, out)
+		}
+	}
+	cancel()
+	if code := <-done; code != exitOK {
+		t.Fatalf("demo exit %d: %s", code, derr.String())
+	}
+	if code, _, _ := zccp(context.Background(), b.IPC, "", "demo", "--racks", "0"); code != exitUsage {
+		t.Fatalf("demo --racks 0: exit %d", code)
+	}
+}

@@ -13,10 +13,12 @@ _zccp() {
   call) COMPREPLY=($(compgen -W "-H --connect-timeout --dry-run --endpoint --group --id --json --key-file --label --raw --server-key --timeout --ttl -v" -- "$cur")) ;;
   device) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --grace --id --key-file --label --max-output --max-time --method --parallel --server-key --subscribe -v" -- "$cur")) ;;
   clients) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --key-file --label --server-key --timeout" -- "$cur")) ;;
+  top) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --interval --key-file --once --server-key --watch" -- "$cur")) ;;
+  demo) COMPREPLY=($(compgen -W "--endpoint --for --hypervisors --interval --key-file --racks --seed --server-key" -- "$cur")) ;;
   completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
   keygen) COMPREPLY=($(compgen -W "--force --key-file" -- "$cur")) ;;
   version) COMPREPLY=($(compgen -W "" -- "$cur")) ;;
-  *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients completion keygen version --endpoint --version --help" -- "$cur")) ;;
+  *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients top demo completion keygen version --endpoint --version --help" -- "$cur")) ;;
   esac
 }
 complete -F _zccp zccp
