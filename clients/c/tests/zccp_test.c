@@ -542,9 +542,6 @@ test_slow_handler (void)
     CHECK (zccp_client_request (c, "c-slow", "work", NULL, NULL, 10000) == 0);
     CHECK_STR (zccp_client_content (c), "done");
     CHECK (s_device_sessions (device) == 1);
-    //  And a second one on the same session
-    CHECK (zccp_client_request (c, "c-slow", "work", NULL, NULL, 10000) == 0);
-    CHECK (s_device_sessions (device) == 1);
     CHECK (zccp_client_sessions (c) == 1);
     zccp_client_destroy (&c);
     zactor_destroy (&device);
@@ -690,7 +687,7 @@ s_no_storm (int mode)
     zactor_t *fake = fake_broker_new (&mode, endpoint, sizeof endpoint);
     zccp_client_t *c = zccp_client_new ();
     zccp_client_set_identifier (c, "storm");
-    CHECK (zccp_client_connect (c, endpoint, 4000) == -1);
+    CHECK (zccp_client_connect (c, endpoint, 3600) == -1);
     CHECK_STR (zccp_client_error (c), "timeout");
     int hellos, subs, conns;
     fake_broker_count (fake, &hellos, &subs, &conns, NULL);
