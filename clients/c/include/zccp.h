@@ -87,7 +87,9 @@ int
     zccp_client_subscribe (zccp_client_t *self, const char *expression);
 
 //  Publish one notification with one content frame (unconfirmed); 0, or
-//  -1 if the address is too long or the client is not connected.
+//  -1 if the address is too long or connect never succeeded. While a lost
+//  session is being renewed, messages wait in the actor (bounded) and go
+//  out once it is.
 int
     zccp_client_publish (zccp_client_t *self, const char *address, const char *content);
 
@@ -122,7 +124,8 @@ void
 void
     zccp_client_set_label (zccp_client_t *self, const char *name, const char *value);
 
-//  Bound, in msecs, of subscribe, unsubscribe and GOODBYE (default 5000).
+//  Bound, in msecs, of subscribe and unsubscribe (default 5000); destroy
+//  waits for GOODBYE-OK at most the smaller of this and 1000.
 void
     zccp_client_set_timeout (zccp_client_t *self, int timeout);
 
