@@ -49,7 +49,7 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	b.mu.Lock()
 	b.peers[p] = struct{}{}
 	b.mu.Unlock()
-	b.log.Debug("connected", "peer", p.num, "remote", addrString(c.RemoteAddr()))
+	b.log.Debug("connected", "peer", p.num, "remote", addrString(c.RemoteAddr()), "zmtp", c.VersionString())
 
 	why := p.readLoop()
 

@@ -1,6 +1,9 @@
 package zmtp
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // ZMTP 2.0 (RFC 15) peers, as libzmq 4.x accepts them: after the
 // revision octet each side sends its socket type (one octet) and then its
@@ -91,4 +94,10 @@ func (c *Conn) Version() (major, minor byte) {
 		return 2, 0
 	}
 	return VersionMajor, c.minor
+}
+
+// VersionString returns Version as text, e.g. "2.0" or "3.1" (for logs).
+func (c *Conn) VersionString() string {
+	major, minor := c.Version()
+	return strconv.Itoa(int(major)) + "." + strconv.Itoa(int(minor))
 }

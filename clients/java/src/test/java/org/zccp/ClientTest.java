@@ -98,6 +98,8 @@ public class ClientTest {
         assertEquals(0, d.content().get(1).length);
         assertArrayEquals(big, d.content().get(2));
         assertFalse("the broker refused a JeroMQ connection", broker.logText().contains("speaks neither"));
+        // JeroMQ 0.3.6 speaks ZMTP 2.0: the broker logs the version it negotiated.
+        assertTrue("no ZMTP 2.0 connection in the broker log", broker.logText().contains("zmtp=2.0"));
     }
 
     @Test
