@@ -43,6 +43,7 @@ type Broker struct {
 	budget      *zmtp.Budget // MaxQueuedTotal, shared by every connection's queue
 	ret         retainer     // last values (retain.go)
 	keys        *keyBinding  // identifiers bound to CURVE keys (keybind.go); nil: off
+	enrol       *enrolment   // CURVE key enrolment (enrol.go); nil: off
 
 	stopTick chan struct{}
 	tickDone chan struct{}

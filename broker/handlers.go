@@ -24,7 +24,7 @@ func (p *peer) hello(v codec.View) {
 		p.notice(codec.ErrCodeReserved, "identifiers starting with $ are reserved for the broker; HELLO refused", "HELLO", ident)
 		return
 	}
-	if !p.keyMayUse(ident) { // keybind.go: an identifier bound to another CURVE key
+	if !p.keyAccepted(ident) || !p.keyMayUse(ident) { // enrol.go, keybind.go
 		return
 	}
 	s := &session{

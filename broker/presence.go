@@ -90,6 +90,9 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 		p.notice(codec.ErrCodeBadRequest, "a DIRECT to "+codec.NoticeSender+" must be a request (zccp-request-id, zccp-method)", "DIRECT", codec.NoticeSender)
 		return
 	}
+	if p.keysAPI(s, e) { // enrol.go: keys.*
+		return
+	}
 	id := string(e.requestID)
 	switch string(e.method) {
 	case codec.MethodClients:

@@ -94,3 +94,45 @@ func TestPubOverCurve(t *testing.T) {
 		t.Fatalf("wrong server key: exit %d: %s", code, errs)
 	}
 }
+
+// zccp keys over the local ipc endpoint lists a pending key and accepts
+// it; the Go client with that key then connects.
+func TestKeysCommand(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{})
+	if err := b.EnableEnrolment(nil, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	server, _ := zmtp.NewCurveKeyPair()
+	m := zmtp.NewCurveServer(server)
+	m.Authorize = b.AuthorizeKey
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, m))
+	ep := zmtp.EndpointOf(ln)
+
+	dev, _ := zmtp.NewCurveKeyPair()
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := client.Connect(ctx, ep, client.WithIdentifier("pdu-4"), client.WithCurve(dev, server.Public)); err == nil {
+		t.Fatal("a pending key got a session")
+	}
+	code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "list", "--state", "pending")
+	if code != exitOK || !strings.Contains(out, "pending") || !strings.Contains(out, dev.Public.String()) || !strings.Contains(out, "pdu-4") {
+		t.Fatalf("keys list: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "accept", dev.Public.String(), "--json"); code != exitOK || !strings.Contains(out, `"state":"accepted"`) {
+		t.Fatalf("keys accept: exit %d\n%s%s", code, out, errs)
+	}
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	c, err := client.Connect(ctx2, ep, client.WithIdentifier("pdu-4"), client.WithCurve(dev, server.Public))
+	if err != nil {
+		t.Fatalf("accepted key: %v", err)
+	}
+	c.Close()
+	if code, _, _ := zccp(context.Background(), b.IPC, "", "keys", "accept"); code != exitUsage {
+		t.Fatalf("accept without a key: exit %d", code)
+	}
+}

@@ -79,6 +79,7 @@ func commands() []command {
 		{"demo", "[--racks N]", "simulate a data center of PDUs, switches and hypervisors", runDemo},
 		{"completion", "bash|zsh", "print a shell completion script", runCompletion},
 		{"keygen", "", "make this client's CURVE key pair and print its public key", runKeygen},
+		{"keys", "list|show|accept|reject|revoke [KEY]", "manage the client keys of a broker with --enrol", runKeys},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -33,6 +33,9 @@ type secSettings struct {
 	insecure   bool
 	allowUIDs  uidList
 	clientKeys string
+	enrol      bool    // --enrol: unknown keys pending until accepted
+	autoAccept bool    // --auto-accept
+	adminKeys  string  // --admin-keys FILE
 	dataDir    *string // the operator's --data-dir
 
 	curve *zmtp.CurveServer // made on the first CURVE endpoint
@@ -47,6 +50,9 @@ func addSecurityFlags(fs *flag.FlagSet, s *secSettings, dataDir *string) {
 	s.dataDir = dataDir
 	fs.BoolVar(&s.insecure, "insecure", false, "allow NULL security (no encryption, no authentication) on a TCP endpoint that is not loopback [ZCCPD_INSECURE]")
 	fs.Var(&s.allowUIDs, "ipc-allow-uid", "accept NULL ipc connections only from processes of these user ids (SO_PEERCRED), repeatable or comma-separated; empty: any user [ZCCPD_IPC_ALLOW_UID]")
+	fs.BoolVar(&s.enrol, "enrol", false, "CURVE key enrolment: an unknown client key is recorded as pending and refused a session (notice not-authorized) until an operator runs 'zccp keys accept'; rejected and revoked keys are refused; kept in --data-dir [ZCCPD_ENROL]")
+	fs.BoolVar(&s.autoAccept, "auto-accept", false, "with --enrol, accept every new client key at once (labs) [ZCCPD_AUTO_ACCEPT]")
+	fs.StringVar(&s.adminKeys, "admin-keys", "", "with --enrol, file of client public keys that may run 'zccp keys' over CURVE (NULL sessions on ipc may too; restrict them with --ipc-allow-uid) [ZCCPD_ADMIN_KEYS]")
 	fs.StringVar(&s.clientKeys, "client-keys", "", "file of client public keys allowed on CURVE endpoints (one Z85 or hex key per line, # comments, reloaded on SIGHUP); empty: any client key (encryption and broker authentication only) [ZCCPD_CLIENT_KEYS]")
 }
 
@@ -74,6 +80,12 @@ func splitBind(v string) (mech, endpoint string, err error) {
 // non-loopback TCP endpoint needs --insecure.
 func (s *secSettings) check(binds []string) error {
 	s.binds = binds
+	switch {
+	case s.enrol && s.clientKeys != "":
+		return errors.New("--enrol and --client-keys are two ways to admit keys: choose one")
+	case !s.enrol && (s.autoAccept || s.adminKeys != ""):
+		return errors.New("--auto-accept and --admin-keys need --enrol")
+	}
 	for _, v := range binds {
 		mech, ep, err := splitBind(v)
 		if err != nil {
@@ -143,12 +155,42 @@ func (s *secSettings) prepare(b *broker.Broker, log *slog.Logger) error {
 			if _, err := s.curveServer(log); err != nil {
 				return err
 			}
-			if s.store == nil { // no --data-dir: bindings in memory (not a typed nil)
-				return b.EnableKeyBinding(nil)
+			var st broker.BindingStore
+			if s.store != nil { // no --data-dir: in memory (never a typed nil)
+				st = s.store
 			}
-			return b.EnableKeyBinding(s.store)
+			if err := s.enableEnrolment(b, st, log); err != nil {
+				return err
+			}
+			return b.EnableKeyBinding(st)
 		}
 	}
+	return nil
+}
+
+// enableEnrolment turns --enrol on: the broker records keys and the
+// CURVE server asks it about each.
+func (s *secSettings) enableEnrolment(b *broker.Broker, st broker.BindingStore, log *slog.Logger) error {
+	if !s.enrol {
+		return nil
+	}
+	var admins []zmtp.CurveKey
+	if s.adminKeys != "" {
+		list, err := readKeyList(s.adminKeys)
+		if err != nil {
+			return err
+		}
+		for k := range list {
+			admins = append(admins, k)
+		}
+	}
+	if st == nil {
+		log.Warn("--enrol without --data-dir: key records are lost at exit")
+	}
+	if err := b.EnableEnrolment(st, s.autoAccept, admins); err != nil {
+		return err
+	}
+	s.curve.Authorize = b.AuthorizeKey
 	return nil
 }
 
@@ -170,7 +212,9 @@ func (s *secSettings) curveServer(log *slog.Logger) (*zmtp.CurveServer, error) {
 	log.Info("CURVE key", "public_key", kp.Public.String(), "file", path, "created", created)
 	s.curve = zmtp.NewCurveServer(kp)
 	if s.clientKeys == "" {
-		log.Warn("CURVE endpoints accept any client key (encryption and broker authentication only); restrict them with --client-keys")
+		if !s.enrol {
+			log.Warn("CURVE endpoints accept any client key (encryption and broker authentication only); restrict them with --client-keys or --enrol")
+		}
 		return s.curve, nil
 	}
 	if s.auth, err = loadClientKeys(s.clientKeys); err != nil {

@@ -33,7 +33,7 @@ func loadClientKeys(path string) (*clientKeys, error) {
 func readKeyList(path string) (map[zmtp.CurveKey]bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("--client-keys: %w", err)
+		return nil, fmt.Errorf("key list: %w", err)
 	}
 	defer f.Close()
 	keys := map[zmtp.CurveKey]bool{}
@@ -45,12 +45,12 @@ func readKeyList(path string) (map[zmtp.CurveKey]bool, error) {
 		}
 		k, err := zmtp.ParseCurveKey(strings.Fields(line)[0])
 		if err != nil {
-			return nil, fmt.Errorf("--client-keys %s line %d: %w", path, n, err)
+			return nil, fmt.Errorf("key list %s line %d: %w", path, n, err)
 		}
 		keys[k] = true
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--client-keys %s: %w", path, err)
+		return nil, fmt.Errorf("key list %s: %w", path, err)
 	}
 	return keys, nil
 }

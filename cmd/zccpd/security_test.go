@@ -210,3 +210,41 @@ func TestIdentityBindingSurvivesRestart(t *testing.T) {
 	}
 	again.hello("rack-3-pdu")
 }
+
+func TestEnrolFlagsChecked(t *testing.T) {
+	for _, bad := range [][]string{
+		{"--enrol", "--client-keys", "/dev/null"},
+		{"--auto-accept"},
+		{"--admin-keys", "/dev/null"},
+	} {
+		if _, err := parse(bad, io.Discard); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
+
+// zccpd --enrol: an unknown key is refused a session with not-authorized
+// (pending); with --auto-accept it is accepted at once.
+func TestEnrolProcess(t *testing.T) {
+	dir := t.TempDir()
+	d := startDaemon(t, "--enrol", "--data-dir", dir, "--bind", "curve+tcp://127.0.0.1:0")
+	server, err := zmtp.ReadCurveKeyFile(filepath.Join(dir, "curve.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := curveDial(t, d.Endpoint("curve+tcp"), newKeys(t), server.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.send(codec.Message{ID: codec.Hello, Identifier: "new-device"})
+	if m := c.expect(codec.Deliver); m.Headers[codec.HdrError] != codec.ErrCodeNotAuthorized || !strings.Contains(m.Headers[codec.HdrReason], "pending") {
+		t.Fatalf("got %+v", m.Headers)
+	}
+	d.Kill()
+	d2 := startDaemon(t, "--enrol", "--auto-accept", "--data-dir", dir, "--bind", "curve+tcp://127.0.0.1:0")
+	c2, err := curveDial(t, d2.Endpoint("curve+tcp"), newKeys(t), server.Public)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.hello("lab-device")
+}

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+	"time"
+
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/client"
+	"github.com/zccp-go/zccp/codec"
+)
+
+const keysSummary = `Manage the CURVE client keys of a broker run with --enrol (asked of the broker
+itself, so it works from any host with an admin key, or locally over ipc):
+  list [--state pending|accepted|rejected|revoked]   STATE KEY IDENTIFIER REMOTE LAST-SEEN
+  show KEY       one key's record
+  accept KEY     let the key open sessions (its connections are closed so it says HELLO again)
+  reject KEY     refuse the key from now on
+  revoke KEY     refuse the key and end its live connections at once
+--json prints the broker's records, one JSON object per line.`
+
+func runKeys(ctx context.Context, e *env, args []string) int {
+	fs, endpoint := flagsFor(e, "keys", "list|show|accept|reject|revoke [KEY]", keysSummary)
+	cf := addConnectFlags(fs, endpoint, defaultID("keys"))
+	state := fs.String("state", "", "with list: only keys in this state")
+	asJSON := fs.Bool("json", false, "print one JSON object per key")
+	timeout := positiveDurationFlag(fs, "timeout", 5*time.Second, "how long to wait for the broker's answer")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagError(err)
+	}
+	var sel string
+	switch {
+	case len(pos) == 1 && pos[0] == "list":
+		if *state != "" {
+			sel = "state=" + *state
+		}
+	case len(pos) == 2 && (pos[0] == "show" || pos[0] == "accept" || pos[0] == "reject" || pos[0] == "revoke"):
+		sel = "key=" + pos[1]
+	default:
+		return usageError(e, fs, "want list, or show|accept|reject|revoke KEY")
+	}
+	c, code := connect(ctx, e, cf)
+	if c == nil {
+		return code
+	}
+	defer c.Close()
+	qctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	r, err := c.Do(qctx, codec.NoticeSender, client.Call{Method: "keys." + pos[0], Headers: map[string]string{codec.HdrSelect: sel}})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "zccp keys:", err)
+		return exitFor(err)
+	}
+	return printKeys(e, r.Content, *asJSON)
+}
+
+// printKeys prints the broker's key records as a table or as JSON lines.
+func printKeys(e *env, lines [][]byte, asJSON bool) int {
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	for _, line := range lines {
+		if len(line) == 0 {
+			continue // none
+		}
+		if asJSON {
+			fmt.Fprintf(e.stdout, "%s\n", line)
+			continue
+		}
+		var r broker.KeyRecord
+		if err := json.Unmarshal(line, &r); err != nil {
+			fmt.Fprintln(e.stderr, "zccp keys: bad record from the broker:", err)
+			return exitError
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.State, r.Key, orDash(r.Identifier), orDash(r.Remote), r.LastSeen.Local().Format(time.DateTime))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
