@@ -323,6 +323,37 @@ public class ClientTest {
     }
 
     @Test
+    public void unsubscribeStopsDeliveries() throws Exception {
+        BlockingQueue<Delivery> got = new LinkedBlockingQueue<>();
+        Client sub = client("unsub");
+        sub.subscribe("^u\\.a$", got::add);
+        sub.subscribe("^u\\.b$", got::add);
+        Client pub = client("unsub-pub");
+        pub.publish("u.a", "a1");
+        assertEquals("a1", take(got).text());
+        sub.unsubscribe("^u\\.a$");
+        pub.publish("u.a", "a2"); // no longer subscribed
+        pub.publish("u.b", "b1"); // same publisher: ordered after a2
+        assertEquals("b1", take(got).text());
+        assertTrue(got.isEmpty());
+    }
+
+    @Test
+    public void takenOverIsFinal() throws Exception {
+        BlockingQueue<ZccpException> errors = new LinkedBlockingQueue<>();
+        Client first = client("twin", new Options().onError(errors::add));
+        Client second = client("twin");
+        assertEquals("1", second.serverProperties().get("zccp-replaced"));
+        ZccpException e = errors.poll(5, TimeUnit.SECONDS);
+        assertTrue("expected taken-over, got " + e, e instanceof NoticeException && ((NoticeException) e).code().equals("taken-over"));
+        Harness.eventually("the first client stopped", 5_000, () -> !first.isConnected());
+        Thread.sleep(Harness.TIMEOUT_MS); // it must not fight for the identifier
+        assertEquals(1, first.sessions());
+        assertTrue(second.isConnected());
+        assertEquals(1, second.sessions());
+    }
+
+    @Test
     public void ipcEndpointRefusedClearly() {
         try {
             Client.connect("ipc://@/zccp", new Options());
