@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -16,6 +15,7 @@ import (
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/internal/brokertest"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // startBroker runs a broker on tcp 127.0.0.1:0 and a fresh abstract ipc
@@ -25,8 +25,6 @@ func startBroker(t *testing.T, cfg broker.Config) (*broker.Broker, []string) {
 	b := brokertest.Start(t, cfg)
 	return b.Broker, b.Endpoints()
 }
-
-func checkLeaks(t *testing.T, before int) { brokertest.NoLeaks(t, before) }
 
 func connect(t *testing.T, ep string, opts ...client.Option) *client.Client {
 	t.Helper()
@@ -58,11 +56,6 @@ func none(t *testing.T, ch <-chan *client.Delivery, d time.Duration) {
 		t.Fatalf("unexpected delivery %+v", m)
 	case <-time.After(d):
 	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	brokertest.Eventually(t, what, cond)
 }
 
 func TestPublishSubscribe(t *testing.T) {
@@ -106,9 +99,9 @@ func TestOverlappingSubscriptionsEachOnce(t *testing.T) {
 	p := connect(t, eps[0], client.WithIdentifier("p"))
 	p.Publish("temp.rack3", nil, []byte("1"))
 	recv(t, ch)
-	eventually(t, "handlers ran", func() bool { return a.Load() == 1 && b.Load() == 1 })
+	testutil.Eventually(t, "handlers ran", func() bool { return a.Load() == 1 && b.Load() == 1 })
 	p.Publish("temp.room", nil)
-	eventually(t, "second", func() bool { return b.Load() == 2 })
+	testutil.Eventually(t, "second", func() bool { return b.Load() == 2 })
 	if a.Load() != 1 {
 		t.Fatalf("a = %d", a.Load())
 	}
@@ -174,7 +167,7 @@ func TestSendDirect(t *testing.T) {
 }
 
 func TestReconnectRestoresSubscriptions(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaks := testutil.Snapshot()
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ep := fmt.Sprintf("ipc://@/zccp-client-reconnect-%d", time.Now().UnixNano())
 	b1, _ := broker.New(broker.Config{Logger: logger})
@@ -203,13 +196,13 @@ func TestReconnectRestoresSubscriptions(t *testing.T) {
 	}
 	// The broker goes away and comes back on the same endpoint.
 	b1.Close()
-	eventually(t, "publisher notices", func() bool { return pub.State() == client.Reconnecting })
+	testutil.Eventually(t, "publisher notices", func() bool { return pub.State() == client.Reconnecting })
 	pub.Publish("metric.a", nil, []byte("while away")) // buffered
 	b2, _ := broker.New(broker.Config{Logger: logger})
 	if _, err := b2.Listen(ep); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both back", func() bool {
+	testutil.Eventually(t, "both back", func() bool {
 		return sub.State() == client.Connected && pub.State() == client.Connected && b2.Stats().Subscriptions == 1
 	})
 	// The buffered publication may go out before the subscriber is back:
@@ -235,7 +228,7 @@ func TestReconnectRestoresSubscriptions(t *testing.T) {
 		t.Errorf("states %v, want %v", states, want)
 	}
 	mu.Unlock()
-	checkLeaks(t, before)
+	testutil.CheckLeaks(t, leaks)
 }
 
 func TestCloseReturnsStatistics(t *testing.T) {
@@ -283,7 +276,7 @@ func TestConcurrentPublishers(t *testing.T) {
 		}(g)
 	}
 	wg.Wait()
-	eventually(t, "all delivered", func() bool { return n.Load() == goroutines*each })
+	testutil.Eventually(t, "all delivered", func() bool { return n.Load() == goroutines*each })
 }
 
 func TestConnectFailsClearly(t *testing.T) {
@@ -311,5 +304,5 @@ func TestTakeover(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("old client not told")
 	}
-	eventually(t, "old client closed", func() bool { return old.State() == client.Closed })
+	testutil.Eventually(t, "old client closed", func() bool { return old.State() == client.Closed })
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strings"
 	"time"
 
@@ -71,12 +72,7 @@ func WithIdentifier(id string) Option { return func(o *options) { o.identifier =
 // WithLabels sets the HELLO headers: the client's properties, such as
 // kind=pdu or rack=12.
 func WithLabels(labels map[string]string) Option {
-	return func(o *options) {
-		o.labels = make(map[string]string, len(labels))
-		for k, v := range labels {
-			o.labels[k] = v
-		}
-	}
+	return func(o *options) { o.labels = maps.Clone(labels) }
 }
 
 // WithLogger sets where the client logs (default: nowhere).

@@ -17,7 +17,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -27,6 +26,7 @@ import (
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -136,7 +136,7 @@ func startSilentBroker(t *testing.T) *silentBroker {
 // ZMTP PINGs) is given up after the configured silence, and the client
 // reconnects by itself, saying the same HELLO.
 func TestClientDetectsSilentBroker(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaks := testutil.Snapshot()
 	sb := startSilentBroker(t)
 	const heartbeat, silence = 40 * time.Millisecond, 300 * time.Millisecond
 	var log stateLog
@@ -159,7 +159,7 @@ func TestClientDetectsSilentBroker(t *testing.T) {
 			t.Fatalf("no HELLO %d: the client did not give the silent broker up", i)
 		}
 	}
-	eventually(t, "connected again", func() bool { return c.State() == client.Connected })
+	testutil.Eventually(t, "connected again", func() bool { return c.State() == client.Connected })
 	states, at := log.get()
 	if len(states) < 3 || states[0] != client.Connected || states[1] != client.Reconnecting || states[2] != client.Connected {
 		t.Fatalf("states %v", states)
@@ -173,7 +173,7 @@ func TestClientDetectsSilentBroker(t *testing.T) {
 	defer closeCancel()
 	c.CloseContext(closeCtx) // the silent broker never answers GOODBYE
 	sb.stop()
-	checkLeaks(t, before)
+	testutil.CheckLeaks(t, leaks)
 }
 
 // TestReconnectBackoffWithJitter: against an endpoint that accepts and
@@ -325,7 +325,7 @@ func (rb *recordingBroker) snapshot() [][]*codec.Message {
 // (each once, a cancelled one not), ahead of anything queued; across all
 // connections no PUBLISH arrives twice and their order holds.
 func TestRecoveryResendsNothingTwice(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaks := testutil.Snapshot()
 	rb := startRecordingBroker(t, 100)
 	labels := map[string]string{"kind": "pdu", "rack": "12"}
 	var log stateLog
@@ -440,7 +440,7 @@ func TestRecoveryResendsNothingTwice(t *testing.T) {
 		}
 	}
 	rb.srv.Close()
-	checkLeaks(t, before)
+	testutil.CheckLeaks(t, leaks)
 }
 
 // TestBufferedWhileDisconnectedSentOnReconnect: with the broker gone, a
@@ -449,7 +449,7 @@ func TestRecoveryResendsNothingTwice(t *testing.T) {
 // restored without the application doing anything, and the held
 // publishes are delivered exactly once, in order.
 func TestBufferedWhileDisconnectedSentOnReconnect(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaks := testutil.Snapshot()
 	b1, err := broker.New(broker.Config{Logger: discard})
 	if err != nil {
 		t.Fatal(err)
@@ -483,7 +483,7 @@ func TestBufferedWhileDisconnectedSentOnReconnect(t *testing.T) {
 		t.Fatalf("got %v", d.Body())
 	}
 	b1.Close()
-	eventually(t, "both disconnected", func() bool {
+	testutil.Eventually(t, "both disconnected", func() bool {
 		return sub.State() == client.Reconnecting && pub.State() == client.Reconnecting
 	})
 	for i := 0; i < 100; i++ {
@@ -502,7 +502,7 @@ func TestBufferedWhileDisconnectedSentOnReconnect(t *testing.T) {
 	if _, err := b2.Listen(tcp); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "subscription restored", func() bool {
+	testutil.Eventually(t, "subscription restored", func() bool {
 		return sub.State() == client.Connected && b2.Stats().Subscriptions == 1
 	})
 	none(t, ch, 20*time.Millisecond)
@@ -533,14 +533,14 @@ func TestBufferedWhileDisconnectedSentOnReconnect(t *testing.T) {
 			t.Fatalf("states %v", states)
 		}
 	}
-	checkLeaks(t, before)
+	testutil.CheckLeaks(t, leaks)
 }
 
 // TestSubscriptionChangesWhileDisconnected: a subscription made while
 // the broker is away is sent on reconnect; one cancelled while away is
 // not restored.
 func TestSubscriptionChangesWhileDisconnected(t *testing.T) {
-	before := runtime.NumGoroutine()
+	leaks := testutil.Snapshot()
 	ep := fmt.Sprintf("ipc://@/zccp-client-changes-%d-%d", time.Now().UnixNano(), rand.Uint64())
 	b1, _ := broker.New(broker.Config{Logger: discard})
 	if _, err := b1.Listen(ep); err != nil {
@@ -560,7 +560,7 @@ func TestSubscriptionChangesWhileDisconnected(t *testing.T) {
 		t.Fatal(err)
 	}
 	b1.Close()
-	eventually(t, "disconnected", func() bool { return sub.State() == client.Reconnecting })
+	testutil.Eventually(t, "disconnected", func() bool { return sub.State() == client.Reconnecting })
 	if _, err := sub.SubscribeChan(ctx, "^added", ch); err != nil {
 		t.Fatalf("subscribe while disconnected: %v", err)
 	}
@@ -571,7 +571,7 @@ func TestSubscriptionChangesWhileDisconnected(t *testing.T) {
 	if _, err := b2.Listen(ep); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "restored", func() bool { return sub.State() == client.Connected && b2.Stats().Subscriptions == 2 })
+	testutil.Eventually(t, "restored", func() bool { return sub.State() == client.Connected && b2.Stats().Subscriptions == 2 })
 	pub, err := client.Connect(ctx, ep, client.WithIdentifier("pub"))
 	if err != nil {
 		t.Fatal(err)
@@ -588,5 +588,5 @@ func TestSubscriptionChangesWhileDisconnected(t *testing.T) {
 	sub.Close()
 	pub.Close()
 	b2.Close()
-	checkLeaks(t, before)
+	testutil.CheckLeaks(t, leaks)
 }

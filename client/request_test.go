@@ -14,6 +14,7 @@ import (
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -115,8 +116,8 @@ func TestRequestToSilentDeviceTimesOut(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 	// The deadline travelled as the TTL: the handler's ctx ended too.
-	eventually(t, "handler context ended", cancelled.Load)
-	eventually(t, "broker forgot the request", func() bool { return b.Stats().Inflight == 0 })
+	testutil.Eventually(t, "handler context ended", cancelled.Load)
+	testutil.Eventually(t, "broker forgot the request", func() bool { return b.Stats().Inflight == 0 })
 }
 
 func TestDeviceDisconnectsMidRequest(t *testing.T) {
@@ -172,7 +173,7 @@ func TestExpiredCommandNeverDelivered(t *testing.T) {
 	sub, _ := (&codec.Message{ID: codec.Subscribe, Expression: "fill"}).Frames()
 	stalled.Send(hello...)
 	stalled.Send(sub...)
-	eventually(t, "stalled subscribed", func() bool { return b.Stats().Subscriptions == 1 })
+	testutil.Eventually(t, "stalled subscribed", func() bool { return b.Stats().Subscriptions == 1 })
 	// Fill the socket buffers so that the broker's writer to it blocks.
 	pub := connect(t, eps[0], client.WithIdentifier("filler"))
 	big := make([]byte, 256<<10)
@@ -183,7 +184,7 @@ func TestExpiredCommandNeverDelivered(t *testing.T) {
 	}
 	// Wait until the broker has routed all of it: its writer to the
 	// stalled device is then blocked with its queue full.
-	eventually(t, "filler routed", func() bool { return b.Stats().Published == 64 })
+	testutil.Eventually(t, "filler routed", func() bool { return b.Stats().Published == 64 })
 	app := connect(t, eps[0], client.WithIdentifier("app"))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()

@@ -9,6 +9,7 @@ import (
 	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/internal/brokertest"
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // A raw ZMTP peer (not this library) publishes retained values; the Go
@@ -26,7 +27,7 @@ func TestRetainedFromRawPeer(t *testing.T) {
 		t.Fatal(err)
 	}
 	p.Publish("power.a", []rawpeer.Header{{Name: "zccp-retain", Value: "1"}}, []byte("1"))
-	brokertest.Eventually(t, "stored", func() bool { return b.RetainStats().Values == 1 })
+	testutil.Eventually(t, "stored", func() bool { return b.RetainStats().Values == 1 })
 
 	c, err := client.Connect(ctx, b.IPC, client.WithIdentifier("go"))
 	if err != nil {
@@ -36,7 +37,7 @@ func TestRetainedFromRawPeer(t *testing.T) {
 	if err := c.PublishRetained("power.b", map[string]string{"unit": "W"}, []byte("2")); err != nil {
 		t.Fatal(err)
 	}
-	brokertest.Eventually(t, "stored", func() bool { return b.RetainStats().Values == 2 })
+	testutil.Eventually(t, "stored", func() bool { return b.RetainStats().Values == 2 })
 	vals, err := c.Last(ctx, `^power\.`)
 	if err != nil || len(vals) != 2 || vals[0].Address != "power.a" || vals[0].Sender != "raw-pdu" || vals[1].Headers["unit"] != "W" || string(vals[1].Content[0]) != "2" {
 		t.Fatalf("Last: %v %+v", err, vals)

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/zccp-go/zccp/internal/brokertest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/client"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // background is a zccp command running in-process until stopped.
@@ -56,17 +56,11 @@ func (b *background) stop(t *testing.T) int {
 	}
 }
 
-// eventually polls cond for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	brokertest.Eventually(t, what, cond)
-}
-
 // startDevice runs "zccp device ARGS" and waits until it serves requests.
 func startDevice(t *testing.T, ep string, args ...string) *background {
 	t.Helper()
 	d := startZccp(t, ep, append([]string{"device"}, args...)...)
-	eventually(t, "device ready", func() bool {
+	testutil.Eventually(t, "device ready", func() bool {
 		select {
 		case code := <-d.done:
 			t.Fatalf("device exited %d: %s", code, d.err.String())
@@ -183,12 +177,12 @@ func TestCallTimeoutKillsTheProgram(t *testing.T) {
 	}
 	// The deadline travelled with the request: the device ended the run.
 	var pid int
-	eventually(t, "pid file", func() bool {
+	testutil.Eventually(t, "pid file", func() bool {
 		b, _ := os.ReadFile(pidfile)
 		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		return pid > 0
 	})
-	eventually(t, "program killed", func() bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) })
+	testutil.Eventually(t, "program killed", func() bool { return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) })
 }
 
 func TestDeviceShutdownAnswersRunningRequests(t *testing.T) {
@@ -200,7 +194,7 @@ func TestDeviceShutdownAnswersRunningRequests(t *testing.T) {
 		code, out, errs := zccp(context.Background(), ep, "", "call", "--timeout", "10s", "busy", "work")
 		res <- [3]any{code, out, errs}
 	}()
-	eventually(t, "program started", func() bool { _, err := os.Stat(started); return err == nil })
+	testutil.Eventually(t, "program started", func() bool { _, err := os.Stat(started); return err == nil })
 	if code := d.stop(t); code != exitOK {
 		t.Fatalf("device exit %d: %s", code, d.err.String())
 	}
@@ -222,7 +216,7 @@ func TestGroupCallHundredDevices(t *testing.T) {
 		startZccp(t, ep, "device", "--id", id, "--label", "kind=pdu", "--label", "rack="+strconv.Itoa(i%4),
 			"--subscribe", `^pdus$`, "--", "sh", "-c", script)
 	}
-	eventually(t, "100 devices subscribed", func() bool { return b.Stats().Subscriptions == n })
+	testutil.Eventually(t, "100 devices subscribed", func() bool { return b.Stats().Subscriptions == n })
 	ctx := context.Background()
 	code, out, errs := zccp(ctx, ep, "", "call", "--timeout", "10s", "--group", "pdus", "status")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
@@ -296,7 +290,7 @@ func TestGroupCallTimedOutAndNotConnected(t *testing.T) {
 	if _, err := leaver.Subscribe(ctx, "^g$", func(*client.Delivery) {}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "3 devices subscribed", func() bool { return b.Stats().Subscriptions == 3 })
+	testutil.Eventually(t, "3 devices subscribed", func() bool { return b.Stats().Subscriptions == 3 })
 	code, out, errs := zccp(ctx, ep, "", "call", "--timeout", "700ms", "--group", "g", "ping", "x")
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	slices.Sort(lines[:3])

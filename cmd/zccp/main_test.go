@@ -12,6 +12,7 @@ import (
 
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/internal/brokertest"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // syncBuffer is a bytes.Buffer safe to read while a command writes it.
@@ -46,7 +47,7 @@ func startBrokerB(t *testing.T) (*broker.Broker, string) {
 // subscribed waits until the broker holds n subscriptions.
 func subscribed(t *testing.T, b *broker.Broker, n int) {
 	t.Helper()
-	brokertest.Eventually(t, fmt.Sprintf("%d subscriptions", n), func() bool { return b.Stats().Subscriptions >= n })
+	testutil.Eventually(t, fmt.Sprintf("%d subscriptions", n), func() bool { return b.Stats().Subscriptions >= n })
 }
 
 // zccp runs the CLI in-process with ZCCP_ENDPOINT set to ep.

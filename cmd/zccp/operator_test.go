@@ -15,6 +15,7 @@ import (
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/internal/brokertest"
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 func TestVersionBothWays(t *testing.T) {
@@ -91,7 +92,7 @@ func TestRecvPrintsDirects(t *testing.T) {
 	go func() {
 		done <- dispatch(context.Background(), e, []string{"recv", "--endpoint", b.IPC, "--id", "console-7", "--count", "2", "--for", "10s"})
 	}()
-	brokertest.Eventually(t, "recv connected", func() bool { return len(b.Clients("")) == 1 })
+	testutil.Eventually(t, "recv connected", func() bool { return len(b.Clients("")) == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	p, err := rawpeer.Dial(ctx, b.TCP)
@@ -134,12 +135,12 @@ func TestSubReportsLostAndRestored(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan int, 1)
 	go func() { done <- dispatch(ctx, e, []string{"sub", "--endpoint", ep, "x"}) }()
-	brokertest.Eventually(t, "sub subscribed", func() bool { return b.Stats().Subscriptions == 1 })
+	testutil.Eventually(t, "sub subscribed", func() bool { return b.Stats().Subscriptions == 1 })
 	b.Close()
-	brokertest.Eventually(t, "lost reported", func() bool { return strings.Contains(errb.String(), "connection to the broker lost") })
+	testutil.Eventually(t, "lost reported", func() bool { return strings.Contains(errb.String(), "connection to the broker lost") })
 	b = start()
 	defer b.Close()
-	brokertest.Eventually(t, "restored reported", func() bool { return strings.Contains(errb.String(), "connection to the broker restored") })
+	testutil.Eventually(t, "restored reported", func() bool { return strings.Contains(errb.String(), "connection to the broker restored") })
 	cancel()
 	<-done
 }

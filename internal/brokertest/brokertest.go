@@ -1,20 +1,19 @@
 // Package brokertest starts real brokers for tests in other packages: on
 // tcp 127.0.0.1 (port 0) and a fresh Linux abstract ipc name, ready when
-// Start returns, closed and checked for goroutine leaks when the test
-// ends. It also holds the polling helper every test uses instead of
-// sleeps.
+// Start returns, closed and checked for goroutine leaks (goleak, through
+// internal/testutil) when the test ends.
 package brokertest
 
 import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // Broker is a running broker and its endpoints.
@@ -34,7 +33,7 @@ var seq atomic.Uint64
 // since Start must be gone within a few seconds.
 func Start(t testing.TB, cfg broker.Config) *Broker {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	snapshot := testutil.Snapshot()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -51,34 +50,14 @@ func Start(t testing.TB, cfg broker.Config) *Broker {
 	}
 	t.Cleanup(func() {
 		b.Close()
-		NoLeaks(t, before)
+		testutil.CheckLeaks(t, snapshot)
 	})
 	return tb
 }
 
-// NoLeaks waits up to 5 s for the goroutine count to come back to before
-// and fails the test, with every goroutine's stack, if it does not.
-func NoLeaks(t testing.TB, before int) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > before {
-		buf := make([]byte, 1<<16)
-		t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
-	}
-}
-
-// Eventually polls cond every 2 ms until it holds, failing the test after
-// 10 s with what.
+// Eventually is testutil.Eventually (kept for the packages that still
+// call it here).
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 10s: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testutil.Eventually(t, what, cond)
 }
