@@ -3,6 +3,9 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
+	"strings"
+	"sync"
 	"path/filepath"
 	"testing"
 	"time"
@@ -167,3 +170,44 @@ func TestEnrolmentPersists(t *testing.T) {
 }
 
 func t0() context.Context { return context.Background() }
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// CURVE failures are logged with a clear line, rate-limited: twenty
+// clients with the wrong server key make one line, not twenty.
+func TestCurveRefusalLogged(t *testing.T) {
+	var logs lockedBuffer
+	b, _ := startBroker(t, Config{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	kp, _ := zmtp.NewCurveKeyPair()
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, zmtp.NewCurveServer(kp)))
+	wrong, _ := zmtp.NewCurveKeyPair()
+	for i := 0; i < 20; i++ {
+		if _, err := dialCurveErr(zmtp.EndpointOf(ln), wrong.Public, wrong); err == nil {
+			t.Fatal("wrong server key accepted")
+		}
+	}
+	eventually(t, "CURVE refusal logged", func() bool { return strings.Contains(logs.String(), "CURVE handshake failed") })
+	if n := strings.Count(logs.String(), "CURVE handshake failed"); n != 1 {
+		t.Fatalf("%d log lines for 20 refusals, want 1 (rate-limited)\n%s", n, logs.String())
+	}
+}

@@ -27,6 +27,8 @@ const (
 	refusedOther                              // anything else (resets, malformed frames)
 	refusedConnsPerHost                       // over MaxConnsPerHost: closed before the handshake
 	refusedSessionsPerHost                    // HELLO over MaxSessionsPerHost
+	refusedCurve                              // CURVE handshake failed: wrong server key, garbage, replay
+	refusedUnauthorized                       // CURVE key refused (--client-keys, rejected or revoked)
 	refusalKinds
 )
 
@@ -37,6 +39,8 @@ var refusalMessages = [refusalKinds]string{
 	refusedOther:           "connection refused",
 	refusedConnsPerHost:    "connection refused: too many connections from this address (--max-conns-per-host)",
 	refusedSessionsPerHost: "HELLO refused: too many sessions from this address (--max-sessions-per-host)",
+	refusedCurve:           "connection refused: CURVE handshake failed (a client with another server key, or malformed, replayed or forged handshake data)",
+	refusedUnauthorized:    "connection refused: CURVE client key not authorised",
 }
 
 // errTooManySessions is what refusalLog is told for a HELLO refused by
@@ -49,6 +53,10 @@ func kindOf(err error) refusalKind {
 		return refusedConnsPerHost
 	case errors.Is(err, errTooManySessions):
 		return refusedSessionsPerHost
+	case errors.Is(err, zmtp.ErrUnauthorized):
+		return refusedUnauthorized
+	case errors.Is(err, zmtp.ErrCurve):
+		return refusedCurve
 	case errors.Is(err, zmtp.ErrUnsupportedVersion):
 		return refusedVersion
 	case errors.Is(err, zmtp.ErrIncompatible):
