@@ -33,17 +33,30 @@ final class Harness {
             this(freePort());
         }
 
+        private final List<String> extra;
+
         Broker(int port) throws IOException {
+            this(port, "");
+        }
+
+        /** A broker whose bind endpoint has a scheme prefix (e.g. "curve+") and extra flags. */
+        Broker(int port, String prefix, String... extra) throws IOException {
             this.port = port;
             this.endpoint = "tcp://127.0.0.1:" + port;
+            this.bind = prefix + endpoint;
+            this.extra = Arrays.asList(extra);
             this.log = File.createTempFile("zccpd-java-", ".log");
             log.deleteOnExit();
             start();
         }
 
+        private final String bind;
+
         void start() throws IOException {
-            proc = new ProcessBuilder(BIN + "/zccpd", "--bind", endpoint, "--ping-interval", PING_MS + "ms",
-                    "--timeout", TIMEOUT_MS + "ms", "--log-level", "debug")
+            List<String> cmd = new ArrayList<>(Arrays.asList(BIN + "/zccpd", "--bind", bind, "--ping-interval", PING_MS + "ms",
+                    "--timeout", TIMEOUT_MS + "ms", "--log-level", "debug"));
+            cmd.addAll(extra);
+            proc = new ProcessBuilder(cmd)
                     .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log)).start();
             eventually("zccpd listening on " + endpoint, 10_000, () -> logText().contains("listening"));
         }

@@ -75,4 +75,29 @@ public class RecoveryTest {
             broker.close();
         }
     }
+
+    /**
+     * A CURVE endpoint refuses a ZMTP 2.0 peer (JeroMQ 0.3 has no CURVE):
+     * no session, and the broker says why in one log line.
+     */
+    @Test
+    public void curveEndpointRefusesJeromq() throws Exception {
+        java.nio.file.Path data = java.nio.file.Files.createTempDirectory("zccpd-curve-");
+        Harness.Broker broker = new Harness.Broker(Harness.freePort(), "curve+", "--data-dir", data.toString());
+        try {
+            try {
+                Client.connect(broker.endpoint, new Options().connectTimeout(java.time.Duration.ofMillis(1500)));
+                org.junit.Assert.fail("a ZMTP 2.0 client got a session on a CURVE endpoint");
+            } catch (ZccpException e) {
+                assertTrue(e.getMessage(), e.getMessage().contains("no session"));
+            }
+            Harness.eventually("the refusal is logged", 5_000, () -> broker.logText().contains("ZMTP 2.0 peer refused"));
+        } finally {
+            broker.close();
+            for (java.io.File f : data.toFile().listFiles()) {
+                f.delete();
+            }
+            data.toFile().delete();
+        }
+    }
 }
