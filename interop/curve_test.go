@@ -49,11 +49,11 @@ func newZKeys(t testing.TB) zkeys {
 }
 
 // curveClientSocket returns a libzmq DEALER set up as a CURVE client.
-func curveClientSocket(t testing.TB, zctx *zmq.Context, own zkeys, serverPub string) *zmq.Socket {
-	return newZSocket(t, zctx, zmq.DEALER,
+func curveClientSocket(t testing.TB, zctx *zmq.Context, own zkeys, serverPub string, more ...func(*zmq.Socket) error) *zmq.Socket {
+	return newZSocket(t, zctx, zmq.DEALER, append([]func(*zmq.Socket) error{
 		func(s *zmq.Socket) error { return s.SetCurveServerkey(serverPub) },
 		func(s *zmq.Socket) error { return s.SetCurvePublickey(own.pub) },
-		func(s *zmq.Socket) error { return s.SetCurveSecretkey(own.sec) })
+		func(s *zmq.Socket) error { return s.SetCurveSecretkey(own.sec) }}, more...)...)
 }
 
 // startCurveServer is startServer (echo) with a CURVE listener.
@@ -483,4 +483,72 @@ func TestCurveLibzmqIdentityBoundToKey(t *testing.T) {
 	if m := same.expect(codec.HelloOK); m.Headers[codec.HdrReplaced] != "1" {
 		t.Fatalf("same key: %+v", m.Headers)
 	}
+}
+
+// Enrolment with libzmq peers on both sides: a libzmq CURVE client's key
+// is pending (notice not-authorized); a libzmq NULL client over ipc, the
+// local operator, accepts it through the broker API; the CURVE client
+// then gets a session; revoking ends it and refuses it from then on.
+func TestCurveLibzmqEnrolment(t *testing.T) {
+	srv, dev := newZKeys(t), newZKeys(t)
+	b, err := broker.New(broker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.EnableEnrolment(nil, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := zmtp.NewCurveServer(srv.pair)
+	m.Authorize = b.AuthorizeKey
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, m))
+	ipc, err := b.Listen(abstractEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zctx := newZContext(t)
+	d := &zccpPeer{t: t, s: curveClientSocket(t, zctx, dev, srv.pub, func(s *zmq.Socket) error { return s.SetReconnectIvl(20 * time.Millisecond) })}
+	if err := d.s.Connect(zmtp.EndpointOf(ln)); err != nil {
+		t.Fatal(err)
+	}
+	d.send(codec.Message{ID: codec.Hello, Identifier: "pdu-libzmq"})
+	if n := d.expect(codec.Deliver); n.Headers[codec.HdrError] != codec.ErrCodeNotAuthorized {
+		t.Fatalf("pending key got %+v", n.Headers)
+	}
+	op := newZccpPeer(t, zctx, ipc)
+	op.send(codec.Message{ID: codec.Hello, Identifier: "operator"})
+	op.expect(codec.HelloOK)
+	keysCall := func(method string) {
+		op.send(codec.Message{ID: codec.Direct, Address: codec.NoticeSender, Headers: codec.Headers{
+			codec.HdrRequestID: method, codec.HdrMethod: method, codec.HdrSelect: "key=" + dev.pub}})
+		if r := op.expect(codec.Deliver); r.Headers[codec.HdrStatus] != codec.StatusOK {
+			t.Fatalf("%s: %+v", method, r.Headers)
+		}
+	}
+	keysCall("keys.accept")
+	// The broker closed the pending connection; libzmq reconnects by
+	// itself and the client says HELLO again.
+	if err := d.s.SetRcvtimeo(300 * time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for {
+		d.send(codec.Message{ID: codec.Hello, Identifier: "pdu-libzmq"})
+		msg, err := d.s.RecvMessageBytes(0)
+		if err == nil {
+			if m, _ := codec.Decode(msg); m != nil && m.ID == codec.HelloOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("accepted key got no session")
+		}
+	}
+	keysCall("keys.revoke")
+	d.send(codec.Message{ID: codec.Hello, Identifier: "pdu-libzmq"})
+	zrecvNone(t, d.s, 300*time.Millisecond)
 }
