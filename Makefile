@@ -33,7 +33,7 @@ vet:
 # libzmq is only needed by the interop tests (their own module; the
 # product itself is pure Go).
 deps-test:
-	@./scripts/ensure-deps.sh libzmq3-dev pkg-config
+	@./scripts/ensure-deps.sh libzmq3-dev pkg-config iproute2 util-linux
 
 test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java test-web
 
