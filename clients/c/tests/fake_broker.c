@@ -77,6 +77,50 @@ s_on_client (fake_t *self)
 }
 
 static void
+s_send_raw (fake_t *self, const byte *data, size_t size)
+{
+    zframe_t *copy = zframe_dup (self->last_peer);
+    zframe_send (&copy, self->router, ZFRAME_MORE);
+    zsock_send (self->router, "b", data, size);
+}
+
+//  Malformed commands to the last peer: hand-picked ones, then count
+//  random truncations and byte flips of a valid DELIVER (fixed seed), then
+//  a valid DELIVER to address "after-garbage".
+static void
+s_garbage (fake_t *self, int count)
+{
+    //  DELIVER sender "s", address "a.b", one header h=v
+    const byte valid [] = { 0xAA, 0xAA, 7, 1, 's', 3, 'a', '.', 'b', 0, 0, 0, 1,
+                            1, 'h', 0, 0, 0, 1, 'v' };
+    const byte bad_signature [] = { 0xAA, 0xAB, 7, 0, 0, 0, 0, 0, 0 };
+    const byte unknown_id [] = { 0xAA, 0xAA, 99 };
+    const byte huge_count [] = { 0xAA, 0xAA, 7, 0, 0, 0xFF, 0xFF, 0xFF, 0xFF };
+    const byte long_value [] = { 0xAA, 0xAA, 7, 0, 0, 0, 0, 0, 1, 1, 'h', 0x7F, 0xFF, 0xFF, 0xFF, 'v' };
+    const byte trailing [] = { 0xAA, 0xAA, 4, 0 };
+    s_send_raw (self, bad_signature, sizeof bad_signature);
+    s_send_raw (self, unknown_id, sizeof unknown_id);
+    s_send_raw (self, huge_count, sizeof huge_count);
+    s_send_raw (self, long_value, sizeof long_value);
+    s_send_raw (self, trailing, sizeof trailing);
+    s_send_raw (self, valid, 2);
+    s_send_raw (self, (const byte *) "", 0);
+    uint32_t seed = 12345;
+    for (int i = 0; i < count; i++) {
+        byte buf [sizeof valid];
+        memcpy (buf, valid, sizeof valid);
+        seed = seed * 1103515245 + 12345;
+        size_t size = 3 + (seed >> 16) % (sizeof valid - 3);
+        seed = seed * 1103515245 + 12345;
+        buf [3 + (seed >> 16) % (size - 3 > 0? size - 3: 1)] ^= (byte) (seed >> 8);
+        s_send_raw (self, buf, size);
+    }
+    const byte after [] = { 0xAA, 0xAA, 7, 0, 13, 'a', 'f', 't', 'e', 'r', '-', 'g', 'a', 'r',
+                            'b', 'a', 'g', 'e', 0, 0, 0, 0 };
+    s_send_raw (self, after, sizeof after);
+}
+
+static void
 s_on_test (fake_t *self, zsock_t *pipe, bool *stop)
 {
     char *command = zstr_recv (pipe);
@@ -85,6 +129,9 @@ s_on_test (fake_t *self, zsock_t *pipe, bool *stop)
     else
     if (streq (command, "INVALID") && self->last_peer)
         s_reply (self, self->last_peer, 12);
+    else
+    if (streq (command, "GARBAGE") && self->last_peer)
+        s_garbage (self, 2000);
     else
     if (streq (command, "COUNT"))
         zsock_send (pipe, "iiis", self->hellos, self->subscribes,
@@ -97,6 +144,7 @@ fake_broker_actor (zsock_t *pipe, void *args)
 {
     fake_t self = { .mode = *(int *) args };
     self.router = zsock_new (ZMQ_ROUTER);
+    zsock_set_sndhwm (self.router, 0);      //  a ROUTER drops past it: send all
     self.peers = zhashx_new ();
     int port = zsock_bind (self.router, "tcp://127.0.0.1:*");
     zsock_signal (pipe, 0);
