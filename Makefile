@@ -71,7 +71,7 @@ fuzz-short:
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
 
-# zccpd vs nats-server vs Mosquitto on loopback; writes results/bench.{csv,md,png}.
+# zccpd vs nats-server vs Mosquitto on loopback; writes bench/results/bench.{csv,md,png}; the flood generator (no client library, open loop and 80 %) writes bench/results/flood.md.
 bench:
 	./bench/run.sh $(BENCHARGS)
 

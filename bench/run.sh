@@ -2,7 +2,7 @@
 # Runs the broker benchmark (zccpd vs nats-server vs Mosquitto) on this
 # machine: installs Mosquitto from Debian when it is missing, then builds
 # and runs bench/cmd/zccpbench, which prints a table per scenario and
-# writes results/bench.{csv,md,png} at the repository root.
+# writes bench/results/bench.{csv,md,png}, then runs cmd/floodbench (bench/results/flood.md).
 # Arguments go to zccpbench: ./run.sh -quick, ./run.sh -scenarios 1to1,1to10 ...
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -21,4 +21,7 @@ if [ ! -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null 2>&1; then
     $sudo apt-get install -y -qq mosquitto
   fi
 fi
-exec go run ./cmd/zccpbench "$@"
+go run ./cmd/zccpbench "$@"
+# The flood generator: no client library, open loop and at 80 % of
+# nats-server's rate, loss beside throughput, 10k idle clients.
+exec go run ./cmd/floodbench ${FLOOD_ARGS:--idle 10000 -idle-window 5s}

@@ -92,6 +92,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	fs.IntVar(&s.cfg.MaxSubscriptions, "max-subscriptions", broker.DefaultMaxSubscriptions, "most subscriptions per client [ZCCPD_MAX_SUBSCRIPTIONS]")
 	fs.IntVar(&s.cfg.MaxClients, "max-clients", broker.DefaultMaxClients, "most concurrent sessions [ZCCPD_MAX_CLIENTS]")
 	limitFlags(fs, &s.cfg)
+	flowFlags(fs, &s.cfg)
 	fs.IntVar(&s.cfg.Queue.MaxBytes, "queue-bytes", zmtp.DefaultMaxQueuedBytes, "outbound queue bound per client, bytes [ZCCPD_QUEUE_BYTES]")
 	fs.IntVar(&s.cfg.Queue.MaxMessages, "queue-messages", zmtp.DefaultMaxQueuedMessages, "outbound queue bound per client, messages [ZCCPD_QUEUE_MESSAGES]")
 	fs.StringVar(&s.overflow, "overflow", "drop-oldest", "when a client's queue is full: drop-oldest (notifications) or disconnect [ZCCPD_OVERFLOW]")

@@ -32,6 +32,16 @@ type Peer struct {
 // host:port) and runs the ZMTP handshake. The context bounds the
 // connection and the handshake.
 func Dial(ctx context.Context, endpoint string) (*Peer, error) {
+	return DialBuffer(ctx, endpoint, DefaultReadBuffer)
+}
+
+// DefaultReadBuffer is the read buffer Dial gives a peer; it grows for a
+// larger message.
+const DefaultReadBuffer = 256 << 10
+
+// DialBuffer is Dial with a read buffer of size bytes (small for many idle
+// peers, large for a fast reader).
+func DialBuffer(ctx context.Context, endpoint string, size int) (*Peer, error) {
 	network, addr := "tcp", endpoint
 	switch {
 	case strings.HasPrefix(endpoint, "tcp://"):
@@ -44,13 +54,17 @@ func Dial(ctx context.Context, endpoint string) (*Peer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rawpeer: %w", err)
 	}
-	return New(ctx, nc)
+	return newPeer(ctx, nc, size)
 }
 
 // New runs the ZMTP 3.1 handshake (NULL mechanism, Socket-Type DEALER) on
 // nc. On error nc is closed.
 func New(ctx context.Context, nc net.Conn) (*Peer, error) {
-	p := &Peer{nc: nc, buf: make([]byte, 256<<10)}
+	return newPeer(ctx, nc, DefaultReadBuffer)
+}
+
+func newPeer(ctx context.Context, nc net.Conn, size int) (*Peer, error) {
+	p := &Peer{nc: nc, buf: make([]byte, max(size, 128))}
 	if dl, ok := ctx.Deadline(); ok {
 		nc.SetDeadline(dl)
 	}

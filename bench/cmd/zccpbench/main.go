@@ -5,7 +5,7 @@
 // and load-client CPU, latency percentiles, ratios), also written as
 // CSV, Markdown and a PNG chart.
 //
-//	cd bench && go run ./cmd/zccpbench [-quick] [-scenarios 1to1,1to10] [-brokers zccpd,nats] [-out ../results]
+//	cd bench && go run ./cmd/zccpbench [-quick] [-scenarios 1to1,1to10] [-brokers zccpd,nats] [-out results]
 //
 // See bench/README.md for the scenarios and the broker settings.
 package main
@@ -53,7 +53,7 @@ func main() {
 	flag.BoolVar(&c.quick, "quick", false, "one short repetition and 1000 idle clients: a smoke run in about a minute")
 	flag.StringVar(&c.scenarios, "scenarios", "all", "comma-separated scenarios: "+scenarioNames())
 	flag.StringVar(&c.brokers, "brokers", strings.Join(scenario.TargetNames, ","), "comma-separated rows: zccpd (Go client), zccpd-raw (thin zmtp load generator), nats, mosquitto")
-	flag.StringVar(&c.out, "out", "", "results directory (default: results/ at the repository root)")
+	flag.StringVar(&c.out, "out", "", "results directory (default: bench/results)")
 	flag.IntVar(&c.reps, "reps", 3, "repetitions of each scenario per broker (a fresh broker each)")
 	flag.DurationVar(&c.window, "window", 2*time.Second, "measured window of each run")
 	flag.DurationVar(&c.warmup, "warmup", 500*time.Millisecond, "load before each measured window")
@@ -119,7 +119,7 @@ func run(ctx context.Context, c config) error {
 		return err
 	}
 	if c.out == "" {
-		c.out = filepath.Join(paths.Repo, "results")
+		c.out = filepath.Join(paths.Bench, "results")
 	}
 	if c.out, err = filepath.Abs(c.out); err != nil {
 		return err

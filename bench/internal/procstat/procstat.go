@@ -45,13 +45,19 @@ func CPU(pid int) (time.Duration, error) {
 
 // RSS returns the resident set size of process pid in bytes (VmRSS of
 // /proc/<pid>/status).
-func RSS(pid int) (int64, error) {
+func RSS(pid int) (int64, error) { return statusBytes(pid, "VmRSS:") }
+
+// HWM returns the peak resident set size of process pid in bytes (VmHWM
+// of /proc/<pid>/status).
+func HWM(pid int) (int64, error) { return statusBytes(pid, "VmHWM:") }
+
+func statusBytes(pid int, key string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for line := range bytes.SplitSeq(b, []byte{'\n'}) {
-		v, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		v, ok := bytes.CutPrefix(line, []byte(key))
 		if !ok {
 			continue
 		}
@@ -61,11 +67,11 @@ func RSS(pid int) (int64, error) {
 		}
 		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("procstat: VmRSS %q: %v", v, err)
+			return 0, fmt.Errorf("procstat: %s %q: %v", key, v, err)
 		}
 		return kb << 10, nil
 	}
-	return 0, fmt.Errorf("procstat: /proc/%d/status: no VmRSS", pid)
+	return 0, fmt.Errorf("procstat: /proc/%d/status: no %s", pid, key)
 }
 
 // SelfCPU returns the user plus system CPU time consumed so far by the
