@@ -36,15 +36,20 @@ func main() {
 		out      = flag.String("out", "", "results directory (default bench/results)")
 		noPaced  = flag.Bool("open-only", false, "skip the runs at 80 % of nats-server's rate")
 		zccpOnly = flag.Bool("zccpd-only", false, "measure zccpd only (no nats-server; no 80 % runs)")
+		profile  = flag.Bool("profile", false, "run zccpd as zccpdprof, writing CPU and allocation profiles to <out>/profiles")
 	)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	profDir = *profile
 	if err := run(ctx, *scens, *dur, *idle, *idleWin, *out, !*noPaced && !*zccpOnly, *zccpOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "floodbench:", err)
 		os.Exit(1)
 	}
 }
+
+// profDir says whether zccpd runs profiled (set once from the flags).
+var profDir bool
 
 func run(ctx context.Context, list string, dur time.Duration, idle int, idleWin time.Duration, out string, paced, zccpOnly bool) error {
 	paths, err := server.FindPaths()
@@ -57,8 +62,14 @@ func run(ctx context.Context, list string, dur time.Duration, idle int, idleWin 
 	if _, err := procstat.RaiseFileLimit(); err != nil {
 		return err
 	}
-	if err := server.Build(ctx, paths, paths.Repo, !zccpOnly, false, func(s string) { fmt.Fprintln(os.Stderr, s) }); err != nil {
+	if err := server.Build(ctx, paths, paths.Repo, !zccpOnly, profDir, func(s string) { fmt.Fprintln(os.Stderr, s) }); err != nil {
 		return err
+	}
+	if profDir {
+		profiles = filepath.Join(out, "profiles")
+		if err := os.MkdirAll(profiles, 0o755); err != nil {
+			return err
+		}
 	}
 	brokers := []string{"nats", "zccpd"}
 	if zccpOnly {
@@ -122,8 +133,15 @@ func run(ctx context.Context, list string, dur time.Duration, idle int, idleWin 
 	return nil
 }
 
+// profiles is where profiled runs write (empty: not profiling).
+var profiles string
+
 func startBroker(ctx context.Context, paths server.Paths, b, tag string) (*server.Process, flood.Target, error) {
-	p, err := server.Start(ctx, b, server.Options{Paths: paths, Tag: "flood-" + tag, Defaults: true})
+	o := server.Options{Paths: paths, Tag: "flood-" + tag, Defaults: true}
+	if b == "zccpd" {
+		o.ProfileDir = profiles
+	}
+	p, err := server.Start(ctx, b, o)
 	if err != nil {
 		return nil, flood.Target{}, err
 	}
