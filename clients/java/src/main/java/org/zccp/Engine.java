@@ -31,6 +31,13 @@ final class Engine implements Runnable {
 
     static final String BROKER = "$zccp";
     private static final int OUTBOX_LIMIT = 10_000;
+    /**
+     * How long a HELLO may wait for its HELLO-OK before the client gives up
+     * on that connection (the original client's 3 s presence timeout). A
+     * HELLO sent while the broker is down is queued by JeroMQ and goes out
+     * when it connects, so this only catches a connection that is stuck.
+     */
+    private static final long HELLO_WAIT_MS = 3000;
 
     final String endpoint;
     final Options opts;
@@ -304,7 +311,7 @@ final class Engine implements Runnable {
         if (state == State.HELLO_SENT) {
             if (helloAt == 0 && now - helloDue >= 0) {
                 sendHello(now);
-            } else if (helloAt != 0 && now - helloAt > Math.max(1000, backoffMs) * 1_000_000) {
+            } else if (helloAt != 0 && now - helloAt > Math.max(HELLO_WAIT_MS, backoffMs) * 1_000_000) {
                 // No HELLO-OK: a new connection (dropping whatever the old
                 // one still queues, so the broker never sees two HELLOs).
                 backoffMs = Math.min(backoffMs * 2, opts.reconnectMax.toMillis());

@@ -56,7 +56,7 @@ public class ClientTest {
     }
 
     private Client client(String id, Options o) {
-        return closing(Client.connect(broker.endpoint, o.identifier(id)));
+        return closing(Client.connect(broker.endpoint, o.identifier(id).connectTimeout(Duration.ofSeconds(15))));
     }
 
     private Client client(String id) {

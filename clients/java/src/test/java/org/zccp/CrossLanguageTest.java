@@ -67,7 +67,7 @@ public class CrossLanguageTest {
     }
 
     private Client client(String id, Options o) {
-        Client c = Client.connect(broker.endpoint, o.identifier(id));
+        Client c = Client.connect(broker.endpoint, o.identifier(id).connectTimeout(Duration.ofSeconds(15)));
         closers.add(c);
         return c;
     }

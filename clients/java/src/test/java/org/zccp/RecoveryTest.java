@@ -15,17 +15,17 @@ public class RecoveryTest {
         Harness.Broker broker = new Harness.Broker();
         BlockingQueue<Delivery> got = new LinkedBlockingQueue<>();
         BlockingQueue<ZccpException> events = new LinkedBlockingQueue<>();
-        try (Client sub = Client.connect(broker.endpoint, new Options().identifier("r-sub").onError(events::add))) {
+        try (Client sub = Client.connect(broker.endpoint, new Options().identifier("r-sub").onError(events::add).connectTimeout(java.time.Duration.ofSeconds(15)))) {
             sub.subscribe("^restart\\.", got::add);
             sub.subscribe("^other$", got::add);
-            try (Client pub = Client.connect(broker.endpoint, new Options().identifier("r-pub"))) {
+            try (Client pub = Client.connect(broker.endpoint, new Options().identifier("r-pub").connectTimeout(java.time.Duration.ofSeconds(15)))) {
                 pub.publish("restart.before", "before");
                 assertEquals("before", got.poll(5, TimeUnit.SECONDS).text());
             }
             broker.kill();
             broker.start();
             Harness.eventually("the subscriber has a new session", 15_000, () -> sub.sessions() == 2 && sub.isConnected());
-            try (Client pub = Client.connect(broker.endpoint, new Options().identifier("r-pub2"))) {
+            try (Client pub = Client.connect(broker.endpoint, new Options().identifier("r-pub2").connectTimeout(java.time.Duration.ofSeconds(15)))) {
                 // SUBSCRIBE-OKs of the re-subscription may still be on their
                 // way: publish until one arrives, then check both expressions.
                 Harness.eventually("a delivery after the restart", 10_000, () -> {
@@ -58,7 +58,7 @@ public class RecoveryTest {
     @Test
     public void noHelloStormAfterALongOutage() throws Exception {
         Harness.Broker broker = new Harness.Broker();
-        try (Client c = Client.connect(broker.endpoint, new Options().identifier("storm")
+        try (Client c = Client.connect(broker.endpoint, new Options().identifier("storm").connectTimeout(java.time.Duration.ofSeconds(15))
                 .reconnect(java.time.Duration.ofMillis(100), java.time.Duration.ofMillis(800)))) {
             broker.kill();
             Harness.eventually("the client noticed the outage", 10_000, () -> !c.isConnected());
