@@ -2,6 +2,7 @@
 
 #include "harness.h"
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
@@ -113,6 +114,9 @@ h_spawn (char *const argv [], const char **env, const char *out)
     pid_t pid = fork ();
     assert (pid >= 0);
     if (pid == 0) {
+        //  If the test program dies (a crash, an abort), its brokers and
+        //  devices die with it instead of lingering
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
         for (; env && *env; env++)
             putenv ((char *) *env);
         if (out) {
