@@ -30,11 +30,17 @@ type reader struct {
 	maxFrames int
 	spans     []span
 	frames    [][]byte
-	nread     int64 // bytes read from the socket so far
-	small     int   // consecutive reads that used under a quarter of the buffer
-	frameCap  int64 // > 0: any larger frame is a protocol error (the handshake)
-	v2        bool  // ZMTP 2.0 framing: no COMMAND flag (set once, before any message)
+	nread     int64    // bytes read from the socket so far
+	small     int      // consecutive reads that used under a quarter of the buffer
+	frameCap  int64    // > 0: any larger frame is a protocol error (the handshake)
+	v2        bool     // ZMTP 2.0 framing: no COMMAND flag (set once, before any message)
+	held      [][]byte // command frames that arrived between the frames of a message (copies), returned after it
 }
+
+// maxHeldCommands bounds the command frames kept aside while one
+// multipart message is read: libzmq sends its heartbeat PING between the
+// frames of a message when the timer fires there, one per interval.
+const maxHeldCommands = 64
 
 // maxHandshakeFrame bounds every frame received before the handshake is
 // complete (greeting aside): the mechanism's commands carry a few hundred
@@ -158,6 +164,11 @@ func (rd *reader) readHandshakeCommand() (frames [][]byte, isCommand bool, err e
 // (isCommand true, a single frame). The returned frames point into the
 // reader's buffer and are valid until the next call.
 func (rd *reader) readMessage() (frames [][]byte, isCommand bool, err error) {
+	if len(rd.held) > 0 {
+		rd.frames = append(rd.frames[:0], rd.held[0])
+		rd.held = rd.held[1:]
+		return rd.frames, true, nil
+	}
 	rd.maybeShrink()
 	rd.msgStart = rd.r
 	rd.spans = rd.spans[:0]
@@ -168,8 +179,21 @@ func (rd *reader) readMessage() (frames [][]byte, isCommand bool, err error) {
 			return nil, false, err
 		}
 		cmd := flags&FlagCommand != 0
-		if cmd && (len(rd.spans) > 0 || flags&FlagMore != 0) {
-			return nil, false, fmt.Errorf("%w: command frame inside a multipart message", ErrProtocol)
+		if cmd && flags&FlagMore != 0 {
+			return nil, false, fmt.Errorf("%w: multipart command frame", ErrProtocol)
+		}
+		if cmd && len(rd.spans) > 0 {
+			// A command between two frames of a message (libzmq's
+			// heartbeat does this): keep a copy, return it after the message.
+			if size > maxHandshakeFrame || len(rd.held) >= maxHeldCommands {
+				return nil, false, fmt.Errorf("%w: command frame of %d bytes inside a multipart message", ErrProtocol, size)
+			}
+			if err := rd.fill(int(size)); err != nil {
+				return nil, false, err
+			}
+			rd.held = append(rd.held, append([]byte(nil), rd.buf[rd.r:rd.r+int(size)]...))
+			rd.r += int(size)
+			continue
 		}
 		if rd.frameCap > 0 && size > uint64(rd.frameCap) {
 			return nil, false, fmt.Errorf("%w: frame of %d bytes during the handshake (limit %d)", ErrProtocol, size, rd.frameCap)

@@ -97,7 +97,7 @@ func TestReaderErrors(t *testing.T) {
 		want error
 	}{
 		{"reserved flags", []byte{0x80, 0x00}, ErrProtocol},
-		{"command in multipart", []byte{0x01, 0x00, 0x04, 0x01, 0x01}, ErrProtocol},
+		{"multipart command", []byte{0x05, 0x00, 0x00, 0x00}, ErrProtocol},
 		{"absurd size announced", []byte{0x02, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF}, ErrProtocol},
 		{"too large then truncated", []byte{0x02, 0, 0, 0, 0, 0, 0x20, 0, 0, 'x'}, io.ErrUnexpectedEOF},
 		{"truncated body", []byte{0x00, 0x05, 'a'}, io.ErrUnexpectedEOF},
