@@ -10,7 +10,6 @@ import time
 from harness import eventually, fill, load_peers, start_peer, stop_peer
 
 
-
 def test_device_conformance(broker_factory, clients, bindir, device):
     peers = load_peers(bindir)
     b = broker_factory("--timeout", "1200ms", "--ping-interval", "200ms")

@@ -139,3 +139,29 @@ def test_goodbye_counts(broker, raw):
     # delivered: the DELIVERs of this session (the 2 notices), not
     # HELLO-OK, SUBSCRIBE-OK or PINGs.
     assert h["zccp-delivered"] == "2"
+
+
+def test_zmtp_ping_between_the_frames_of_a_message(broker, raw):
+    """libzmq sends its heartbeat PING when its timer fires, also between
+    two frames of one message; the broker must take both (it used to drop
+    the connection: 'command frame inside a multipart message')."""
+    sub, pub = raw(broker.tcp), raw(broker.tcp, HEARTBEAT_IVL=1, HEARTBEAT_TIMEOUT=5000)
+    sub.hello("hb-sub")
+    sub.send(codec.SUBSCRIBE, expression="^hb$")
+    assert sub.recv().id == codec.SUBSCRIBE_OK
+    mon = pub.s.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    try:
+        pub.hello("hb-pub")
+        n = 3000
+        msg = codec.encode(codec.PUBLISH, address="hb", content=[b"a" * 60, b"b" * 60])
+        for _ in range(n):
+            pub.s.send_multipart(msg)
+        got = 0
+        while got < n:
+            m = sub.recv()
+            assert m.id == codec.DELIVER and m.content == [b"a" * 60, b"b" * 60], m
+            got += 1
+        assert not mon.poll(0), "the publisher's connection was dropped"
+    finally:
+        pub.s.disable_monitor()
+        mon.close(0)

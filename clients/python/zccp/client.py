@@ -38,7 +38,7 @@ from .device import Device, Handler
 from .group import GroupCall, _Pending
 from .subscription import Callback, Subscription
 from .messages import (ADDR_ERROR, ADDR_RECEIPT, BROKER, H_CANCEL, H_CANCEL_REQUEST, H_DRY_RUN, H_SERVES,
-                       H_METHOD, H_RECIPIENTS, H_REPLY_TO, H_REQUEST_ID, H_SELECT, H_TTL, PROGRESS,
+                       H_METHOD, H_MISSED, H_RECIPIENTS, H_REPLY_TO, H_REQUEST_ID, H_SELECT, H_TTL, PROGRESS,
                        Body, Delivery, Reply, frames_of)
 
 log = logging.getLogger("zccp")
@@ -71,6 +71,7 @@ class Client:
         self.session: str | None = None   # zccp-session of the current session
         self.sessions = 0                 # HELLO-OKs received (1 + re-established sessions)
         self.info: dict[str, str] = {}    # the last HELLO-OK's headers
+        self.missed = 0                   # notifications the broker dropped for us (zccp-missed)
         self._on_error = on_error
         self._heartbeat, self._silence = heartbeat, silence
         self._buffer_max, self._pending_limit = buffer, pending_limit
@@ -80,6 +81,7 @@ class Client:
         self._state = State.CONNECTING
         self._ops: collections.deque[tuple[Callable[..., None], tuple[Any, ...]]] = collections.deque()
         self._wake_r, self._wake_w = os.pipe()
+        self._wake_pending = False  # a wake-up byte is in the pipe or about to be
         os.set_blocking(self._wake_r, False)
         os.set_blocking(self._wake_w, False)
         self._hello_event = threading.Event()
@@ -300,6 +302,11 @@ class Client:
 
     def _submit(self, fn: Callable[..., None], *args: Any) -> None:
         self._ops.append((fn, args))
+        # One wake-up byte per batch: the I/O thread clears the flag before
+        # it drains the queue, so an op appended after the clear writes again.
+        if self._wake_pending:
+            return
+        self._wake_pending = True
         with self._lock:  # never write to the fd number after it was closed (it may be reused)
             if self._wake_w < 0:
                 return
@@ -481,6 +488,7 @@ class Client:
                     os.read(self._wake_r, 4096)
                 except BlockingIOError:
                     pass
+            self._wake_pending = False
             while self._ops:
                 fn, args = self._ops.popleft()
                 fn(*args)
@@ -625,7 +633,10 @@ class Client:
             self._report(errors.ZccpError(f"undecodable message from the broker: {e}"))
             return
         if m.id == codec.DELIVER:
-            self._on_deliver(Delivery(m.sender, m.address, m.headers, m.content))
+            d = Delivery(m.sender, m.address, m.headers, m.content)
+            if H_MISSED in d.headers:
+                self._on_missed(d)
+            self._on_deliver(d)
         elif m.id == codec.PING:
             self._send_ctl(codec.encode(codec.PING_OK))
         elif m.id == codec.HELLO_OK:
@@ -641,6 +652,16 @@ class Client:
                 self._goodbye.set_result(m.headers)
         elif m.id == codec.INVALID:
             self._on_invalid()
+
+    def _on_missed(self, d: Delivery) -> None:
+        try:
+            d.missed = int(d.headers.pop(H_MISSED))
+        except ValueError:
+            return
+        with self._lock:
+            self.missed += d.missed
+        self._report(errors.ZccpError(f"the broker dropped {d.missed} notifications for this client "
+                                      "(it did not read fast enough)"))
 
     def _on_hello_ok(self, headers: dict[str, str]) -> None:
         if self._in_session:

@@ -60,6 +60,10 @@ class Delivery:
     address: str
     headers: dict[str, str] = field(default_factory=dict)
     content: list[bytes] = field(default_factory=list)
+    # Notifications the broker dropped for this client (its queue
+    # overflowed) since the previous report: zccp-missed, taken out of
+    # headers.
+    missed: int = 0
 
     @property
     def body(self) -> bytes:
