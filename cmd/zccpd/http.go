@@ -80,15 +80,18 @@ func requireToken(token string, next http.Handler) http.Handler {
 	})
 }
 
-// serveOperatorHTTP serves health and, behind the token, app on the
-// operator's HTTP address. It returns a function that stops it.
-func serveOperatorHTTP(o *opSettings, h *health, app http.Handler, log *slog.Logger) (stop func(), err error) {
+// serveOperatorHTTP serves health and, behind the token, /metrics and app
+// on the operator's HTTP address. It returns a function that stops it.
+func serveOperatorHTTP(o *opSettings, h *health, metrics, app http.Handler, log *slog.Logger) (stop func(), err error) {
 	addr, err := httpAddr(o.httpAddr, o.httpToken)
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	h.register(mux)
+	if metrics != nil {
+		mux.Handle("/metrics", requireToken(o.httpToken, metrics))
+	}
 	if app != nil {
 		mux.Handle("/", requireToken(o.httpToken, app))
 	}

@@ -224,7 +224,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	if s.metricsAddr != "" {
 		mux := http.NewServeMux()
-		mux.Handle("/metrics", b.MetricsHandler())
+		mux.Handle("/metrics", metricsHandler(b)) // prom.go: client_golang (go_*, process_*, zccpd_*) plus the broker's zccp_*
 		stopMetrics, err := serveHTTP(s.metricsAddr, mux, "metrics", log)
 		if err != nil {
 			log.Error("cannot serve metrics", "addr", s.metricsAddr, "err", err)
@@ -268,7 +268,7 @@ type debugVars struct {
 // returns a function that stops it.
 func serveDebug(addr string, b *broker.Broker, log *slog.Logger) (stop func(), err error) {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", b.MetricsHandler())
+	mux.Handle("/metrics", metricsHandler(b)) // prom.go: client_golang (go_*, process_*, zccpd_*) plus the broker's zccp_*
 	mux.HandleFunc("/debug/vars", func(w http.ResponseWriter, r *http.Request) {
 		var v debugVars
 		v.Goroutines = runtime.NumGoroutine()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/soak/daemon"
 )
 
@@ -158,5 +159,26 @@ func TestSIGHUPReloadsAndHealth(t *testing.T) {
 	}
 	if code, _ := get(t, "http://"+addr+"/readyz"); code != 200 {
 		t.Fatalf("/readyz after SIGHUP: %d", code)
+	}
+}
+
+// /metrics through the Prometheus client library: runtime, process, build
+// info, the operator's gauges and the broker's counters, on --http-addr
+// and --metrics-addr alike.
+func TestPrometheusMetrics(t *testing.T) {
+	d := startDaemon(t, "--http-addr", "127.0.0.1:0")
+	r := dialRaw(t, d.Endpoint("tcp"))
+	r.hello("m1")
+	r.send(codec.Message{ID: codec.Publish, Address: "a", Headers: codec.Headers{"zccp-retain": "1"}, Content: [][]byte{[]byte("x")}})
+	r.roundTrip()
+	code, body := get(t, "http://"+httpAddrOf(t, d)+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d", code)
+	}
+	for _, want := range []string{"go_goroutines ", "process_resident_memory_bytes ", `zccpd_build_info{goversion="go`, `version="` + broker.Version + `"} 1`,
+		"zccp_published_total 1", `zccpd_drops_total{reason="overflow"} 0`, `zccpd_queue_depth_messages{of="max"}`, "zccpd_last_values 1", "# TYPE zccp_sessions gauge"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
 	}
 }

@@ -48,7 +48,7 @@ func startOperator(s *settings, b *broker.Broker, log *slog.Logger) (stop, markR
 			return fail(err)
 		}
 		stops = append(stops, func() { dash.Close() })
-		stopHTTP, err := serveOperatorHTTP(&s.op, h, dash, log)
+		stopHTTP, err := serveOperatorHTTP(&s.op, h, metricsHandler(b), dash, log)
 		if err != nil {
 			return fail(err)
 		}
