@@ -16,6 +16,7 @@ export PATH := $(dir $(GO)):$(PATH)
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
+	GO=$(GO) ./scripts/gen-packaging.sh
 
 run: build
 	./$(BIN)/zccpd $(ARGS)
