@@ -9,7 +9,7 @@ BIN=${BIN:-bin}
 EP=${DEMO_ENDPOINT:-ipc://@/zccp-demo}
 HTTP=${DEMO_HTTP:-127.0.0.1:7879}
 RACKS=${DEMO_RACKS:-4}
-DATA=${DEMO_DATA:-results/tmp/demo-data}
+DATA=${DEMO_DATA:-$BIN/demo-data}
 mkdir -p "$BIN" "$DATA"
 $GO build -o "$BIN/" ./cmd/zccpd ./cmd/zccp ./examples/overload
 pids=()
