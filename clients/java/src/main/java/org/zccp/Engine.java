@@ -150,6 +150,7 @@ final class Engine implements Runnable {
                     t.run();
                 }
                 receiveAll();
+                flushOutbox();
                 timers(System.nanoTime());
             }
         } catch (RuntimeException e) {
@@ -206,6 +207,10 @@ final class Engine implements Runnable {
         }
         sock = ctx.socket(ZMQ.DEALER);
         sock.setLinger(0);
+        // Queue nothing for a connection that is not up: a HELLO is only
+        // ever written to a live connection, never left in a pipe to reach
+        // the broker later beside a newer one.
+        sock.setDelayAttachOnConnect(true);
         sock.setReconnectIVL(opts.reconnectMin.toMillis());
         sock.setReconnectIVLMax(opts.reconnectMax.toMillis());
         sock.connect(endpoint);
@@ -279,9 +284,7 @@ final class Engine implements Runnable {
         timeoutMs = number(props.get("zccp-timeout"), 15000);
         sessionStart = System.nanoTime();
         subs.resubscribe();
-        while (!outbox.isEmpty() && state == State.READY) {
-            sendNow(outbox.poll());
-        }
+        flushOutbox();
         if (!connected.isDone()) {
             callback(() -> connected.complete(null));
         }
@@ -330,14 +333,17 @@ final class Engine implements Runnable {
             // The broker PINGs us every interval: it is late. If our
             // connection was silently replaced (broker restart), this PING
             // gets INVALID and we say HELLO again.
-            probed = true;
-            sendNow(Collections.singletonList(Wire.encode(Wire.PING, null)));
+            probed = trySend(Collections.singletonList(Wire.encode(Wire.PING, null))); // retried while the connection is down
         }
     }
 
+    /** Sends HELLO if the connection is up; otherwise tries again shortly. */
     private void sendHello(long now) {
-        helloAt = now;
-        sendNow(Collections.singletonList(Wire.encode(Wire.HELLO, opts.helloHeaders(), opts.identifier)));
+        if (trySend(Collections.singletonList(Wire.encode(Wire.HELLO, opts.helloHeaders(), opts.identifier)))) {
+            helloAt = now;
+        } else {
+            helloDue = now + 20_000_000L;
+        }
     }
 
     boolean supports(String extension) {
@@ -380,25 +386,43 @@ final class Engine implements Runnable {
         report(n);
     }
 
-    /** Sends an application message, holding it while there is no session. */
+    /**
+     * Sends an application message, holding it (in order) while there is no
+     * session or the connection cannot take it.
+     */
     void send(List<byte[]> frames) {
-        if (state == State.READY) {
-            sendNow(frames);
-        } else if (outbox.size() < OUTBOX_LIMIT) {
+        if (state == State.READY && outbox.isEmpty() && trySend(frames)) {
+            return;
+        }
+        if (outbox.size() < OUTBOX_LIMIT) {
             outbox.add(frames);
         } else {
             report(new ZccpException("no session and " + OUTBOX_LIMIT + " messages waiting: message dropped"));
         }
     }
 
-    /** Sends a protocol message now. */
+    private void flushOutbox() {
+        while (state == State.READY && !outbox.isEmpty() && trySend(outbox.peek())) {
+            outbox.poll();
+        }
+    }
+
+    /** Sends a protocol message now; reports it if the connection cannot take it. */
     boolean sendNow(List<byte[]> frames) {
+        if (trySend(frames)) {
+            return true;
+        }
+        report(new ZccpException("connection down or send queue full: protocol message dropped"));
+        return false;
+    }
+
+    /** Writes a message without waiting; false when the connection is down or full. */
+    private boolean trySend(List<byte[]> frames) {
         int last = frames.size() - 1;
         for (int i = 0; i <= last; i++) {
             boolean ok = sock.send(frames.get(i), (i < last ? ZMQ.SNDMORE : 0) | ZMQ.DONTWAIT);
             if (!ok && i == 0) {
-                report(new ZccpException("send queue full: message dropped"));
-                return false;
+                return false; // nothing written: ZeroMQ messages are atomic
             }
         }
         return true;
