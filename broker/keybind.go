@@ -103,3 +103,15 @@ func keyString(k zmtp.CurveKey) string {
 	}
 	return k.String()
 }
+
+// securityInfo adds what the connection proved about the client to its
+// clients record: its CURVE key, and on ipc its process's uid and pid.
+func securityInfo(ci *codec.ClientInfo, c *zmtp.Conn) {
+	if k := c.PeerKey(); !k.IsZero() {
+		ci.Key = k.String()
+	}
+	if cred, ok := c.PeerCred(); ok {
+		uid := cred.UID
+		ci.UID, ci.PID = &uid, cred.PID
+	}
+}

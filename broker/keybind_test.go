@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -94,4 +96,38 @@ func TestIdentifierBindingPersists(t *testing.T) {
 	owner := curveRawWith(t, curveEP2, server2, devKeys)
 	owner.send(codec.Message{ID: codec.Hello, Identifier: "ups-1"})
 	owner.expect(codec.HelloOK)
+}
+
+// The clients record shows what the connection proved: the CURVE key of a
+// CURVE client, the uid and pid of an ipc client's process.
+func TestClientsShowKeyAndPeerCred(t *testing.T) {
+	b, eps := startBroker(t, Config{})
+	kp, _ := zmtp.NewCurveKeyPair()
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, zmtp.NewCurveServer(kp)))
+	sec, secKeys := curveRaw(t, zmtp.EndpointOf(ln), kp.Public)
+	sec.send(codec.Message{ID: codec.Hello, Identifier: "secure"})
+	sec.expect(codec.HelloOK)
+	local := dialRaw(t, eps[1]) // ipc
+	local.send(codec.Message{ID: codec.Hello, Identifier: "local"})
+	local.expect(codec.HelloOK)
+	local.send(codec.Message{ID: codec.Direct, Address: codec.NoticeSender, Headers: codec.Headers{
+		codec.HdrRequestID: "1", codec.HdrMethod: codec.MethodClients}})
+	byID := map[string]codec.ClientInfo{}
+	for _, line := range local.expect(codec.Deliver).Content {
+		var ci codec.ClientInfo
+		if err := json.Unmarshal(line, &ci); err != nil {
+			t.Fatal(err)
+		}
+		byID[ci.Identifier] = ci
+	}
+	if s := byID["secure"]; s.Key != secKeys.Public.String() || s.UID != nil {
+		t.Fatalf("CURVE client record %+v", s)
+	}
+	if l := byID["local"]; l.Key != "" || l.UID == nil || *l.UID != os.Getuid() || l.PID != os.Getpid() {
+		t.Fatalf("ipc client record %+v (uid %d pid %d)", l, os.Getuid(), os.Getpid())
+	}
 }

@@ -71,6 +71,7 @@ func (b *Broker) Clients(sel string) []codec.ClientInfo {
 			Published: s.published.Load(), Directs: s.directs.Load(),
 			Delivered: s.delivered(), Dropped: s.dropped(), Subscriptions: s.subs.Load(),
 		})
+		securityInfo(&out[len(out)-1], s.peer.conn) // keybind.go: CURVE key, ipc credentials
 	}
 	sortClients(out)
 	return out
