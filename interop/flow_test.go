@@ -21,9 +21,11 @@ import (
 // queue) before anything is dropped.
 func TestLibzmqBackToBackNothingLost(t *testing.T) {
 	cases := []struct{ subs, n, size int }{
-		{1, 20000, 100},
-		{10, 5000, 100},
-		{1, 5000, 1 << 10},
+		// More than a queue's 8 MiB each, so that a writer that is not
+		// woken overflows its queue rather than only lagging.
+		{1, 100000, 100},
+		{10, 10000, 100},
+		{1, 20000, 1 << 10},
 		{2, 300, 64 << 10},
 	}
 	for _, c := range cases {
