@@ -20,7 +20,8 @@ import (
 // (identifier, remote address, first and last seen) and is refused a
 // session with a not-authorized notice until an operator accepts it. A
 // rejected or revoked key is refused in the handshake (ERROR 400);
-// revoking a key ends its live connections at once. Operators use the
+// revoking a key ends its live connections at once and frees the
+// identifiers bound to it (keybind.go). Operators use the
 // broker API methods keys.list and keys.accept|reject|revoke|show (zccp
 // keys), allowed to admin keys and to NULL sessions on ipc (local users,
 // restricted with zccpd --ipc-allow-uid).
@@ -287,7 +288,11 @@ func (b *Broker) setKeyState(key zmtp.CurveKey, state string) (KeyRecord, error)
 	if changed {
 		en.save(key, rec, b)
 		n := b.closeKey(key)
-		b.log.Warn("CURVE key state changed", "key", rec.Key, "state", state, "connections_closed", n)
+		var released []string
+		if kb := b.keys; kb != nil && (state == KeyRevoked || state == KeyRejected) {
+			released = kb.release(key) // the identifiers it held are free for the next key
+		}
+		b.log.Warn("CURVE key state changed", "key", rec.Key, "state", state, "connections_closed", n, "identifiers_released", released)
 	}
 	return rec, nil
 }

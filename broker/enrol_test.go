@@ -24,6 +24,9 @@ func enrolBroker(t *testing.T, st BindingStore) (curveEP, ipcEP, tcpEP string, s
 	if err := b.EnableEnrolment(st, false, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.EnableKeyBinding(st); err != nil { // as zccpd does
+		t.Fatal(err)
+	}
 	kp, err := zmtp.NewCurveKeyPair()
 	if err != nil {
 		t.Fatal(err)
@@ -121,6 +124,15 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	if _, err := dialCurveErr(curveEP, server, devKeys); err == nil {
 		t.Fatal("a revoked key completed the handshake")
 	}
+	// The revoked key's identifier is free for a replacement device.
+	repl, replKeys := curveRaw(t, curveEP, server)
+	repl.send(codec.Message{ID: codec.Hello, Identifier: "pdu-9"})
+	repl.expectNotice(codec.ErrCodeNotAuthorized) // pending
+	op.keysCall(MethodKeysAccept, "key="+replKeys.Public.String())
+	repl.waitClosed()
+	repl = curveRawWith(t, curveEP, server, replKeys)
+	repl.send(codec.Message{ID: codec.Hello, Identifier: "pdu-9"})
+	repl.expect(codec.HelloOK)
 	other, otherKeys := curveRaw(t, curveEP, server)
 	other.send(codec.Message{ID: codec.Hello, Identifier: "x"})
 	other.expectNotice(codec.ErrCodeNotAuthorized)

@@ -23,6 +23,7 @@ const bucketIdentities = "identities"
 type BindingStore interface {
 	ForEach(bucket string, fn func(k, v []byte) error) error
 	Put(bucket string, key, value []byte) error
+	Delete(bucket string, key []byte) error
 }
 
 // keyBinding is the identifier → key table. Its lock is a leaf: nothing
@@ -68,6 +69,26 @@ func (kb *keyBinding) claim(ident string, key zmtp.CurveKey) (ok, created bool, 
 	}
 	kb.owners[ident] = key
 	return true, true, key
+}
+
+// release frees every identifier bound to key (its key was revoked or
+// rejected, e.g. a replaced device) and returns them.
+func (kb *keyBinding) release(key zmtp.CurveKey) []string {
+	kb.mu.Lock()
+	var idents []string
+	for ident, owner := range kb.owners {
+		if owner == key {
+			idents = append(idents, ident)
+			delete(kb.owners, ident)
+		}
+	}
+	kb.mu.Unlock()
+	if kb.store != nil {
+		for _, ident := range idents {
+			kb.store.Delete(bucketIdentities, []byte(ident))
+		}
+	}
+	return idents
 }
 
 // keyMayUse is hello's check: it refuses, with a not-authorized notice,
