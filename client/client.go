@@ -363,6 +363,10 @@ func (c *Client) onNotice(m *codec.Message) {
 		c.report(n)
 		go c.shutdown()
 		return
+	case n.Command == "HELLO": // refused (e.g. not-authorized): Connect says why
+		c.mu.Lock()
+		c.lastErr = n
+		c.mu.Unlock()
 	case n.Command == "SUBSCRIBE":
 		c.mu.Lock()
 		for i := range c.waiting {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -101,5 +102,29 @@ func TestWithCurveBadKeys(t *testing.T) {
 		if !errors.Is(err, client.ErrBadOption) {
 			t.Errorf("case %d: err = %v, want ErrBadOption", i, fmt.Sprint(err))
 		}
+	}
+}
+
+// A key the broker holds as pending: Connect fails with the broker's
+// not-authorized notice as the reason.
+func TestWithCurvePendingKeySaysWhy(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{})
+	if err := b.EnableEnrolment(nil, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	server := newKeyPair(t)
+	m := zmtp.NewCurveServer(server)
+	m.Authorize = b.AuthorizeKey
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, m))
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, err = client.Connect(ctx, zmtp.EndpointOf(ln), client.WithIdentifier("new"), client.WithCurve(newKeyPair(t), server.Public))
+	var n *client.Notice
+	if !errors.As(err, &n) || n.Code != "not-authorized" || !strings.Contains(err.Error(), "pending") {
+		t.Fatalf("err = %v, want the not-authorized notice", err)
 	}
 }
