@@ -194,3 +194,49 @@ func serve(ctx context.Context, p *rawpeer.Peer, id string) {
 		}
 	}
 }
+
+// A browser that stops reading its stream slows nobody: a raw publisher's
+// 20000 messages all reach a raw subscriber beside it, none missed, while
+// the stalled stream's session drops (counted by the broker or the
+// dashboard's channel).
+func TestStalledStreamDoesNotSlowTheBroker(t *testing.T) {
+	b, hs := start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", hs.URL+"/api/stream?re="+`^load\.`, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	bufio.NewReader(resp.Body).ReadString('\n') // subscribed; then never read again
+	sub := rawDevice(t, ctx, b.TCP, "fast-sub")
+	if err := sub.Subscribe(ctx, `^load\.`); err != nil {
+		t.Fatal(err)
+	}
+	pub := rawDevice(t, ctx, b.TCP, "pub")
+	const n = 20000
+	body := make([]byte, 512)
+	go func() {
+		for i := 0; i < n; i++ {
+			if pub.Publish("load.x", nil, body) != nil {
+				return
+			}
+		}
+	}()
+	for got := 0; got < n; {
+		m, err := sub.NextContext(ctx)
+		if err != nil {
+			t.Fatalf("fast subscriber after %d: %v", got, err)
+		}
+		if m.ID == rawpeer.Deliver {
+			if m.Missed() > 0 {
+				t.Fatalf("the fast subscriber missed %d", m.Missed())
+			}
+			got++
+		}
+	}
+	for _, c := range b.Observe() {
+		t.Logf("%s: delivered %d dropped %d queued %d", c.Identifier, c.Delivered, c.Dropped, c.QueuedMessages)
+	}
+}
