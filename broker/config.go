@@ -156,6 +156,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("broker: ping interval %v must be shorter than timeout %v", c.PingInterval, c.Timeout)
 	case c.MaxQueuedTotal < 0 || c.StallWait < 0:
 		return c, fmt.Errorf("broker: negative queue budget or stall wait")
+	case c.MaxQueuedTotal < c.MaxMessageSize:
+		return c, fmt.Errorf("broker: queue budget %d bytes is smaller than the largest message (%d bytes)", c.MaxQueuedTotal, c.MaxMessageSize)
 	case c.MaxInflight < 0 || c.MaxInflightPerRequester < 0 || c.MaxTTL < 0:
 		return c, fmt.Errorf("broker: negative request limit or TTL cap")
 	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0,

@@ -289,3 +289,18 @@ func heapInUse() int64 {
 	runtime.ReadMemStats(&ms)
 	return int64(ms.HeapInuse)
 }
+
+// TestFlowConfigRejected: a negative stall wait, a negative budget or a
+// budget that cannot hold one largest message is refused, not rewritten.
+func TestFlowConfigRejected(t *testing.T) {
+	for _, cfg := range []broker.Config{
+		{StallWait: -time.Millisecond},
+		{MaxQueuedTotal: -1},
+		{MaxQueuedTotal: 1 << 20, MaxMessageSize: 4 << 20},
+	} {
+		if b, err := broker.New(cfg); err == nil {
+			b.Close()
+			t.Errorf("accepted %+v", cfg)
+		}
+	}
+}
