@@ -103,12 +103,15 @@ packaging:
 # with Debian's JUnit 4 against a zccpd built from this tree, Go peers and
 # the Python and C clients' devices.
 # Its cross-language tests use the Python package's and the C library's
-# echo devices, so their Debian packages are installed too.
+# echo devices, so their Debian packages are installed too; then the
+# Python suite's request matrix and device conformance run with the Java
+# device and caller added (org.zccp.Main, via $ZCCP_PEERS).
 test-java:
-	@./scripts/ensure-deps.sh default-jdk-headless libjeromq-java junit4 python3-zmq gcc make pkg-config libczmq-dev
+	@./scripts/ensure-deps.sh default-jdk-headless libjeromq-java junit4 python3-zmq python3-pytest gcc make pkg-config libczmq-dev
 	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
 	$(MAKE) -C clients/c lib build/zccp_device
 	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) clients/java/build.sh test
+	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) clients/java/python-suite.sh
 
 # The dashboard in a real headless Chromium (Debian's chromium, driven by
 # chromedp from its own module); screenshots in webtest/artifacts/.
