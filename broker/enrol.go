@@ -287,7 +287,11 @@ func (b *Broker) setKeyState(key zmtp.CurveKey, state string) (KeyRecord, error)
 	en.mu.Unlock()
 	if changed {
 		en.save(key, rec, b)
-		n := b.closeKey(key)
+		why := ""
+		if state == KeyRevoked || state == KeyRejected {
+			why = "CURVE key " + rec.Key + " was " + state + " by an operator; this connection is closed"
+		}
+		n := b.closeKey(key, why)
 		var released []string
 		if kb := b.keys; kb != nil && (state == KeyRevoked || state == KeyRejected) {
 			released = kb.release(key) // the identifiers it held are free for the next key
@@ -297,8 +301,11 @@ func (b *Broker) setKeyState(key zmtp.CurveKey, state string) (KeyRecord, error)
 	return rec, nil
 }
 
-// closeKey closes every connection that proved key and returns how many.
-func (b *Broker) closeKey(key zmtp.CurveKey) int {
+// closeKey ends every connection that proved key and returns how many.
+// Unless why is empty, each is first sent a not-authorized notice saying
+// so; the connections then close once what is queued is written (at most
+// a second later).
+func (b *Broker) closeKey(key zmtp.CurveKey, why string) int {
 	b.mu.RLock()
 	var conns []*zmtp.Conn
 	for p := range b.peers {
@@ -307,8 +314,16 @@ func (b *Broker) closeKey(key zmtp.CurveKey) int {
 		}
 	}
 	b.mu.RUnlock()
+	var notice [][]byte
+	if why != "" {
+		m := noticeMessage(codec.ErrCodeNotAuthorized, why, "", "")
+		notice, _ = m.Frames()
+	}
 	for _, c := range conns {
-		c.Close()
+		if notice != nil {
+			c.Send(notice...) // a full queue just means no notice
+		}
+		go c.CloseGracefully(time.Second)
 	}
 	return len(conns)
 }

@@ -120,6 +120,9 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	}
 
 	op.keysCall(MethodKeysRevoke, "key="+devKeys.Public.String())
+	if n := dev.expectNotice(codec.ErrCodeNotAuthorized); !strings.Contains(n.Headers[codec.HdrReason], "revoked") {
+		t.Fatalf("revoke notice %+v", n.Headers)
+	}
 	dev.waitClosed()
 	if _, err := dialCurveErr(curveEP, server, devKeys); err == nil {
 		t.Fatal("a revoked key completed the handshake")

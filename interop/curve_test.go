@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -548,7 +549,21 @@ func TestCurveLibzmqEnrolment(t *testing.T) {
 			t.Fatal("accepted key got no session")
 		}
 	}
+	// Drop answers to HELLOs sent while it reconnected (e.g. INVALID for
+	// a second HELLO), so that the next message is the revoke notice.
+	for {
+		if _, err := d.s.RecvMessageBytes(0); err != nil {
+			break
+		}
+	}
 	keysCall("keys.revoke")
+	if err := d.s.SetRcvtimeo(waitTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.expect(codec.Deliver); n.Headers[codec.HdrError] != codec.ErrCodeNotAuthorized || !strings.Contains(n.Headers[codec.HdrReason], "revoked") {
+		t.Fatalf("revoke notice %+v", n.Headers)
+	}
+	// Closed, and refused in the handshake from now on: nothing answers.
 	d.send(codec.Message{ID: codec.Hello, Identifier: "pdu-libzmq"})
 	zrecvNone(t, d.s, 300*time.Millisecond)
 }
