@@ -59,6 +59,7 @@ type KeyRecord struct {
 	FirstSeen  time.Time `json:"first_seen"`
 	LastSeen   time.Time `json:"last_seen"`
 	Changed    time.Time `json:"changed"`
+	Owns       []string  `json:"owns,omitempty"` // identifiers bound to the key (answers only, not stored)
 }
 
 // bucketKeys is the store bucket of key records (store.BucketKeys).
@@ -235,8 +236,25 @@ func (b *Broker) keysCall(method string, sel map[string]string) ([][]byte, error
 	if err != nil {
 		return nil, err
 	}
+	if ident, ok := sel["ident"]; ok && method == MethodKeysAccept {
+		if err := b.bindIdent(ident, key); err != nil {
+			return nil, err
+		}
+	}
+	rec.Owns = b.keys.owned(key)
 	line, _ := json.Marshal(rec)
 	return [][]byte{line}, nil
+}
+
+// bindIdent gives ident to key at accept time, taking it from any key
+// that held it: the operator moving an identifier to a new device.
+func (b *Broker) bindIdent(ident string, key zmtp.CurveKey) error {
+	if b.keys == nil || ident == "" {
+		return errors.New("ident=ID needs identifier binding (zccpd binds identifiers on CURVE endpoints) and an identifier")
+	}
+	prev := b.keys.bind(ident, key)
+	b.log.Warn("identifier bound to CURVE key by an operator", "identifier", ident, "key", key.String(), "previous", keyString(prev))
+	return nil
 }
 
 // keyLines lists the records (of one state, if given), oldest first.
@@ -253,6 +271,9 @@ func (b *Broker) keyLines(state string) [][]byte {
 	slices.SortFunc(recs, func(a, b KeyRecord) int { return a.FirstSeen.Compare(b.FirstSeen) })
 	var lines [][]byte
 	for _, r := range recs {
+		if k, err := zmtp.ParseCurveKey(r.Key); err == nil {
+			r.Owns = b.keys.owned(k)
+		}
 		line, _ := json.Marshal(r)
 		lines = append(lines, line)
 	}

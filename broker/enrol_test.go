@@ -115,6 +115,9 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	dev = curveRawWith(t, curveEP, server, devKeys)
 	dev.send(codec.Message{ID: codec.Hello, Identifier: "pdu-9"})
 	dev.expect(codec.HelloOK)
+	if recs, _ := op.keysCall(MethodKeysShow, "key="+devKeys.Public.String()); len(recs[0].Owns) != 1 || recs[0].Owns[0] != "pdu-9" {
+		t.Fatalf("show: %+v", recs)
+	}
 	if _, code := dev.keysCall(MethodKeysList, ""); code != codec.ErrCodeNotAuthorized {
 		t.Fatalf("keys.list by a non-admin key: %q", code)
 	}
@@ -127,6 +130,21 @@ func TestEnrolmentLifecycle(t *testing.T) {
 	if _, err := dialCurveErr(curveEP, server, devKeys); err == nil {
 		t.Fatal("a revoked key completed the handshake")
 	}
+	// An operator moves an identifier to another key at accept time.
+	mover, moverKeys := curveRaw(t, curveEP, server)
+	mover.send(codec.Message{ID: codec.Hello, Identifier: "mover"})
+	mover.expectNotice(codec.ErrCodeNotAuthorized)
+	if recs, code := op.keysCall(MethodKeysAccept, "key="+moverKeys.Public.String()+",ident=spare-1"); code != "" || len(recs[0].Owns) != 1 || recs[0].Owns[0] != "spare-1" {
+		t.Fatalf("accept with ident: %+v %q", recs, code)
+	}
+	mover.waitClosed()
+	mover = curveRawWith(t, curveEP, server, moverKeys)
+	mover.send(codec.Message{ID: codec.Hello, Identifier: "spare-1"})
+	mover.expect(codec.HelloOK)
+	if recs, _ := op.keysCall(MethodKeysShow, "key="+devKeys.Public.String()); recs[0].State != KeyRevoked || len(recs[0].Owns) != 0 {
+		t.Fatalf("show of the revoked key (its identifiers freed): %+v", recs)
+	}
+
 	// The revoked key's identifier is free for a replacement device.
 	repl, replKeys := curveRaw(t, curveEP, server)
 	repl.send(codec.Message{ID: codec.Hello, Identifier: "pdu-9"})

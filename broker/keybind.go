@@ -2,6 +2,7 @@ package broker
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -69,6 +70,37 @@ func (kb *keyBinding) claim(ident string, key zmtp.CurveKey) (ok, created bool, 
 	}
 	kb.owners[ident] = key
 	return true, true, key
+}
+
+// owned returns the identifiers bound to key, sorted (none when binding
+// is off).
+func (kb *keyBinding) owned(key zmtp.CurveKey) []string {
+	if kb == nil {
+		return nil
+	}
+	kb.mu.Lock()
+	var idents []string
+	for ident, owner := range kb.owners {
+		if owner == key {
+			idents = append(idents, ident)
+		}
+	}
+	kb.mu.Unlock()
+	slices.Sort(idents)
+	return idents
+}
+
+// bind gives ident to key, whoever held it, and returns the previous
+// owner (zero if none).
+func (kb *keyBinding) bind(ident string, key zmtp.CurveKey) zmtp.CurveKey {
+	kb.mu.Lock()
+	prev := kb.owners[ident]
+	kb.owners[ident] = key
+	kb.mu.Unlock()
+	if kb.store != nil {
+		kb.store.Put(bucketIdentities, []byte(ident), key[:])
+	}
+	return prev
 }
 
 // release frees every identifier bound to key (its key was revoked or

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -14,9 +15,10 @@ import (
 
 const keysSummary = `Manage the CURVE client keys of a broker run with --enrol (asked of the broker
 itself, so it works from any host with an admin key, or locally over ipc):
-  list [--state pending|accepted|rejected|revoked]   STATE KEY IDENTIFIER REMOTE LAST-SEEN
+  list [--state pending|accepted|rejected|revoked]   STATE KEY IDENTIFIER REMOTE LAST-SEEN OWNS
   show KEY       one key's record
-  accept KEY     let the key open sessions (its connections are closed so it says HELLO again)
+  accept KEY     let the key open sessions (its connections are closed so it says HELLO again);
+                 --ident ID also binds identifier ID to it (taken from any other key)
   reject KEY     refuse the key from now on
   revoke KEY     refuse the key and end its live connections at once
 --json prints the broker's records, one JSON object per line.`
@@ -25,6 +27,7 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 	fs, endpoint := flagsFor(e, "keys", "list|show|accept|reject|revoke [KEY]", keysSummary)
 	cf := addConnectFlags(fs, endpoint, defaultID("keys"))
 	state := fs.String("state", "", "with list: only keys in this state")
+	ident := fs.String("ident", "", "with accept: bind this identifier to the key")
 	asJSON := fs.Bool("json", false, "print one JSON object per key")
 	timeout := positiveDurationFlag(fs, "timeout", 5*time.Second, "how long to wait for the broker's answer")
 	pos, err := parseInterspersed(fs, args)
@@ -39,6 +42,9 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 		}
 	case len(pos) == 2 && (pos[0] == "show" || pos[0] == "accept" || pos[0] == "reject" || pos[0] == "revoke"):
 		sel = "key=" + pos[1]
+		if *ident != "" && pos[0] == "accept" {
+			sel += ",ident=" + *ident
+		}
 	default:
 		return usageError(e, fs, "want list, or show|accept|reject|revoke KEY")
 	}
@@ -73,7 +79,8 @@ func printKeys(e *env, lines [][]byte, asJSON bool) int {
 			fmt.Fprintln(e.stderr, "zccp keys: bad record from the broker:", err)
 			return exitError
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.State, r.Key, orDash(r.Identifier), orDash(r.Remote), r.LastSeen.Local().Format(time.DateTime))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.State, r.Key, orDash(r.Identifier), orDash(r.Remote),
+			r.LastSeen.Local().Format(time.DateTime), orDash(strings.Join(r.Owns, ",")))
 	}
 	tw.Flush()
 	return exitOK

@@ -102,6 +102,9 @@ func TestKeysCommand(t *testing.T) {
 	if err := b.EnableEnrolment(nil, false, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := b.EnableKeyBinding(nil); err != nil {
+		t.Fatal(err)
+	}
 	server, _ := zmtp.NewCurveKeyPair()
 	m := zmtp.NewCurveServer(server)
 	m.Authorize = b.AuthorizeKey
@@ -122,7 +125,7 @@ func TestKeysCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "pending") || !strings.Contains(out, dev.Public.String()) || !strings.Contains(out, "pdu-4") {
 		t.Fatalf("keys list: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "accept", dev.Public.String(), "--json"); code != exitOK || !strings.Contains(out, `"state":"accepted"`) {
+	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "accept", dev.Public.String(), "--ident", "pdu-4", "--json"); code != exitOK || !strings.Contains(out, `"state":"accepted"`) || !strings.Contains(out, `"owns":["pdu-4"]`) {
 		t.Fatalf("keys accept: exit %d\n%s%s", code, out, errs)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)

@@ -17,7 +17,7 @@ _zccp() {
   demo) COMPREPLY=($(compgen -W "--endpoint --for --hypervisors --interval --key-file --racks --seed --server-key" -- "$cur")) ;;
   completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
   keygen) COMPREPLY=($(compgen -W "--force --key-file" -- "$cur")) ;;
-  keys) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --key-file --server-key --state --timeout" -- "$cur")) ;;
+  keys) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --ident --json --key-file --server-key --state --timeout" -- "$cur")) ;;
   version) COMPREPLY=($(compgen -W "" -- "$cur")) ;;
   *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients top demo completion keygen keys version --endpoint --version --help" -- "$cur")) ;;
   esac
