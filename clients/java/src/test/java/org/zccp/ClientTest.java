@@ -259,7 +259,7 @@ public class ClientTest {
         BlockingQueue<Delivery> got = new LinkedBlockingQueue<>();
         Client idle = client("idle");
         idle.subscribe("^idle$", got::add);
-        Thread.sleep(3 * Harness.TIMEOUT_MS); // the scenario itself: idle for three broker timeouts
+        Thread.sleep(2 * Harness.TIMEOUT_MS); // the scenario itself: idle for two broker timeouts
         client("idle-pub").publish("idle", "still there");
         assertEquals("still there", take(got).text());
         assertEquals("the idle client lost its session", 1, idle.sessions());
@@ -281,15 +281,15 @@ public class ClientTest {
     @Test
     public void progressExtendsTheRequestersTimeout() throws Exception {
         client("prog-dev", new Options().handle("long", r -> {
-            for (int i = 0; i < 4; i++) {
-                Thread.sleep(300);
+            for (int i = 0; i < 10; i++) {
+                Thread.sleep(400);
                 r.progress("step " + i);
             }
             return Response.ok("finished");
         }));
         Client req = client("prog-req");
-        // 1.2 s of work against an 800 ms timeout: only the progress replies keep the call alive.
-        Reply r = req.request("prog-dev", "long", Duration.ofMillis(800), null).get(10, TimeUnit.SECONDS);
+        // 4 s of work against a 2 s timeout: only the progress replies keep the call alive.
+        Reply r = req.request("prog-dev", "long", Duration.ofSeconds(2), null).get(20, TimeUnit.SECONDS);
         assertEquals("finished", r.text());
         try {
             client("prog-dev2", new Options().handle("stuck", x -> {

@@ -19,7 +19,7 @@ import java.util.function.BooleanSupplier;
 final class Harness {
     static final String BIN = System.getProperty("zccp.bin", "../../bin");
     /** Short liveness settings so that expiry and recovery happen within a test. */
-    static final long PING_MS = 300, TIMEOUT_MS = 1500;
+    static final long PING_MS = 500, TIMEOUT_MS = 3000; // short, yet above the stalls of a loaded 2-core machine
 
     private Harness() {}
 
