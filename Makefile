@@ -36,7 +36,7 @@ vet:
 deps-test:
 	@./scripts/ensure-deps.sh libzmq3-dev pkg-config iproute2 util-linux
 
-test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java test-web
+test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java test-web test-cluster
 
 test-main:
 	$(GO) test -race -count=1 ./...
@@ -125,3 +125,10 @@ demo:
 	@./scripts/ensure-deps.sh curl
 	GO=$(GO) ./scripts/demo.sh
 .PHONY: demo
+
+# Federation (issue 16): three nats-server nodes and three brokers in one
+# test process (cluster/, its own module, so nats-server stays out of the
+# product). About 10 s.
+test-cluster:
+	cd cluster && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+.PHONY: test-cluster

@@ -44,6 +44,7 @@ type Broker struct {
 	ret         retainer     // last values (retain.go)
 	keys        *keyBinding  // identifiers bound to CURVE keys (keybind.go); nil: off
 	enrol       *enrolment   // CURVE key enrolment (enrol.go); nil: off
+	fed         fedState     // other brokers' interest and the link to them (federation.go)
 
 	stopTick chan struct{}
 	tickDone chan struct{}

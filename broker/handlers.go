@@ -171,6 +171,7 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 		}
 	}
 	p.deliveries.Store(p.deliveries.Load() + uint64(n)) // single writer: this reader
+	p.forward(s, v, content)                            // federation.go: to remote brokers with matching interest
 }
 
 // direct routes a DIRECT to the session whose identifier is the address.

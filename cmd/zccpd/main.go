@@ -71,6 +71,8 @@ type settings struct {
 	metricsAddr     string
 	op              opSettings  // operator.go: --http-addr, --data-dir, --config, SIGHUP
 	sec             secSettings // security.go: curve+ binds, --insecure, --ipc-allow-uid, --client-keys
+
+	cluster clusterSettings // cluster_flags.go: --cluster (federation over NATS)
 }
 
 func parse(args []string, stderr io.Writer) (*settings, error) {
@@ -103,6 +105,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	version := fs.Bool("version", false, "print the version and exit")
 	addOperatorFlags(fs, &s.op)
 	addSecurityFlags(fs, &s.sec, &s.op.dataDir)
+	addClusterFlags(fs, &s.cluster) // cluster_flags.go
 	if err := s.op.loadConfig(fs, s, args); err != nil {
 		return nil, err
 	}
@@ -233,6 +236,12 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer stopMetrics()
 	}
+	stopCluster, ok := startCluster(s, b, log) // cluster_flags.go: --cluster
+	if !ok {
+		b.Close()
+		return 1
+	}
+	defer stopCluster()
 	markReady()
 	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
 		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String(), "fd_limit", fdLimit(), "max_conns_per_host", s.cfg.MaxConnsPerHost)

@@ -1,0 +1,161 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/federation"
+	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
+)
+
+// natsCluster starts three nats-server nodes in this process, routed to
+// each other on 127.0.0.1 (ports chosen by the system), and waits until
+// a message published on any node reaches a subscriber on every other.
+func natsCluster(t *testing.T) []*server.Server {
+	t.Helper()
+	var nodes []*server.Server
+	for i := range 3 {
+		o := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+			Cluster: server.ClusterOpts{Name: "zccp-test", Host: "127.0.0.1", Port: -1},
+		}
+		if i > 0 {
+			o.Routes = server.RoutesFromStr(fmt.Sprintf("nats://%s", nodes[0].ClusterAddr()))
+		}
+		s, err := server.NewServer(o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		go s.Start()
+		if !s.ReadyForConnections(10 * time.Second) {
+			t.Fatalf("nats node %d not ready", i)
+		}
+		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		nodes = append(nodes, s)
+	}
+	for _, from := range nodes {
+		for _, to := range nodes {
+			if from != to {
+				waitRoute(t, from, to)
+			}
+		}
+	}
+	return nodes
+}
+
+// waitRoute publishes on from until a subscriber on to receives.
+func waitRoute(t *testing.T, from, to *server.Server) {
+	t.Helper()
+	pub, err := nats.Connect(from.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	sub, err := nats.Connect(to.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	s, err := sub.SubscribeSync("probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub.Flush()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		pub.Publish("probe", nil)
+		if _, err := s.NextMsg(50 * time.Millisecond); err == nil {
+			return
+		}
+	}
+	t.Fatalf("no route from %s to %s", from.Name(), to.Name())
+}
+
+// member is one broker of the federation under test.
+type member struct {
+	b    *broker.Broker
+	ep   string
+	node *federation.Node
+}
+
+func quietLog() *slog.Logger {
+	if os.Getenv("ZCCP_TEST_LOG") != "" {
+		return slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// startMember runs a broker on tcp 127.0.0.1 (port 0) joined to the
+// federation through the NATS node at url. Heartbeats are fast so that
+// the test of a dead broker is short.
+func startMember(t *testing.T, url, name string) *member {
+	t.Helper()
+	b, err := broker.New(broker.Config{Name: name, Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep, err := b.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := federation.Start(ctx, b, federation.Options{
+		URLs: []string{url}, Name: name, Logger: quietLog(),
+		Advertise: 200 * time.Millisecond, DeadAfter: time.Second, Scan: 10 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &member{b: b, ep: ep, node: n}
+	t.Cleanup(func() { n.Close(); b.Close() })
+	return m
+}
+
+// peer dials a hand-framed ZMTP peer (not our client library), HELLO.
+func peer(t *testing.T, ctx context.Context, ep, id string) *rawpeer.Peer {
+	t.Helper()
+	p, err := rawpeer.Dial(ctx, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.Hello(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// countSubject counts the NATS messages on subject, seen by a plain NATS
+// subscriber on the node at url.
+func countSubject(t *testing.T, url, subject string) *atomic.Int64 {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	var n atomic.Int64
+	if _, err := nc.Subscribe(subject, func(*nats.Msg) { n.Add(1) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return &n
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	testutil.Eventually(t, what, cond)
+}

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/federation"
+)
+
+// clusterSettings are the federation flags (docs/architecture.md,
+// "Federation").
+type clusterSettings struct {
+	urls      string
+	prefix    string
+	creds     string
+	ca        string
+	cert, key string
+	advertise time.Duration
+	deadAfter time.Duration
+}
+
+// addClusterFlags registers --cluster and its companions.
+func addClusterFlags(fs *flag.FlagSet, c *clusterSettings) {
+	fs.StringVar(&c.urls, "cluster", "", "join a federation of brokers over these NATS servers, comma-separated (nats://host:4222,...); empty: standalone [ZCCPD_CLUSTER]")
+	fs.StringVar(&c.prefix, "cluster-prefix", federation.DefaultPrefix, "first token(s) of the federation's NATS subjects, so that federations can share a NATS cluster [ZCCPD_CLUSTER_PREFIX]")
+	fs.StringVar(&c.creds, "cluster-creds", "", "NATS credentials file (JWT and NKey seed) for the federation's connection [ZCCPD_CLUSTER_CREDS]")
+	fs.StringVar(&c.ca, "cluster-ca", "", "PEM file of CAs that sign the NATS servers' certificates (TLS) [ZCCPD_CLUSTER_CA]")
+	fs.StringVar(&c.cert, "cluster-cert", "", "PEM client certificate for NATS (TLS), with --cluster-key [ZCCPD_CLUSTER_CERT]")
+	fs.StringVar(&c.key, "cluster-key", "", "PEM key of --cluster-cert [ZCCPD_CLUSTER_KEY]")
+	fs.DurationVar(&c.advertise, "cluster-advertise", federation.DefaultAdvertise, "period of the full re-advertisement of this broker's interest (also its heartbeat) [ZCCPD_CLUSTER_ADVERTISE]")
+	fs.DurationVar(&c.deadAfter, "cluster-dead-after", 3*federation.DefaultAdvertise, "withdraw the interest of a broker silent this long; more than --cluster-advertise [ZCCPD_CLUSTER_DEAD_AFTER]")
+}
+
+// options turns the flags into federation options; nil when --cluster is
+// empty.
+func (c *clusterSettings) options(name string, log *slog.Logger) (*federation.Options, error) {
+	if c.urls == "" {
+		return nil, nil
+	}
+	if c.advertise <= 0 || c.deadAfter <= c.advertise {
+		return nil, fmt.Errorf("--cluster-advertise %v must be positive and --cluster-dead-after %v longer", c.advertise, c.deadAfter)
+	}
+	o := &federation.Options{Prefix: c.prefix, Name: name, Advertise: c.advertise, DeadAfter: c.deadAfter, Logger: log}
+	for _, u := range strings.Split(c.urls, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			o.URLs = append(o.URLs, u)
+		}
+	}
+	if c.creds != "" {
+		o.NATS = append(o.NATS, nats.UserCredentials(c.creds))
+	}
+	if c.ca != "" {
+		o.NATS = append(o.NATS, nats.RootCAs(c.ca))
+	}
+	if (c.cert == "") != (c.key == "") {
+		return nil, fmt.Errorf("--cluster-cert and --cluster-key go together")
+	}
+	if c.cert != "" {
+		o.NATS = append(o.NATS, nats.ClientCert(c.cert, c.key))
+	}
+	return o, nil
+}
+
+// startCluster joins b to the federation when --cluster is set; it logs
+// why it cannot and returns false. The returned function leaves.
+func startCluster(s *settings, b *broker.Broker, log *slog.Logger) (stop func(), ok bool) {
+	o, err := s.cluster.options(s.cfg.Name, log)
+	if err != nil {
+		log.Error("bad cluster settings", "err", err)
+		return nil, false
+	}
+	if o == nil {
+		return func() {}, true
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	n, err := federation.Start(ctx, b, *o)
+	if err != nil {
+		log.Error("cannot join the federation", "err", err)
+		return nil, false
+	}
+	return func() { n.Close() }, true
+}

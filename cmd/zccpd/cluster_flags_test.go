@@ -1,0 +1,36 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestClusterFlags(t *testing.T) {
+	s, err := parse([]string{"--cluster", "nats://127.0.0.1:4222, nats://127.0.0.1:4223", "--cluster-advertise", "1s", "--cluster-dead-after", "5s"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.cluster.options("b1", nil)
+	if err != nil || o == nil || len(o.URLs) != 2 || o.URLs[1] != "nats://127.0.0.1:4223" || o.Advertise != time.Second || o.DeadAfter != 5*time.Second || o.Prefix != "zccp" {
+		t.Fatalf("options %+v, %v", o, err)
+	}
+	s, _ = parse(nil, io.Discard)
+	if o, err := s.cluster.options("b1", nil); o != nil || err != nil {
+		t.Fatalf("no --cluster: %+v, %v", o, err)
+	}
+	for _, args := range [][]string{
+		{"--cluster", "nats://x:1", "--cluster-dead-after", "1s", "--cluster-advertise", "2s"},
+		{"--cluster", "nats://x:1", "--cluster-advertise", "0s"},
+		{"--cluster", "nats://x:1", "--cluster-cert", "c.pem"},
+	} {
+		s, err := parse(args, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.cluster.options("b1", nil); err == nil || !strings.Contains(err.Error(), "--cluster") {
+			t.Errorf("%q accepted (%v)", args, err)
+		}
+	}
+}

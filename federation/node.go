@@ -1,0 +1,229 @@
+// Package federation links zccpd brokers over a NATS cluster: each broker
+// advertises the distinct expressions its sessions hold, and a PUBLISH on
+// one broker is forwarded, once, to each other broker whose expressions
+// match its address, which delivers it to its own matching sessions.
+// docs/architecture.md ("Federation") describes the design and what is
+// not built yet (DIRECT across brokers, group requests, security).
+package federation
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/zccp-go/zccp/broker"
+)
+
+// Node is one broker's membership of a federation.
+type Node struct {
+	b   *broker.Broker
+	o   Options
+	id  string
+	log *slog.Logger
+	nc  *nats.Conn
+
+	subjInterest string
+	subjDeliver  string // this node's own deliver subject
+
+	stats struct {
+		forwarded, lost, received, injected, bad, withdrawn, adverts atomic.Uint64
+	}
+	lastLossLog atomic.Int64 // unix ns of the last "lost" log line
+
+	mu      sync.Mutex
+	remotes map[string]*remote // other brokers by id; guarded by mu
+
+	// Owned by the run goroutine.
+	advertised map[string]struct{}
+	lastGen    uint64
+	seq        uint64
+
+	subs     []*nats.Subscription
+	kick     chan struct{}
+	stop     chan struct{}
+	done     chan struct{}
+	stopOnce sync.Once
+}
+
+// remote is what a node knows of another broker.
+type remote struct {
+	name    string
+	seen    time.Time
+	exprs   map[string]struct{}
+	pending []string // parts of a full advert being received
+	pendSeq uint64
+}
+
+// Start connects to NATS and joins b to the federation. It fails when no
+// NATS server can be reached now; once connected, the client reconnects
+// on its own for as long as the node runs.
+func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
+	o, err := o.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		b: b, o: o, id: newID(), log: o.Logger.With("component", "federation"),
+		subjInterest: o.Prefix + ".fed.interest",
+		remotes:      map[string]*remote{},
+		advertised:   map[string]struct{}{},
+		kick:         make(chan struct{}, 1),
+		stop:         make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	n.subjDeliver = n.deliverSubject(n.id)
+	opts := append([]nats.Option{
+		nats.Name("zccpd " + o.Name + " " + n.id),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.ReconnectHandler(func(*nats.Conn) { n.log.Info("NATS reconnected"); n.wake() }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) { n.log.Warn("NATS disconnected", "err", err) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { n.log.Warn("NATS error", "err", err) }),
+	}, o.NATS...)
+	if n.nc, err = connect(ctx, o.URLs, opts); err != nil {
+		return nil, err
+	}
+	if err := n.subscribe(); err != nil {
+		n.nc.Close()
+		return nil, err
+	}
+	b.SetFederation(n)
+	n.publishAdvert(advert{Kind: kindHello})
+	n.advertiseFull()
+	go n.run()
+	n.log.Info("joined federation", "id", n.id, "name", o.Name, "nats", n.nc.ConnectedUrlRedacted(), "prefix", o.Prefix)
+	return n, nil
+}
+
+// connect dials NATS, giving up when ctx ends.
+func connect(ctx context.Context, urls []string, opts []nats.Option) (*nats.Conn, error) {
+	type result struct {
+		nc  *nats.Conn
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		nc, err := nats.Connect(strings.Join(urls, ","), opts...)
+		ch <- result{nc, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return nil, fmt.Errorf("federation: connect to NATS %v: %w", urls, r.err)
+		}
+		return r.nc, nil
+	case <-ctx.Done():
+		go func() {
+			if r := <-ch; r.nc != nil {
+				r.nc.Close()
+			}
+		}()
+		return nil, fmt.Errorf("federation: connect to NATS %v: %w", urls, ctx.Err())
+	}
+}
+
+func (n *Node) subscribe() error {
+	si, err := n.nc.Subscribe(n.subjInterest, n.onAdvert)
+	if err != nil {
+		return fmt.Errorf("federation: subscribe %s: %w", n.subjInterest, err)
+	}
+	sd, err := n.nc.Subscribe(n.subjDeliver, n.onDeliver)
+	if err != nil {
+		return fmt.Errorf("federation: subscribe %s: %w", n.subjDeliver, err)
+	}
+	n.subs = []*nats.Subscription{si, sd}
+	// The subscriptions must be known to the server before anyone is told
+	// this broker exists.
+	return n.nc.Flush()
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
+}
+
+func (n *Node) deliverSubject(id string) string { return n.o.Prefix + ".fed.deliver." + id }
+
+// ID returns this node's broker id (random per run): the last token of
+// its deliver subject.
+func (n *Node) ID() string { return n.id }
+
+func (n *Node) wake() {
+	select {
+	case n.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Close withdraws this broker's interest (a bye advert), leaves the
+// federation and closes the NATS connection.
+func (n *Node) Close() error {
+	n.halt()
+	n.publishAdvert(advert{Kind: kindBye})
+	n.nc.Flush()
+	n.nc.Close()
+	return nil
+}
+
+// Abort leaves at once without telling the other brokers, as a crashed
+// process would: they withdraw its interest after DeadAfter. For failure
+// tests and for a broker that must stop now.
+func (n *Node) Abort() {
+	n.halt()
+	n.nc.Close()
+}
+
+func (n *Node) halt() {
+	n.stopOnce.Do(func() { close(n.stop) })
+	<-n.done
+	n.b.SetFederation(nil)
+	for _, s := range n.subs {
+		s.Unsubscribe()
+	}
+	n.mu.Lock()
+	for id := range n.remotes {
+		n.b.DropRemote(id)
+	}
+	clear(n.remotes)
+	n.mu.Unlock()
+}
+
+// Stats are a node's counters.
+type Stats struct {
+	Forwarded uint64 // notifications handed to NATS (one per remote broker)
+	Lost      uint64 // notifications NATS refused (disconnected past its buffer, too large, closed)
+	Received  uint64 // forwarded notifications received from other brokers
+	Injected  uint64 // local deliveries made from them
+	Bad       uint64 // malformed messages or adverts received
+	Withdrawn uint64 // remote brokers presumed dead (DeadAfter)
+	Adverts   uint64 // adverts sent
+	Remotes   int    // remote brokers known now
+	Dropped   int    // messages the NATS client dropped for this node (slow consumer)
+}
+
+// Stats returns a snapshot of the node's counters.
+func (n *Node) Stats() Stats {
+	n.mu.Lock()
+	r := len(n.remotes)
+	n.mu.Unlock()
+	dropped := 0
+	for _, s := range n.subs {
+		if d, err := s.Dropped(); err == nil {
+			dropped += d
+		}
+	}
+	return Stats{
+		Forwarded: n.stats.forwarded.Load(), Lost: n.stats.lost.Load(),
+		Received: n.stats.received.Load(), Injected: n.stats.injected.Load(),
+		Bad: n.stats.bad.Load(), Withdrawn: n.stats.withdrawn.Load(),
+		Adverts: n.stats.adverts.Load(), Remotes: r, Dropped: dropped,
+	}
+}
