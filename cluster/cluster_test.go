@@ -100,6 +100,13 @@ func quietLog() *slog.Logger {
 // the test of a dead broker is short.
 func startMember(t *testing.T, url, name string) *member {
 	t.Helper()
+	return startMemberURLs(t, []string{url}, name)
+}
+
+// startMemberURLs is startMember with a list of NATS servers, tried in
+// order (the first one first: not shuffled).
+func startMemberURLs(t *testing.T, urls []string, name string) *member {
+	t.Helper()
 	b, err := broker.New(broker.Config{Name: name, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +118,7 @@ func startMember(t *testing.T, url, name string) *member {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := federation.Start(ctx, b, federation.Options{
-		URLs: []string{url}, Name: name, Logger: quietLog(),
+		URLs: urls, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
 		Advertise: 200 * time.Millisecond, DeadAfter: time.Second, Scan: 10 * time.Millisecond,
 	})
 	if err != nil {

@@ -124,6 +124,7 @@ func (n *Node) onAdvert(m *nats.Msg) {
 	case kindBye:
 		n.b.DropRemote(a.ID)
 		delete(n.remotes, a.ID)
+		n.forget(a.ID)
 		n.log.Info("broker left", "remote", a.ID, "name", a.Name)
 	}
 }
@@ -190,4 +191,11 @@ func (n *Node) reap(now time.Time) {
 			n.log.Warn("broker presumed dead: interest withdrawn", "remote", id, "name", r.name, "silent", now.Sub(r.seen).Round(time.Millisecond).String())
 		}
 	}
+}
+
+// forget drops the numbering towards a broker that said bye.
+func (n *Node) forget(id string) {
+	n.outMu.Lock()
+	delete(n.out, id)
+	n.outMu.Unlock()
 }

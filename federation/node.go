@@ -23,22 +23,28 @@ import (
 
 // Node is one broker's membership of a federation.
 type Node struct {
-	b   *broker.Broker
-	o   Options
-	id  string
-	log *slog.Logger
-	nc  *nats.Conn
+	b     *broker.Broker
+	o     Options
+	id    string
+	idRaw [8]byte // id, undecoded: the origin field of forwarded messages
+	log   *slog.Logger
+	nc    *nats.Conn
 
 	subjInterest string
 	subjDeliver  string // this node's own deliver subject
 
 	stats struct {
-		forwarded, lost, received, injected, bad, withdrawn, adverts atomic.Uint64
+		forwarded, lost, received, injected, bad, withdrawn, adverts, gaps atomic.Uint64
 	}
 	lastLossLog atomic.Int64 // unix ns of the last "lost" log line
 
 	mu      sync.Mutex
 	remotes map[string]*remote // other brokers by id; guarded by mu
+
+	outMu sync.Mutex
+	out   map[string]*outSeq // per destination: the sequence of forwarded messages; guarded by outMu
+
+	inSeq map[[8]byte]uint64 // per origin: the last sequence number received; owned by onDeliver
 
 	// Owned by the run goroutine.
 	advertised map[string]struct{}
@@ -70,7 +76,8 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		b: b, o: o, id: newID(), log: o.Logger.With("component", "federation"),
+		b: b, o: o, log: o.Logger.With("component", "federation"),
+		out: map[string]*outSeq{}, inSeq: map[[8]byte]uint64{},
 		subjInterest: o.Prefix + ".fed.interest",
 		remotes:      map[string]*remote{},
 		advertised:   map[string]struct{}{},
@@ -78,6 +85,8 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
 	}
+	rand.Read(n.idRaw[:]) // never fails (crypto/rand)
+	n.id = hex.EncodeToString(n.idRaw[:])
 	n.subjDeliver = n.deliverSubject(n.id)
 	opts := append([]nats.Option{
 		nats.Name("zccpd " + o.Name + " " + n.id),
@@ -144,12 +153,6 @@ func (n *Node) subscribe() error {
 	return n.nc.Flush()
 }
 
-func newID() string {
-	var b [8]byte
-	rand.Read(b[:]) // never fails (crypto/rand)
-	return hex.EncodeToString(b[:])
-}
-
 func (n *Node) deliverSubject(id string) string { return n.o.Prefix + ".fed.deliver." + id }
 
 // ID returns this node's broker id (random per run): the last token of
@@ -201,6 +204,7 @@ type Stats struct {
 	Forwarded uint64 // notifications handed to NATS (one per remote broker)
 	Lost      uint64 // notifications NATS refused (disconnected past its buffer, too large, closed)
 	Received  uint64 // forwarded notifications received from other brokers
+	Gaps      uint64 // notifications other brokers forwarded here that never arrived (sequence gaps)
 	Injected  uint64 // local deliveries made from them
 	Bad       uint64 // malformed messages or adverts received
 	Withdrawn uint64 // remote brokers presumed dead (DeadAfter)
@@ -222,7 +226,7 @@ func (n *Node) Stats() Stats {
 	}
 	return Stats{
 		Forwarded: n.stats.forwarded.Load(), Lost: n.stats.lost.Load(),
-		Received: n.stats.received.Load(), Injected: n.stats.injected.Load(),
+		Received: n.stats.received.Load(), Gaps: n.stats.gaps.Load(), Injected: n.stats.injected.Load(),
 		Bad: n.stats.bad.Load(), Withdrawn: n.stats.withdrawn.Load(),
 		Adverts: n.stats.adverts.Load(), Remotes: r, Dropped: dropped,
 	}

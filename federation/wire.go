@@ -9,8 +9,14 @@ import (
 // A forwarded notification on <prefix>.fed.deliver.<broker-id> is:
 //
 //	version   1 byte, 1
+//	origin    8 bytes: the sending broker's id (16 hex digits), raw
+//	seq       8 bytes big-endian: 1, 2, 3, ... per (origin, destination)
 //	count     4 bytes big-endian: frames that follow (1 + content frames)
 //	frames    each: 4-byte big-endian length, then the bytes
+//
+// Core NATS delivers at most once: a message written to a server that
+// dies is gone without an error at the sender. The sequence number lets
+// the receiver count what never arrived.
 //
 // Frame 1 is the DELIVER's frame 1 exactly as the publishing broker would
 // send it to a local subscriber (sender, address, headers); the receiving
@@ -23,9 +29,14 @@ const maxFrames = 1 << 16
 
 var errBadMessage = errors.New("federation: malformed forwarded message")
 
+// headerSize is the fixed part before the frames.
+const headerSize = 1 + 8 + 8 + 4
+
 // appendMessage encodes deliver and content onto dst.
-func appendMessage(dst, deliver []byte, content [][]byte) []byte {
+func appendMessage(dst []byte, origin [8]byte, seq uint64, deliver []byte, content [][]byte) []byte {
 	dst = append(dst, wireVersion)
+	dst = append(dst, origin[:]...)
+	dst = binary.BigEndian.AppendUint64(dst, seq)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(1+len(content)))
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(deliver)))
 	dst = append(dst, deliver...)
@@ -38,37 +49,48 @@ func appendMessage(dst, deliver []byte, content [][]byte) []byte {
 
 // messageSize is the encoded size of deliver and content.
 func messageSize(deliver []byte, content [][]byte) int {
-	n := 5 + 4 + len(deliver)
+	n := headerSize + 4 + len(deliver)
 	for _, f := range content {
 		n += 4 + len(f)
 	}
 	return n
 }
 
-// parseMessage decodes a forwarded message. The frames alias data.
-func parseMessage(data []byte) (deliver []byte, content [][]byte, err error) {
-	if len(data) < 5 || data[0] != wireVersion {
-		return nil, nil, fmt.Errorf("%w: bad header", errBadMessage)
+// wireMessage is a decoded forwarded message; its frames alias the input.
+type wireMessage struct {
+	origin  [8]byte
+	seq     uint64
+	deliver []byte
+	content [][]byte
+}
+
+// parseMessage decodes a forwarded message.
+func parseMessage(data []byte) (m wireMessage, err error) {
+	if len(data) < headerSize || data[0] != wireVersion {
+		return m, fmt.Errorf("%w: bad header", errBadMessage)
 	}
-	count := binary.BigEndian.Uint32(data[1:5])
-	if count == 0 || count > maxFrames || uint64(count)*4 > uint64(len(data)-5) {
-		return nil, nil, fmt.Errorf("%w: frame count %d", errBadMessage, count)
+	copy(m.origin[:], data[1:9])
+	m.seq = binary.BigEndian.Uint64(data[9:17])
+	count := binary.BigEndian.Uint32(data[17:21])
+	if count == 0 || count > maxFrames || uint64(count)*4 > uint64(len(data)-headerSize) {
+		return m, fmt.Errorf("%w: frame count %d", errBadMessage, count)
 	}
 	frames := make([][]byte, 0, count)
-	p := data[5:]
+	p := data[headerSize:]
 	for range count {
 		if len(p) < 4 {
-			return nil, nil, fmt.Errorf("%w: truncated", errBadMessage)
+			return m, fmt.Errorf("%w: truncated", errBadMessage)
 		}
 		n := binary.BigEndian.Uint32(p)
 		if uint64(n) > uint64(len(p)-4) {
-			return nil, nil, fmt.Errorf("%w: frame of %d bytes past the end", errBadMessage, n)
+			return m, fmt.Errorf("%w: frame of %d bytes past the end", errBadMessage, n)
 		}
 		frames = append(frames, p[4:4+n:4+n])
 		p = p[4+n:]
 	}
 	if len(p) != 0 {
-		return nil, nil, fmt.Errorf("%w: %d trailing bytes", errBadMessage, len(p))
+		return m, fmt.Errorf("%w: %d trailing bytes", errBadMessage, len(p))
 	}
-	return frames[0], frames[1:], nil
+	m.deliver, m.content = frames[0], frames[1:]
+	return m, nil
 }

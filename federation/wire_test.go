@@ -12,13 +12,15 @@ import (
 func TestMessageRoundTrip(t *testing.T) {
 	deliver := []byte("frame one")
 	content := [][]byte{[]byte("a"), {}, bytes.Repeat([]byte("z"), 300)}
-	buf := appendMessage(nil, deliver, content)
+	origin := [8]byte{1, 2, 3, 4, 5, 6, 7, 8}
+	buf := appendMessage(nil, origin, 42, deliver, content)
 	if len(buf) != messageSize(deliver, content) {
 		t.Fatalf("size %d, messageSize %d", len(buf), messageSize(deliver, content))
 	}
-	d, c, err := parseMessage(buf)
-	if err != nil || !bytes.Equal(d, deliver) || len(c) != 3 || !bytes.Equal(c[2], content[2]) || len(c[1]) != 0 {
-		t.Fatalf("parse: %q %q %v", d, c, err)
+	m, err := parseMessage(buf)
+	d, c := m.deliver, m.content
+	if err != nil || m.origin != origin || m.seq != 42 || !bytes.Equal(d, deliver) || len(c) != 3 || !bytes.Equal(c[2], content[2]) || len(c[1]) != 0 {
+		t.Fatalf("parse: %+v %v", m, err)
 	}
 	for _, bad := range [][]byte{
 		nil, {1}, {2, 0, 0, 0, 1, 0, 0, 0, 0}, // short, short, wrong version
@@ -27,7 +29,7 @@ func TestMessageRoundTrip(t *testing.T) {
 		{1, 0, 0, 0, 1, 0, 0, 0, 9, 'x'},  // frame past the end
 		append(bytes.Clone(buf), 0),       // trailing byte
 	} {
-		if _, _, err := parseMessage(bad); !errors.Is(err, errBadMessage) {
+		if _, err := parseMessage(bad); !errors.Is(err, errBadMessage) {
 			t.Errorf("parseMessage(%x) = %v, want errBadMessage", bad, err)
 		}
 	}
@@ -37,17 +39,17 @@ func TestMessageRoundTrip(t *testing.T) {
 // re-encodes to exactly itself; nothing panics or allocates past the
 // input's size.
 func FuzzParseMessage(f *testing.F) {
-	f.Add(appendMessage(nil, []byte("d"), [][]byte{[]byte("c")}))
-	f.Add([]byte{1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0})
+	f.Add(appendMessage(nil, [8]byte{9}, 1, []byte("d"), [][]byte{[]byte("c")}))
+	f.Add(appendMessage(nil, [8]byte{}, 0, nil, [][]byte{nil}))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, c, err := parseMessage(data)
+		m, err := parseMessage(data)
 		if err != nil {
 			if !errors.Is(err, errBadMessage) {
 				t.Fatalf("error %v is not errBadMessage", err)
 			}
 			return
 		}
-		if again := appendMessage(nil, d, c); !bytes.Equal(again, data) {
+		if again := appendMessage(nil, m.origin, m.seq, m.deliver, m.content); !bytes.Equal(again, data) {
 			t.Fatalf("re-encoded %x, was %x", again, data)
 		}
 	})
