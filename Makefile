@@ -130,5 +130,12 @@ demo:
 # test process (cluster/, its own module, so nats-server stays out of the
 # product). About 10 s.
 test-cluster:
-	cd cluster && $(GO) vet ./... && $(GO) test -race -count=1 ./...
+	cd cluster && $(GO) vet ./... && GO=$(GO) $(GO) test -race -count=1 ./...
 .PHONY: test-cluster
+
+# A local federation to try: three NATS nodes (in one process) and three
+# zccpd, A, B and C, on tcp://127.0.0.1:7881-7883 and ipc://@/zccp-a, -b, -c
+# (Ctrl-C stops).
+run-cluster: build
+	cd cluster && $(GO) run ./cmd/zccp-cluster -zccpd $(CURDIR)/$(BIN)/zccpd $(ARGS)
+.PHONY: run-cluster

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -13,72 +12,24 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/cluster/natscluster"
 	"github.com/zccp-go/zccp/federation"
 	"github.com/zccp-go/zccp/internal/rawpeer"
 	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // natsCluster starts three nats-server nodes in this process, routed to
-// each other on 127.0.0.1 (ports chosen by the system), and waits until
-// a message published on any node reaches a subscriber on every other.
+// each other on 127.0.0.1 (natscluster.Start).
 func natsCluster(t *testing.T) []*server.Server {
 	t.Helper()
-	var nodes []*server.Server
-	for i := range 3 {
-		o := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "zccp-test", Host: "127.0.0.1", Port: -1},
-		}
-		if i > 0 {
-			o.Routes = server.RoutesFromStr(fmt.Sprintf("nats://%s", nodes[0].ClusterAddr()))
-		}
-		s, err := server.NewServer(o)
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		if !s.ReadyForConnections(10 * time.Second) {
-			t.Fatalf("nats node %d not ready", i)
-		}
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		nodes = append(nodes, s)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nodes, err := natscluster.Start(ctx, 3)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, from := range nodes {
-		for _, to := range nodes {
-			if from != to {
-				waitRoute(t, from, to)
-			}
-		}
-	}
+	t.Cleanup(func() { natscluster.Stop(nodes) })
 	return nodes
-}
-
-// waitRoute publishes on from until a subscriber on to receives.
-func waitRoute(t *testing.T, from, to *server.Server) {
-	t.Helper()
-	pub, err := nats.Connect(from.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	sub, err := nats.Connect(to.ClientURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
-	s, err := sub.SubscribeSync("probe")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub.Flush()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		pub.Publish("probe", nil)
-		if _, err := s.NextMsg(50 * time.Millisecond); err == nil {
-			return
-		}
-	}
-	t.Fatalf("no route from %s to %s", from.Name(), to.Name())
 }
 
 // member is one broker of the federation under test.
