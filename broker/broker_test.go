@@ -141,46 +141,6 @@ func TestIdentifierTakeover(t *testing.T) {
 	}
 }
 
-func TestCancelSubscription(t *testing.T) {
-	_, eps := startBroker(t, Config{})
-	sub := dialRaw(t, eps[0])
-	sub.hello("sub")
-	sub.subscribe("temp")
-	sub.subscribe("power")
-	pub := dialRaw(t, eps[0])
-	pub.hello("pub")
-	pub.publish("temp.1", "a")
-	sub.expect(codec.Deliver)
-	sub.send(codec.Message{ID: codec.Subscribe, Expression: "temp", Headers: codec.Headers{codec.HdrCancel: "1"}})
-	sub.expect(codec.SubscribeOK)
-	pub.publish("temp.1", "b")
-	pub.publish("power.1", "c")
-	if m := sub.expect(codec.Deliver); contentString(m) != "c" {
-		t.Fatalf("got %q after cancel", contentString(m))
-	}
-	// Cancelling something never subscribed is harmless.
-	sub.send(codec.Message{ID: codec.Subscribe, Expression: "nothing", Headers: codec.Headers{codec.HdrCancel: "1"}})
-	sub.expect(codec.SubscribeOK)
-}
-
-func TestBadExpressionKeepsSession(t *testing.T) {
-	_, eps := startBroker(t, Config{})
-	c := dialRaw(t, eps[0])
-	c.hello("c")
-	c.send(codec.Message{ID: codec.Subscribe, Expression: "rack[12"})
-	n := c.expectNotice(codec.ErrCodeBadExpression)
-	if n.Headers[codec.HdrAddress] != "rack[12" || n.Headers[codec.HdrCommand] != "SUBSCRIBE" {
-		t.Fatalf("notice %v", n.Headers)
-	}
-	c.expect(codec.SubscribeOK)
-	// Still in session.
-	c.subscribe("rack1")
-	p := dialRaw(t, eps[0])
-	p.hello("p")
-	p.publish("rack1.pdu", "ok")
-	c.expect(codec.Deliver)
-}
-
 // TestManySubscribersInOrder: 20 subscribers each receive 50 messages
 // exactly once and in order.
 func TestManySubscribersInOrder(t *testing.T) {

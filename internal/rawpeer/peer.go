@@ -26,6 +26,12 @@ type Peer struct {
 	// NoAutoPong, when set before reading, leaves ZCCP PINGs unanswered
 	// (they are returned by Next like any other command).
 	NoAutoPong bool
+
+	// OnCommand, when set before reading, is called by the reading
+	// goroutine with every ZMTP command frame other than PING (e.g. a
+	// PONG, whose context makes a per-connection barrier). The body is
+	// valid only during the call.
+	OnCommand func(body []byte)
 }
 
 // Dial connects to endpoint ("tcp://host:port", "ipc://@name" or a bare
@@ -230,8 +236,18 @@ func (p *Peer) ReadMessage() ([][]byte, error) {
 			if err := p.Write(appendFrame(nil, body, flagCommand)); err != nil {
 				return nil, err
 			}
+		} else if p.OnCommand != nil {
+			p.OnCommand(f)
 		}
 	}
+}
+
+// Ping sends a ZMTP 3.1 PING with a zero TTL and the given context (at
+// most 16 bytes); the broker answers PONG with the same context, in order
+// behind everything it queued to this connection before it read the PING.
+func (p *Peer) Ping(context []byte) error {
+	body := append([]byte("\x04PING\x00\x00"), context...)
+	return p.Write(appendFrame(nil, body, flagCommand))
 }
 
 // Next returns the next ZCCP command from the broker. Unless NoAutoPong

@@ -1,0 +1,179 @@
+package broker_test
+
+import (
+	"context"
+	"flag"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/internal/brokertest"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of broker/testdata/transcripts/*.txt with what the broker sends")
+
+// TestTranscripts runs every transcript in testdata/transcripts against a
+// real broker, once with every connection on tcp 127.0.0.1 and once on
+// abstract ipc (a connect line ending in "other" takes the other one). The
+// peers are hand-framed ZMTP/ZCCP connections (internal/rawpeer), not our
+// client library. See transcript_file_test.go for the format.
+func TestTranscripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/transcripts/*.txt")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no transcripts: %v", err)
+	}
+	for _, path := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(path), ".txt"), func(t *testing.T) {
+			tr, err := readTranscript(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, transport := range []string{"tcp", "ipc"} {
+				t.Run(transport, func(t *testing.T) {
+					runTranscript(t, tr, i, *rewrite && i == 0)
+				})
+			}
+		})
+	}
+}
+
+// transcriptConfig keeps the broker's own PINGs out of the transcripts
+// (none within a minute) and otherwise uses the defaults.
+var transcriptConfig = broker.Config{PingInterval: time.Minute, Timeout: 2 * time.Minute}
+
+// runTranscript runs tr against a fresh broker, with connections on
+// transport 0 (tcp) or 1 (ipc); with update it stores what the broker
+// sent as the expected output.
+func runTranscript(t *testing.T, tr *transcript, transport int, update bool) {
+	b := brokertest.Start(t, transcriptConfig)
+	eps := b.Endpoints()
+	r := &runner{t: t, eps: [2]string{eps[transport], eps[1-transport]}, byName: map[string]*tpeer{}}
+	defer r.closeAll()
+	for _, bl := range tr.blocks {
+		got := r.run(bl)
+		if update {
+			bl.want = got
+			continue
+		}
+		if w, g := strings.Join(bl.want, "\n"), strings.Join(got, "\n"); w != g {
+			t.Errorf("%s:%d:\n%s\nwant:\n%s\ngot:\n%s", tr.path, bl.line, strings.Join(bl.cmds, "\n"), w, g)
+		}
+	}
+	if update {
+		if err := tr.write(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// runner holds a transcript's named peers.
+type runner struct {
+	t      *testing.T
+	eps    [2]string // this run's transport, then the other
+	peers  []*tpeer  // in the order they connected
+	byName map[string]*tpeer
+}
+
+func (r *runner) closeAll() {
+	for _, tp := range r.peers {
+		if !tp.closed {
+			tp.closed = true
+			tp.p.Close()
+			<-tp.done
+		}
+	}
+}
+
+// run executes one block's inputs, then makes sure every message they
+// caused has arrived: one barrier round so that the broker has handled
+// every peer's inputs (and routed their messages), a second to collect
+// what each peer was sent. It returns the output lines.
+func (r *runner) run(bl *block) []string {
+	t := r.t
+	t.Helper()
+	for i, l := range bl.cmds {
+		if err := r.input(l); err != nil {
+			t.Fatalf("line %d: %s: %v", bl.line+i, l, err)
+		}
+	}
+	for range 2 {
+		for _, tp := range r.peers {
+			tp.barrier(t)
+		}
+	}
+	var out []string
+	for _, tp := range r.peers {
+		for _, l := range tp.got {
+			out = append(out, tp.name+": "+l)
+		}
+		tp.got = nil
+	}
+	return out
+}
+
+// input runs one input line: connect NAME [other], close NAME, await NAME,
+// or NAME: COMMAND key=value...
+func (r *runner) input(l string) error {
+	if name, cmd, ok := strings.Cut(l, ": "); ok && !strings.Contains(name, " ") {
+		tp := r.byName[name]
+		if tp == nil || tp.closed {
+			return errNoPeer(name)
+		}
+		words, err := splitWords(cmd)
+		if err != nil {
+			return err
+		}
+		frames, err := encodeCommand(words)
+		if err != nil {
+			return err
+		}
+		return tp.p.Send(frames...)
+	}
+	words := strings.Fields(l)
+	if len(words) < 2 {
+		return errBadLine
+	}
+	tp := r.byName[words[1]]
+	switch {
+	case words[0] == "connect" && tp == nil:
+		ep := r.eps[0]
+		if len(words) == 3 && words[2] == "other" {
+			ep = r.eps[1]
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		tp, err := dialPeer(ctx, words[1], ep)
+		if err != nil {
+			return err
+		}
+		r.peers = append(r.peers, tp)
+		r.byName[tp.name] = tp
+	case tp == nil || tp.closed:
+		return errNoPeer(words[1])
+	case words[0] == "close":
+		tp.close(r.t)
+	case words[0] == "await":
+		// A message the broker sends on its own (after a disconnection):
+		// wait for the first one, the barriers collect the rest.
+		for {
+			l := tp.take(r.t, "a message")
+			if !strings.HasPrefix(l, pongMark) {
+				tp.got = append(tp.got, l)
+				return nil
+			}
+		}
+	default:
+		return errBadLine
+	}
+	return nil
+}
+
+type inputError string
+
+func (e inputError) Error() string { return string(e) }
+
+const errBadLine = inputError("not an input: connect NAME [other], close NAME, await NAME or NAME: COMMAND ...")
+
+func errNoPeer(name string) error { return inputError("no open connection named " + name) }
