@@ -20,7 +20,7 @@ import (
 
 // natsCluster starts three nats-server nodes in this process, routed to
 // each other on 127.0.0.1 (natscluster.Start).
-func natsCluster(t *testing.T) []*server.Server {
+func natsCluster(t testing.TB) []*server.Server {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -49,14 +49,14 @@ func quietLog() *slog.Logger {
 // startMember runs a broker on tcp 127.0.0.1 (port 0) joined to the
 // federation through the NATS node at url. Heartbeats are fast so that
 // the test of a dead broker is short.
-func startMember(t *testing.T, url, name string) *member {
+func startMember(t testing.TB, url, name string) *member {
 	t.Helper()
 	return startMemberURLs(t, []string{url}, name)
 }
 
 // startMemberURLs is startMember with a list of NATS servers, tried in
 // order (the first one first: not shuffled).
-func startMemberURLs(t *testing.T, urls []string, name string) *member {
+func startMemberURLs(t testing.TB, urls []string, name string) *member {
 	t.Helper()
 	b, err := broker.New(broker.Config{Name: name, Logger: quietLog()})
 	if err != nil {
@@ -81,7 +81,7 @@ func startMemberURLs(t *testing.T, urls []string, name string) *member {
 }
 
 // peer dials a hand-framed ZMTP peer (not our client library), HELLO.
-func peer(t *testing.T, ctx context.Context, ep, id string) *rawpeer.Peer {
+func peer(t testing.TB, ctx context.Context, ep, id string) *rawpeer.Peer {
 	t.Helper()
 	p, err := rawpeer.Dial(ctx, ep)
 	if err != nil {
@@ -96,7 +96,7 @@ func peer(t *testing.T, ctx context.Context, ep, id string) *rawpeer.Peer {
 
 // countSubject counts the NATS messages on subject, seen by a plain NATS
 // subscriber on the node at url.
-func countSubject(t *testing.T, url, subject string) *atomic.Int64 {
+func countSubject(t testing.TB, url, subject string) *atomic.Int64 {
 	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
@@ -113,7 +113,7 @@ func countSubject(t *testing.T, url, subject string) *atomic.Int64 {
 	return &n
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
+func eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	testutil.Eventually(t, what, cond)
 }
