@@ -63,11 +63,7 @@ test-c:
 # Each fuzz target for a short bounded time; the corpus in testdata/fuzz
 # is replayed by the ordinary tests too.
 fuzz-short:
-	@set -e; for t in $$(./scripts/fuzz-targets.sh); do \
-	  pkg=$${t%%:*}; name=$${t##*:}; \
-	  echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
-	done
+	@./scripts/fuzz-short.sh $(GO) $(FUZZTIME)
 
 fuzz:
 	$(MAKE) fuzz-short FUZZTIME=5m
