@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"io"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -32,5 +35,21 @@ func TestClusterFlags(t *testing.T) {
 		if _, err := s.cluster.options("b1", nil); err == nil || !strings.Contains(err.Error(), "--cluster") {
 			t.Errorf("%q accepted (%v)", args, err)
 		}
+	}
+}
+
+// With --cluster naming a NATS server that is not there, zccpd says why
+// and exits 1 instead of serving standalone.
+func TestClusterUnreachableExits(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	var out bytes.Buffer
+	args := []string{"--bind", fmt.Sprintf("ipc://@/zccpd-cluster-test-%d", time.Now().UnixNano()), "--cluster", "nats://" + addr}
+	if code := run(t.Context(), args, &out); code != 1 || !strings.Contains(out.String(), "cannot join the federation") {
+		t.Fatalf("exit %d, log:\n%s", code, out.String())
 	}
 }
