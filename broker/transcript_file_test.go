@@ -3,9 +3,11 @@ package broker_test
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // A transcript file (broker/testdata/transcripts/*.txt) is a sequence of
@@ -70,6 +72,8 @@ func readTranscript(path string) (*transcript, error) {
 			}
 			tr.blocks = append(tr.blocks, cur)
 			cur = nil
+		case cur != nil && strings.TrimSpace(l) == "":
+			return nil, fmt.Errorf("%s:%d: blank line among inputs (a block is inputs, %s, outputs)", path, i+1, separator)
 		default:
 			if cur == nil {
 				cur = &block{pre: pre, line: i + 1}
@@ -85,8 +89,9 @@ func readTranscript(path string) (*transcript, error) {
 	return tr, nil
 }
 
-// write stores the transcript, with each block's want as its output.
-func (tr *transcript) write() error {
+// write stores the transcript at path, with each block's want as its
+// output.
+func (tr *transcript) write(path string) error {
 	var b strings.Builder
 	for _, bl := range tr.blocks {
 		for _, l := range bl.pre {
@@ -104,7 +109,7 @@ func (tr *transcript) write() error {
 		b.WriteString(l + "\n")
 	}
 	out := strings.TrimRight(b.String(), "\n") + "\n"
-	return os.WriteFile(tr.path, []byte(out), 0o644)
+	return os.WriteFile(path, []byte(out), 0o644)
 }
 
 // token is one key=value word of an input or output line.
@@ -209,4 +214,41 @@ func formatHeaders(h map[string]string, skip, masked map[string]bool) []string {
 		out = append(out, "header="+quote(n)+":"+v)
 	}
 	return out
+}
+
+// TestTranscriptFormat: every transcript reads and writes back byte for
+// byte (so -rewrite changes only outputs), and the word syntax round-trips
+// through quote.
+func TestTranscriptFormat(t *testing.T) {
+	files, _ := filepath.Glob("testdata/transcripts/*.txt")
+	for _, path := range files {
+		tr, err := readTranscript(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), "out.txt")
+		if err := tr.write(out); err != nil {
+			t.Fatal(err)
+		}
+		a, _ := os.ReadFile(path)
+		b, _ := os.ReadFile(out)
+		if string(a) != string(b) {
+			t.Errorf("%s does not write back unchanged", path)
+		}
+	}
+	for _, v := range []string{"", "plain", "two words", "a\x00b", `q"uote`, "back\\slash", "é", "k:v=w"} {
+		words, err := splitWords("x=" + quote(v) + " y=1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks, err := parseTokens(words)
+		if err != nil || len(toks) != 2 || toks[0].value != v || toks[1].value != "1" {
+			t.Errorf("%q: got %+v, %v", v, toks, err)
+		}
+	}
+	bad := filepath.Join(t.TempDir(), "bad.txt")
+	os.WriteFile(bad, []byte("connect a\n\na: GOODBYE\n----\n"), 0o644)
+	if _, err := readTranscript(bad); err == nil {
+		t.Error("a blank line among inputs was accepted")
+	}
 }

@@ -62,7 +62,7 @@ func runTranscript(t *testing.T, tr *transcript, transport int, update bool) {
 		}
 	}
 	if update {
-		if err := tr.write(); err != nil {
+		if err := tr.write(tr.path); err != nil {
 			t.Fatal(err)
 		}
 	}
