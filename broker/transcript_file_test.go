@@ -19,6 +19,15 @@ import (
 //	----
 //	a: HELLO-OK
 //
+// Inputs: "connect NAME" (a new connection; "connect NAME other" takes
+// the other transport), "NAME: COMMAND key=value..." (id=, expr=, addr=,
+// sender=, header=name:value, content=, filler=N, repeatable where the
+// command has them; "raw frame=..." sends frames as they are), "close
+// NAME", "await NAME" (for what the broker sends on its own, such as
+// after a disconnection) and, before the first connect, "broker
+// max-headers=N ..." to set limits. Values with spaces, quotes or
+// unprintable bytes are Go-quoted.
+//
 // The lines before "----" are inputs, run in order; the lines after it, up
 // to a blank line, are everything the broker sent each peer because of
 // them (grouped by peer, peers in the order they connected, each peer's

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -173,7 +174,8 @@ var frameFields = map[string]struct {
 }
 
 // encodeCommand builds the frames of "VERB key=value ..." (a client may
-// send any command, broker commands too, to test the grammar). "raw
+// send any command, broker commands too, to test the grammar; filler=N
+// adds a content frame of N bytes). "raw
 // frame=TEXT" sends TEXT (Go-quoted for bytes) as frame 1 unchanged.
 func encodeCommand(words []string) ([][]byte, error) {
 	toks, err := parseTokens(words[1:])
@@ -209,6 +211,12 @@ func encodeCommand(words []string) ([][]byte, error) {
 			hs = append(hs, rawpeer.Header{Name: n, Value: v})
 		case tk.key == "content" && f.content:
 			frames = append(frames, []byte(tk.value))
+		case tk.key == "filler" && f.content: // a content frame of N bytes
+			n, err := strconv.Atoi(tk.value)
+			if err != nil || n < 0 || n > 64<<20 {
+				return nil, fmt.Errorf("filler=%q is not a size", tk.value)
+			}
+			frames = append(frames, bytes.Repeat([]byte{'x'}, n))
 		case slices.Contains(f.strs, tk.key):
 			vals[tk.key] = tk.value
 		default:

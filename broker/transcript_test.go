@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -47,9 +48,7 @@ var transcriptConfig = broker.Config{PingInterval: time.Minute, Timeout: 2 * tim
 // transport 0 (tcp) or 1 (ipc); with update it stores what the broker
 // sent as the expected output.
 func runTranscript(t *testing.T, tr *transcript, transport int, update bool) {
-	b := brokertest.Start(t, transcriptConfig)
-	eps := b.Endpoints()
-	r := &runner{t: t, eps: [2]string{eps[transport], eps[1-transport]}, byName: map[string]*tpeer{}}
+	r := &runner{t: t, transport: transport, cfg: transcriptConfig, byName: map[string]*tpeer{}}
 	defer r.closeAll()
 	for _, bl := range tr.blocks {
 		got := r.run(bl)
@@ -70,10 +69,52 @@ func runTranscript(t *testing.T, tr *transcript, transport int, update bool) {
 
 // runner holds a transcript's named peers.
 type runner struct {
-	t      *testing.T
-	eps    [2]string // this run's transport, then the other
-	peers  []*tpeer  // in the order they connected
-	byName map[string]*tpeer
+	t         *testing.T
+	transport int           // 0: tcp, 1: ipc
+	cfg       broker.Config // until the broker starts (at the first connect)
+	eps       [2]string     // this run's transport, then the other
+	started   bool
+	peers     []*tpeer // in the order they connected
+	byName    map[string]*tpeer
+}
+
+// start runs the broker with the configuration the transcript set.
+func (r *runner) start() {
+	b := brokertest.Start(r.t, r.cfg)
+	eps := b.Endpoints()
+	r.eps = [2]string{eps[r.transport], eps[1-r.transport]}
+	r.started = true
+}
+
+// limits are the Config fields a transcript may set with "broker
+// key=value ..." before its first connect.
+var limits = map[string]func(c *broker.Config, n int){
+	"max-message":       func(c *broker.Config, n int) { c.MaxMessageSize = int64(n) },
+	"max-frames":        func(c *broker.Config, n int) { c.MaxFrames = n },
+	"max-headers":       func(c *broker.Config, n int) { c.MaxHeaders = n },
+	"max-subscriptions": func(c *broker.Config, n int) { c.MaxSubscriptions = n },
+	"max-clients":       func(c *broker.Config, n int) { c.MaxClients = n },
+	"max-label-bytes":   func(c *broker.Config, n int) { c.MaxLabelBytes = n },
+}
+
+// configure applies "broker key=value ...".
+func (r *runner) configure(words []string) error {
+	if r.started {
+		return inputError("broker settings must come before the first connect")
+	}
+	toks, err := parseTokens(words)
+	if err != nil {
+		return err
+	}
+	for _, tk := range toks {
+		set, ok := limits[tk.key]
+		n, err := strconv.Atoi(tk.value)
+		if !ok || err != nil {
+			return inputError("unknown broker setting " + tk.key + "=" + tk.value)
+		}
+		set(&r.cfg, n)
+	}
+	return nil
 }
 
 func (r *runner) closeAll() {
@@ -113,8 +154,9 @@ func (r *runner) run(bl *block) []string {
 	return out
 }
 
-// input runs one input line: connect NAME [other], close NAME, await NAME,
-// or NAME: COMMAND key=value...
+// input runs one input line: broker key=value... (limits, before the
+// first connect), connect NAME [other], close NAME, await NAME, or NAME:
+// COMMAND key=value...
 func (r *runner) input(l string) error {
 	if name, cmd, ok := strings.Cut(l, ": "); ok && !strings.Contains(name, " ") {
 		tp := r.byName[name]
@@ -135,9 +177,15 @@ func (r *runner) input(l string) error {
 	if len(words) < 2 {
 		return errBadLine
 	}
+	if words[0] == "broker" {
+		return r.configure(words[1:])
+	}
 	tp := r.byName[words[1]]
 	switch {
 	case words[0] == "connect" && tp == nil:
+		if !r.started {
+			r.start()
+		}
 		ep := r.eps[0]
 		if len(words) == 3 && words[2] == "other" {
 			ep = r.eps[1]
@@ -174,6 +222,6 @@ type inputError string
 
 func (e inputError) Error() string { return string(e) }
 
-const errBadLine = inputError("not an input: connect NAME [other], close NAME, await NAME or NAME: COMMAND ...")
+const errBadLine = inputError("not an input: broker key=value..., connect NAME [other], close NAME, await NAME or NAME: COMMAND ...")
 
 func errNoPeer(name string) error { return inputError("no open connection named " + name) }
