@@ -1,6 +1,7 @@
 package zmtp
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -163,4 +164,42 @@ func waitLong(t *testing.T, cond func() bool) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// TestLargeMessagesThenIdleHoldLittle: peers (hand-framed, over TCP) that
+// send bursts of 64 KiB messages and then go quiet leave their server
+// connections holding at most maxAutoBuffer each, not the buffer the
+// burst grew.
+func TestLargeMessagesThenIdleHoldLittle(t *testing.T) {
+	const n, burst = 32, 20
+	ln, addr := sinkServer(t)
+	var sent int64
+	conns := make([]net.Conn, n)
+	for i := range conns {
+		conns[i] = rawDial(t, addr, rawGreeting, rawReady)
+		sent += int64(len(rawGreeting) + len(rawReady))
+	}
+	waitLong(t, func() bool { return ln.n.Load() == sent })
+	base := heapInUse()
+
+	sent += sendBurst(t, conns, AppendMessage(nil, [][]byte{make([]byte, 64<<10)}), burst)
+	waitLong(t, func() bool { return ln.n.Load() == sent })
+	limit := int64(n * (maxAutoBuffer + 32<<10))
+	var grown int64
+	waitLong(t, func() bool { grown = heapInUse() - base; return grown <= limit })
+	t.Logf("heap: baseline %d KiB, +%d KiB after %d connections each received %d × 64 KiB and went quiet", base>>10, grown>>10, n, burst)
+}
+
+// sendBurst writes msg burst times, back to back, on every connection and
+// returns the bytes written (the burst is garbage when it returns).
+func sendBurst(t *testing.T, conns []net.Conn, msg []byte, burst int) (sent int64) {
+	t.Helper()
+	wire := bytes.Repeat(msg, burst)
+	for _, c := range conns {
+		if _, err := c.Write(wire); err != nil {
+			t.Fatal(err)
+		}
+		sent += int64(len(wire))
+	}
+	return sent
 }

@@ -49,7 +49,7 @@ const maxHeldCommands = 64
 const maxHandshakeFrame = 8 << 10
 
 func newReader(rd io.Reader, maxSize int64, maxFrames int) *reader {
-	return &reader{rd: rd, buf: make([]byte, minReadBuffer), maxSize: maxSize, maxFrames: maxFrames}
+	return &reader{rd: rd, buf: getReadBuffer(minReadBuffer), maxSize: maxSize, maxFrames: maxFrames}
 }
 
 // buffered returns the number of bytes read from the socket but not yet
@@ -93,7 +93,7 @@ func (rd *reader) makeRoom(n int) {
 		return
 	}
 	if held := rd.w - rd.msgStart; need > size && held >= size/2 {
-		rd.shift(make([]byte, min(2*size, need)))
+		rd.resize(grownSize(size, need))
 		return
 	}
 	if rd.msgStart > 0 {
@@ -113,6 +113,17 @@ func (rd *reader) shift(dst []byte) {
 	for i := range rd.spans {
 		rd.spans[i].off -= d
 	}
+}
+
+// resize moves buf[msgStart:w] into a buffer of size bytes and gives the
+// old one back to the pool: the frames a previous readMessage returned
+// are no longer valid (and are cleared, so that a waiting reader does not
+// keep the old buffer alive), and the current message's spans are rebased.
+func (rd *reader) resize(size int) {
+	old := rd.buf
+	clear(rd.frames) // the last message's frames would keep old alive
+	rd.shift(getReadBuffer(size))
+	putReadBuffer(old)
 }
 
 // readRaw returns the next n bytes (used for the greeting).
@@ -248,16 +259,25 @@ func (rd *reader) adapt(m, room int) {
 	}
 }
 
+// caughtUp is how few unread bytes at a message boundary mean the reader
+// has caught up with its peer (what is left is at most the start of the
+// next message): a buffer grown past maxAutoBuffer for large messages
+// goes back to the pool then, so a connection that waits for its peer
+// holds at most maxAutoBuffer. While the peer keeps the reader busy the
+// grown buffer is kept, however many large messages follow.
+const caughtUp = minReadBuffer / 2
+
 // maybeShrink resizes the buffer at a message boundary: up when reads
-// fill it, back down after a large message or a run of small reads.
+// fill it, back down to maxAutoBuffer when the reader has caught up after
+// large messages, and by halves after a run of small reads.
 func (rd *reader) maybeShrink() {
 	unread := rd.w - rd.r
 	size := len(rd.buf)
 	switch {
 	case rd.small < 0:
 		size = min(2*size, maxAutoBuffer)
-	case size > maxAutoBuffer && unread <= maxAutoBuffer/2:
-		size = maxAutoBuffer // after a large message
+	case size > maxAutoBuffer && unread <= caughtUp:
+		size = maxAutoBuffer
 	case rd.small >= 16 && size > minReadBuffer && unread <= size/4:
 		size /= 2
 	default:
@@ -267,10 +287,9 @@ func (rd *reader) maybeShrink() {
 	if size == len(rd.buf) || unread > size {
 		return
 	}
-	nb := make([]byte, size)
 	rd.msgStart = rd.r
 	rd.spans = rd.spans[:0]
-	rd.shift(nb)
+	rd.resize(size)
 }
 
 // maxDiscard is the largest frame size announced that is skipped rather
