@@ -38,6 +38,7 @@ type fedState struct {
 	remote *match.Index[*remoteBroker] // built on first use; guarded by mu until then
 	mu     sync.Mutex
 	byID   map[string]*remoteBroker // guarded by mu
+	idents map[string]*remoteBroker // identifiers held by remote brokers (federation_direct.go); guarded by mu
 	once   sync.Once
 }
 
@@ -47,9 +48,10 @@ type fedLink struct{ f Federation }
 // gone is set when it is dropped, since cached match results may still
 // hold it.
 type remoteBroker struct {
-	id   string
-	n    int // expressions held; guarded by fedState.mu
-	gone atomic.Bool
+	id     string
+	n      int                 // expressions held; guarded by fedState.mu
+	idents map[string]struct{} // identifiers held; guarded by fedState.mu
+	gone   atomic.Bool
 }
 
 // MaxRemoteExpressions bounds the expressions held for one remote broker.
@@ -59,6 +61,7 @@ func (f *fedState) index() *match.Index[*remoteBroker] {
 	f.once.Do(func() {
 		f.remote = match.NewIndex[*remoteBroker](match.WithCacheSize(DefaultCacheSize), match.WithRegexpCacheSize(-1))
 		f.byID = map[string]*remoteBroker{}
+		f.idents = map[string]*remoteBroker{}
 	})
 	return f.remote
 }
@@ -129,6 +132,7 @@ func (b *Broker) DropRemote(id string) {
 	defer b.fed.mu.Unlock()
 	if rb := b.fed.byID[id]; rb != nil {
 		delete(b.fed.byID, id)
+		b.fed.dropIdentsLocked(rb)
 		rb.gone.Store(true)
 		ix.RemoveAll(rb)
 	}

@@ -171,3 +171,30 @@ func fedPeer(t *testing.T, ctx context.Context, endpoint, id string) *rawpeer.Pe
 	}
 	return p
 }
+
+// InjectDirect queues a forwarded DIRECT to the session with that
+// identifier and reports a missing one, so the sender's broker can say so.
+func TestFederationInjectDirect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	b, eps := startBroker(t, Config{})
+	dev := fedPeer(t, ctx, eps[0], "dev-1")
+	frame := codec.AppendDeliver(nil, []byte("ops"), []byte("dev-1"), nil, nil)
+	if sender, err := b.InjectDirect(frame, [][]byte{[]byte("go")}); err != nil || sender != "ops" {
+		t.Fatalf("InjectDirect = %q, %v", sender, err)
+	}
+	m, err := dev.NextContext(ctx)
+	if err != nil || string(m.Sender) != "ops" || string(m.Content[0]) != "go" {
+		t.Fatalf("device read %+v, %v", m, err)
+	}
+	frame = codec.AppendDeliver(nil, []byte("ops"), []byte("dev-2"), nil, nil)
+	if sender, err := b.InjectDirect(frame, nil); err != ErrNoSuchClient || sender != "ops" {
+		t.Fatalf("to a missing identifier: %q, %v", sender, err)
+	}
+	if _, err := b.InjectDirect([]byte{1, 2, 3}, nil); err == nil {
+		t.Fatal("garbage accepted")
+	}
+	if b.RemoteHolder("dev-9") != "" {
+		t.Fatal("a remote holder without a federation")
+	}
+}

@@ -187,6 +187,9 @@ func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 		return
 	}
 	t := b.lookup(v.Address)
+	if t == nil && p.forwardDirect(s, v, content, &e) { // federation_direct.go: held by another broker
+		return
+	}
 	if t == nil {
 		b.stats.noRecipient.Add(1)
 		reason := "no client with identifier " + strconv.Quote(string(v.Address)) + " is connected"

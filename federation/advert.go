@@ -15,6 +15,9 @@ import "encoding/json"
 //	       advert
 //	bye    the sender leaves: withdraw all of its interest
 //
+// Set says which set a full or delta is about: expressions (empty) or
+// identifiers ("id", the registry of who is connected where).
+//
 // Seq increases by one per advert (a full's parts share one); a receiver
 // that sees a gap applies what it got and is made whole by the next full.
 type advert struct {
@@ -22,6 +25,7 @@ type advert struct {
 	ID    string   `json:"id"`
 	Name  string   `json:"name,omitempty"`
 	Kind  string   `json:"kind"`
+	Set   string   `json:"set,omitempty"` // "": expressions; "id": identifiers
 	Seq   uint64   `json:"seq"`
 	Part  int      `json:"part,omitempty"`
 	Parts int      `json:"parts,omitempty"`
@@ -34,6 +38,9 @@ const (
 	kindFull  = "full"
 	kindDelta = "delta"
 	kindBye   = "bye"
+
+	setExprs  = ""
+	setIdents = "id"
 )
 
 // splitParts cuts exprs into runs whose JSON encoding stays under limit

@@ -2,10 +2,14 @@ package federation
 
 import (
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/codec"
 )
 
 // Forward implements broker.Federation: one NATS message to the remote
@@ -16,39 +20,55 @@ import (
 // buffer, 8 MiB by default); past that, or for a message over the NATS
 // payload limit, the notification is lost and counted.
 func (n *Node) Forward(remote string, deliver []byte, content [][]byte) {
-	o := n.outTo(remote)
-	buf := make([]byte, 0, messageSize(deliver, content))
-	// Numbering and publishing under one lock: the numbers reach NATS in
-	// order even when several publishers' readers forward at once.
-	o.mu.Lock()
-	o.seq++
-	buf = appendMessage(buf, n.idRaw, o.seq, deliver, content)
-	err := n.nc.Publish(o.subject, buf)
-	o.mu.Unlock()
-	if err != nil {
+	if err := n.send(n.deliverSubject(remote), deliver, content); err != nil {
 		n.lost(remote, err)
 		return
 	}
 	n.stats.forwarded.Add(1)
 }
 
-// outSeq numbers the messages forwarded to one destination.
-type outSeq struct {
-	subject string
-	mu      sync.Mutex
-	seq     uint64 // guarded by mu
+// ForwardDirect implements broker.DirectFederation: a DIRECT to an
+// identifier remote holds, on its direct subject, numbered like
+// notifications. An error (NATS refused it) goes back to the sender.
+func (n *Node) ForwardDirect(remote string, deliver []byte, content [][]byte) error {
+	if err := n.send(n.directSubject(remote), deliver, content); err != nil {
+		n.stats.lost.Add(1)
+		return err
+	}
+	n.stats.directs.Add(1)
+	return nil
 }
 
-// outTo returns the numbering of destination remote. An entry is kept
-// until that broker says bye (a broker presumed dead may come back and
-// must see its numbers continue); one per remote broker id.
-func (n *Node) outTo(remote string) *outSeq {
+// send numbers and publishes one message to subject.
+func (n *Node) send(subject string, deliver []byte, content [][]byte) error {
+	o := n.outTo(subject)
+	buf := make([]byte, 0, messageSize(deliver, content))
+	// Numbering and publishing under one lock: the numbers reach NATS in
+	// order even when several publishers' readers forward at once.
+	o.mu.Lock()
+	o.seq++
+	buf = appendMessage(buf, n.idRaw, o.seq, deliver, content)
+	err := n.nc.Publish(subject, buf)
+	o.mu.Unlock()
+	return err
+}
+
+// outSeq numbers the messages sent on one subject.
+type outSeq struct {
+	mu  sync.Mutex
+	seq uint64 // guarded by mu
+}
+
+// outTo returns the numbering of subject. An entry is kept until that
+// broker says bye (a broker presumed dead may come back and must see its
+// numbers continue): two per remote broker id.
+func (n *Node) outTo(subject string) *outSeq {
 	n.outMu.Lock()
 	defer n.outMu.Unlock()
-	o := n.out[remote]
+	o := n.out[subject]
 	if o == nil {
-		o = &outSeq{subject: n.deliverSubject(remote)}
-		n.out[remote] = o
+		o = &outSeq{}
+		n.out[subject] = o
 	}
 	return o
 }
@@ -72,7 +92,7 @@ func (n *Node) lost(remote string, err error) {
 func (n *Node) onDeliver(m *nats.Msg) {
 	n.stats.received.Add(1)
 	w, err := parseMessage(m.Data)
-	if err == nil && !n.inOrder(w.origin, w.seq) {
+	if err == nil && !n.inOrder(n.inSeq, w.origin, w.seq) {
 		return
 	}
 	if err == nil {
@@ -86,16 +106,17 @@ func (n *Node) onDeliver(m *nats.Msg) {
 	}
 }
 
-// inOrder checks seq from origin against the last one seen, counting a
-// gap; it returns false for a duplicate. Called by onDeliver only.
-func (n *Node) inOrder(origin [8]byte, seq uint64) bool {
-	last := n.inSeq[origin]
-	if seq <= last {
+// inOrder checks seq from origin against the last one seen in last,
+// counting a gap; it returns false for a duplicate. Each map belongs to
+// one subscription's callback goroutine.
+func (n *Node) inOrder(last map[[8]byte]uint64, origin [8]byte, seq uint64) bool {
+	if seq <= last[origin] {
 		n.stats.bad.Add(1)
 		return false
 	}
-	n.inSeq[origin] = seq
-	if gap := seq - last - 1; gap > 0 {
+	gap := seq - last[origin] - 1
+	last[origin] = seq
+	if gap > 0 {
 		total := n.stats.gaps.Add(gap)
 		now := time.Now().UnixNano()
 		if prev := n.lastLossLog.Load(); now-prev >= int64(time.Second) && n.lastLossLog.CompareAndSwap(prev, now) {
@@ -103,4 +124,53 @@ func (n *Node) inOrder(origin [8]byte, seq uint64) bool {
 		}
 	}
 	return true
+}
+
+// notice is what a broker sends back on <prefix>.fed.notice.<origin> when
+// a forwarded DIRECT could not be delivered: the origin tells the sender.
+type notice struct {
+	To      string `json:"to"`      // the sender's identifier
+	Code    string `json:"code"`    // zccp-error
+	Reason  string `json:"reason"`  // zccp-reason
+	Address string `json:"address"` // the DIRECT's address (the recipient)
+}
+
+// onDirect delivers a DIRECT another broker forwarded; when the recipient
+// is gone or its queue refuses, the sender's broker is told.
+func (n *Node) onDirect(m *nats.Msg) {
+	w, err := parseMessage(m.Data)
+	if err != nil {
+		n.stats.bad.Add(1)
+		n.log.Warn("bad forwarded DIRECT", "bytes", len(m.Data), "err", err)
+		return
+	}
+	if !n.inOrder(n.inSeqDirect, w.origin, w.seq) {
+		return
+	}
+	sender, err := n.b.InjectDirect(w.deliver, w.content)
+	if err == nil {
+		return
+	}
+	v := notice{To: sender, Code: codec.ErrCodeNoSuchClient, Reason: "the recipient is no longer connected to broker " + n.o.Name}
+	if errors.Is(err, broker.ErrQueueFull) {
+		v.Code, v.Reason = codec.ErrCodeQueueFull, "the recipient's queue on broker "+n.o.Name+" is full; the message was not queued"
+	} else if !errors.Is(err, broker.ErrNoSuchClient) {
+		n.stats.bad.Add(1)
+		return
+	}
+	if pv, perr := codec.Parse(w.deliver); perr == nil {
+		v.Address = string(pv.Address)
+	}
+	data, _ := json.Marshal(v)
+	n.nc.Publish(n.noticeSubject(hex.EncodeToString(w.origin[:])), data)
+}
+
+// onNotice tells a local sender that its forwarded DIRECT was not delivered.
+func (n *Node) onNotice(m *nats.Msg) {
+	var v notice
+	if err := json.Unmarshal(m.Data, &v); err != nil || v.To == "" || v.Code == "" {
+		n.stats.bad.Add(1)
+		return
+	}
+	n.b.Notify(v.To, v.Code, v.Reason, v.Address)
 }

@@ -31,50 +31,64 @@ func (n *Node) run() {
 	}
 }
 
-// advertiseChanges sends one delta with what changed in the local
-// interest since the last advert, if anything did.
-func (n *Node) advertiseChanges() {
-	if n.b.InterestGeneration() == n.lastGen {
-		return
-	}
-	exprs, gen := n.b.LocalInterest()
-	n.lastGen = gen
-	var add, del []string
-	now := make(map[string]struct{}, len(exprs))
-	for _, e := range exprs {
-		now[e] = struct{}{}
-		if _, ok := n.advertised[e]; !ok {
-			add = append(add, e)
-		}
-	}
-	for e := range n.advertised {
-		if _, ok := now[e]; !ok {
-			del = append(del, e)
-		}
-	}
-	n.advertised = now
-	if len(add) == 0 && len(del) == 0 {
-		return
-	}
-	slices.Sort(del)
-	n.seq++
-	n.publishAdvert(advert{Kind: kindDelta, Seq: n.seq, Add: add, Del: del})
+// localSet is one set this broker advertises: its distinct expressions
+// or its identifiers. Owned by the run goroutine (and Start before it).
+type localSet struct {
+	name       string
+	read       func() ([]string, uint64)
+	gen        func() uint64
+	advertised map[string]struct{}
+	lastGen    uint64
 }
 
-// advertiseFull sends the whole local interest, in as many parts as the
-// NATS payload limit needs.
-func (n *Node) advertiseFull() {
-	exprs, gen := n.b.LocalInterest()
-	n.lastGen = gen
-	n.advertised = make(map[string]struct{}, len(exprs))
-	for _, e := range exprs {
-		n.advertised[e] = struct{}{}
+// advertiseChanges sends one delta per set with what changed since the
+// last advert, if anything did.
+func (n *Node) advertiseChanges() {
+	for _, ls := range n.sets {
+		if ls.gen() == ls.lastGen {
+			continue
+		}
+		items, gen := ls.read()
+		ls.lastGen = gen
+		var add, del []string
+		now := make(map[string]struct{}, len(items))
+		for _, e := range items {
+			now[e] = struct{}{}
+			if _, ok := ls.advertised[e]; !ok {
+				add = append(add, e)
+			}
+		}
+		for e := range ls.advertised {
+			if _, ok := now[e]; !ok {
+				del = append(del, e)
+			}
+		}
+		ls.advertised = now
+		if len(add) == 0 && len(del) == 0 {
+			continue
+		}
+		slices.Sort(del)
+		n.seq++
+		n.publishAdvert(advert{Kind: kindDelta, Set: ls.name, Seq: n.seq, Add: add, Del: del})
 	}
+}
+
+// advertiseFull sends every set whole, each in as many parts as the NATS
+// payload limit needs.
+func (n *Node) advertiseFull() {
 	limit := int(n.nc.MaxPayload()) - 1024 // room for the advert's other fields
-	parts := splitParts(exprs, max(limit, 4096))
-	n.seq++
-	for i, p := range parts {
-		n.publishAdvert(advert{Kind: kindFull, Seq: n.seq, Part: i, Parts: len(parts), Add: p})
+	for _, ls := range n.sets {
+		items, gen := ls.read()
+		ls.lastGen = gen
+		ls.advertised = make(map[string]struct{}, len(items))
+		for _, e := range items {
+			ls.advertised[e] = struct{}{}
+		}
+		parts := splitParts(items, max(limit, 4096))
+		n.seq++
+		for i, p := range parts {
+			n.publishAdvert(advert{Kind: kindFull, Set: ls.name, Seq: n.seq, Part: i, Parts: len(parts), Add: p})
+		}
 	}
 }
 
@@ -110,7 +124,7 @@ func (n *Node) onAdvert(m *nats.Msg) {
 		if a.Kind == kindBye {
 			return
 		}
-		r = &remote{exprs: map[string]struct{}{}}
+		r = &remote{sets: map[string]*remoteSet{}}
 		n.remotes[a.ID] = r
 		n.log.Info("broker joined", "remote", a.ID, "name", a.Name)
 		n.wake() // so that it learns this broker's interest now
@@ -118,9 +132,9 @@ func (n *Node) onAdvert(m *nats.Msg) {
 	r.name, r.seen = a.Name, time.Now()
 	switch a.Kind {
 	case kindDelta:
-		n.apply(a.ID, r, a.Add, a.Del)
+		n.apply(a.ID, r.set(a.Set), a.Set, a.Add, a.Del)
 	case kindFull:
-		n.full(a.ID, r, &a)
+		n.full(a.ID, r.set(a.Set), &a)
 	case kindBye:
 		n.b.DropRemote(a.ID)
 		delete(n.remotes, a.ID)
@@ -131,7 +145,7 @@ func (n *Node) onAdvert(m *nats.Msg) {
 
 // full collects the parts of a full advert and, at the last one, makes
 // the remote's interest exactly that set. Called with n.mu held.
-func (n *Node) full(id string, r *remote, a *advert) {
+func (n *Node) full(id string, r *remoteSet, a *advert) {
 	if a.Part == 0 {
 		r.pending, r.pendSeq = r.pending[:0], a.Seq
 	} else if a.Seq != r.pendSeq {
@@ -145,37 +159,43 @@ func (n *Node) full(id string, r *remote, a *advert) {
 	var add, del []string
 	for _, e := range r.pending {
 		want[e] = struct{}{}
-		if _, ok := r.exprs[e]; !ok {
+		if _, ok := r.items[e]; !ok {
 			add = append(add, e)
 		}
 	}
-	for e := range r.exprs {
+	for e := range r.items {
 		if _, ok := want[e]; !ok {
 			del = append(del, e)
 		}
 	}
 	r.pending = nil
-	n.apply(id, r, add, del)
+	n.apply(id, r, a.Set, add, del)
 }
 
-// apply changes a remote's interest here and in the broker. Called with
+// apply changes a remote's set here and in the broker. Called with
 // n.mu held.
-func (n *Node) apply(id string, r *remote, add, del []string) {
-	if len(add) == 0 && len(del) == 0 {
-		if len(r.exprs) == 0 {
+func (n *Node) apply(id string, r *remoteSet, set string, add, del []string) {
+	switch {
+	case set == setIdents:
+		n.b.ChangeRemoteIdentifiers(id, add, del)
+	case set != setExprs:
+		return // a set this version does not know
+	case len(add) == 0 && len(del) == 0:
+		if len(r.items) == 0 {
 			n.b.ChangeRemoteInterest(id, nil, nil) // known, with no interest
 		}
 		return
-	}
-	if err := n.b.ChangeRemoteInterest(id, add, del); err != nil {
-		n.stats.bad.Add(1)
-		n.log.Warn("remote interest partly refused", "remote", id, "err", err)
+	default:
+		if err := n.b.ChangeRemoteInterest(id, add, del); err != nil {
+			n.stats.bad.Add(1)
+			n.log.Warn("remote interest partly refused", "remote", id, "err", err)
+		}
 	}
 	for _, e := range del {
-		delete(r.exprs, e)
+		delete(r.items, e)
 	}
 	for _, e := range add {
-		r.exprs[e] = struct{}{}
+		r.items[e] = struct{}{}
 	}
 }
 
@@ -196,6 +216,7 @@ func (n *Node) reap(now time.Time) {
 // forget drops the numbering towards a broker that said bye.
 func (n *Node) forget(id string) {
 	n.outMu.Lock()
-	delete(n.out, id)
+	delete(n.out, n.deliverSubject(id))
+	delete(n.out, n.directSubject(id))
 	n.outMu.Unlock()
 }

@@ -32,9 +32,11 @@ type Node struct {
 
 	subjInterest string
 	subjDeliver  string // this node's own deliver subject
+	subjDirect   string // this node's own direct subject
+	subjNotice   string // this node's own notice subject
 
 	stats struct {
-		forwarded, lost, received, injected, bad, withdrawn, adverts, gaps atomic.Uint64
+		forwarded, lost, received, injected, bad, withdrawn, adverts, gaps, directs atomic.Uint64
 	}
 	lastLossLog atomic.Int64 // unix ns of the last "lost" log line
 
@@ -44,12 +46,12 @@ type Node struct {
 	outMu sync.Mutex
 	out   map[string]*outSeq // per destination: the sequence of forwarded messages; guarded by outMu
 
-	inSeq map[[8]byte]uint64 // per origin: the last sequence number received; owned by onDeliver
+	inSeq       map[[8]byte]uint64 // per origin: the last sequence number received; owned by onDeliver
+	inSeqDirect map[[8]byte]uint64 // the same for DIRECTs; owned by onDirect
 
 	// Owned by the run goroutine.
-	advertised map[string]struct{}
-	lastGen    uint64
-	seq        uint64
+	sets []*localSet // what this broker advertises
+	seq  uint64
 
 	subs     []*nats.Subscription
 	kick     chan struct{}
@@ -60,11 +62,26 @@ type Node struct {
 
 // remote is what a node knows of another broker.
 type remote struct {
-	name    string
-	seen    time.Time
-	exprs   map[string]struct{}
+	name string
+	seen time.Time
+	sets map[string]*remoteSet // by advert.Set
+}
+
+// remoteSet is one of a remote broker's advertised sets.
+type remoteSet struct {
+	items   map[string]struct{}
 	pending []string // parts of a full advert being received
 	pendSeq uint64
+}
+
+// set returns the remote's set name, creating it.
+func (r *remote) set(name string) *remoteSet {
+	s := r.sets[name]
+	if s == nil {
+		s = &remoteSet{items: map[string]struct{}{}}
+		r.sets[name] = s
+	}
+	return s
 }
 
 // Start connects to NATS and joins b to the federation. It fails when no
@@ -77,10 +94,9 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 	}
 	n := &Node{
 		b: b, o: o, log: o.Logger.With("component", "federation"),
-		out: map[string]*outSeq{}, inSeq: map[[8]byte]uint64{},
+		out: map[string]*outSeq{}, inSeq: map[[8]byte]uint64{}, inSeqDirect: map[[8]byte]uint64{},
 		subjInterest: o.Prefix + ".fed.interest",
 		remotes:      map[string]*remote{},
-		advertised:   map[string]struct{}{},
 		kick:         make(chan struct{}, 1),
 		stop:         make(chan struct{}),
 		done:         make(chan struct{}),
@@ -88,6 +104,12 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 	rand.Read(n.idRaw[:]) // never fails (crypto/rand)
 	n.id = hex.EncodeToString(n.idRaw[:])
 	n.subjDeliver = n.deliverSubject(n.id)
+	n.subjDirect = n.directSubject(n.id)
+	n.subjNotice = n.noticeSubject(n.id)
+	n.sets = []*localSet{
+		{name: setExprs, read: b.LocalInterest, gen: b.InterestGeneration},
+		{name: setIdents, read: b.LocalIdentifiers, gen: b.IdentityGeneration},
+	}
 	opts := append([]nats.Option{
 		nats.Name("zccpd " + o.Name + " " + n.id),
 		nats.MaxReconnects(-1),
@@ -147,13 +169,23 @@ func (n *Node) subscribe() error {
 	if err != nil {
 		return fmt.Errorf("federation: subscribe %s: %w", n.subjDeliver, err)
 	}
-	n.subs = []*nats.Subscription{si, sd}
+	sx, err := n.nc.Subscribe(n.subjDirect, n.onDirect)
+	if err != nil {
+		return fmt.Errorf("federation: subscribe %s: %w", n.subjDirect, err)
+	}
+	sn, err := n.nc.Subscribe(n.subjNotice, n.onNotice)
+	if err != nil {
+		return fmt.Errorf("federation: subscribe %s: %w", n.subjNotice, err)
+	}
+	n.subs = []*nats.Subscription{si, sd, sx, sn}
 	// The subscriptions must be known to the server before anyone is told
 	// this broker exists.
 	return n.nc.Flush()
 }
 
 func (n *Node) deliverSubject(id string) string { return n.o.Prefix + ".fed.deliver." + id }
+func (n *Node) directSubject(id string) string  { return n.o.Prefix + ".fed.direct." + id }
+func (n *Node) noticeSubject(id string) string  { return n.o.Prefix + ".fed.notice." + id }
 
 // ID returns this node's broker id (random per run): the last token of
 // its deliver subject.
@@ -202,6 +234,7 @@ func (n *Node) halt() {
 // Stats are a node's counters.
 type Stats struct {
 	Forwarded uint64 // notifications handed to NATS (one per remote broker)
+	Directs   uint64 // DIRECTs handed to NATS for an identifier on another broker
 	Lost      uint64 // notifications NATS refused (disconnected past its buffer, too large, closed)
 	Received  uint64 // forwarded notifications received from other brokers
 	Gaps      uint64 // notifications other brokers forwarded here that never arrived (sequence gaps)
@@ -225,7 +258,7 @@ func (n *Node) Stats() Stats {
 		}
 	}
 	return Stats{
-		Forwarded: n.stats.forwarded.Load(), Lost: n.stats.lost.Load(),
+		Forwarded: n.stats.forwarded.Load(), Directs: n.stats.directs.Load(), Lost: n.stats.lost.Load(),
 		Received: n.stats.received.Load(), Gaps: n.stats.gaps.Load(), Injected: n.stats.injected.Load(),
 		Bad: n.stats.bad.Load(), Withdrawn: n.stats.withdrawn.Load(),
 		Adverts: n.stats.adverts.Load(), Remotes: r, Dropped: dropped,
