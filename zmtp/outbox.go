@@ -106,13 +106,14 @@ const maxSpare = 1 << 20
 // writes it with one syscall, so bursts coalesce.
 //
 // Memory: at most Limits.MaxBytes queued plus one batch in flight (the
-// previous swap) and one spare buffer of up to 1 MiB. A single message
+// previous swap) and two spare buffers of up to 1 MiB. A single message
 // larger than MaxBytes is accepted when the queue is empty.
 type Outbox struct {
 	mu        sync.Mutex
 	pending   []byte // encoded messages not yet taken by the writer
 	marks     []mark // one per message in pending
 	spare     []byte // buffer returned by the writer, reused for pending
+	spare2    []byte // a second one (only when spare is set): see release
 	front     int    // insertion point for SendFirst (end of the prefix inserted so far)
 	limits    Limits
 	dropped   uint64        // droppable messages dropped, total
@@ -147,7 +148,7 @@ func (o *Outbox) Limits() Limits { return o.limits }
 // Called with o.mu held.
 func (o *Outbox) room(size int) {
 	if o.pending == nil {
-		o.pending, o.spare = o.spare[:0], nil
+		o.pending, o.spare, o.spare2 = o.spare[:0], o.spare2, nil
 	}
 	need := len(o.pending) + size
 	if need <= cap(o.pending) {
@@ -438,13 +439,21 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 
 // release gives a written batch back for reuse.
 // Buffers up to twice the byte limit are kept, so that a busy peer's
-// batches do not regrow from nothing (a copy per doubling); Trim lets a
-// large one go once the queue is idle.
+// batches do not regrow from nothing (an allocation, clearing and a copy
+// per doubling); Trim lets large ones go once the queue is idle. Two are
+// kept: when the writer finishes a batch before the producer appends
+// again it returns a second buffer while the first is still spare, and
+// the next batch that overlaps a write needs it.
 func (o *Outbox) release(b []byte) {
 	o.budget.add(-len(b))
 	o.mu.Lock()
-	if o.spare == nil && cap(b) <= max(maxSpare, 2*o.limits.MaxBytes) {
-		o.spare = b[:0]
+	if cap(b) <= max(maxSpare, 2*o.limits.MaxBytes) {
+		switch {
+		case o.spare == nil:
+			o.spare = b[:0]
+		case o.spare2 == nil:
+			o.spare2 = b[:0]
+		}
 	}
 	o.mu.Unlock()
 }
@@ -457,13 +466,18 @@ func (o *Outbox) discardLocked() {
 	o.unstallLocked()
 }
 
-// Trim releases a spare buffer larger than 1 MiB when nothing is queued,
-// so that many quiet connections do not each hold a large buffer. An owner
-// calls it now and then (the broker does on each liveness tick).
+// Trim releases the spare buffers larger than 1 MiB when nothing is
+// queued, so that many quiet connections do not each hold a large buffer.
+// An owner calls it now and then (the broker does on each liveness tick).
 func (o *Outbox) Trim() {
 	o.mu.Lock()
-	if len(o.pending) == 0 && cap(o.spare) > maxSpare {
-		o.spare = nil
+	if len(o.pending) == 0 {
+		if cap(o.spare2) > maxSpare {
+			o.spare2 = nil
+		}
+		if cap(o.spare) > maxSpare {
+			o.spare, o.spare2 = o.spare2, nil
+		}
 	}
 	o.mu.Unlock()
 }
