@@ -13,6 +13,7 @@ export PATH := $(dir $(GO)):$(PATH)
 .PHONY: test-python
 .PHONY: test-c
 .PHONY: test-java
+.PHONY: test-matrix
 
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
@@ -36,7 +37,7 @@ vet:
 deps-test:
 	@./scripts/ensure-deps.sh libzmq3-dev pkg-config iproute2 util-linux
 
-test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java test-web test-cluster
+test: deps-test vet test-main test-interop fuzz-short test-python test-c test-java test-matrix test-web test-cluster
 
 test-main:
 	$(GO) test -race -count=1 ./...
@@ -99,15 +100,28 @@ packaging:
 # with Debian's JUnit 4 against a zccpd built from this tree, Go peers and
 # the Python and C clients' devices.
 # Its cross-language tests use the Python package's and the C library's
-# echo devices, so their Debian packages are installed too; then the
-# Python suite's request matrix and device conformance run with the Java
-# device and caller added (org.zccp.Main, via $ZCCP_PEERS).
+# echo devices, so their Debian packages are installed too. (The request
+# matrix with Java's device and caller is make test-matrix.)
 test-java:
-	@./scripts/ensure-deps.sh default-jdk-headless libjeromq-java junit4 python3-zmq python3-pytest gcc make pkg-config libczmq-dev
+	@./scripts/ensure-deps.sh default-jdk-headless libjeromq-java junit4 python3-zmq gcc make pkg-config libczmq-dev
 	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
 	$(MAKE) -C clients/c lib build/zccp_device
 	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) clients/java/build.sh test
-	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) clients/java/python-suite.sh
+
+# The cross-language request matrix (issue 14): requester in {Go, Python,
+# C, Java} x device in {Go, Python, C, Java}, 16 cells plus each device's
+# conformance, in one run of the Python suite's table-driven tests
+# (scripts/test-matrix.sh); prints the matrix. Reuses what test-c and
+# test-java built (the jar is rebuilt only when a Java source is newer).
+JAVA_JAR := clients/java/build/zccp.jar
+$(JAVA_JAR): $(wildcard clients/java/src/main/java/org/zccp/*.java)
+	clients/java/build.sh
+test-matrix:
+	@./scripts/ensure-deps.sh python3-zmq python3-pytest gcc make pkg-config libczmq-dev default-jdk-headless libjeromq-java
+	$(GO) build -o $(BIN)/ ./cmd/zccpd ./cmd/zccp
+	$(MAKE) -C clients/c lib build/zccp_device build/zccp_call
+	$(MAKE) $(JAVA_JAR)
+	ZCCP_BIN_DIR=$(CURDIR)/$(BIN) PYTHON=$(PYTHON) ./scripts/test-matrix.sh
 
 # The dashboard in a real headless Chromium (Debian's chromium, driven by
 # chromedp from its own module); screenshots in webtest/artifacts/.

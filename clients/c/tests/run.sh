@@ -13,7 +13,7 @@ mkdir -p "$build/bin"
 
 export ZCCP_TESTDIR=$(mktemp -d "$build/testrun.XXXXXX")
 export ZCCPD=$build/bin/zccpd ZCCP_CLI=$build/bin/zccp
-export ZCCP_SH=$build/zccp_sh ZCCP_ORIGINAL=$build/original_api ZCCP_DEVICE=$build/zccp_device
+export ZCCP_SH=$build/zccp_sh ZCCP_ORIGINAL=$build/original_api ZCCP_DEVICE=$build/zccp_device ZCCP_CALL=$build/zccp_call
 # The Python client's device and call commands (Debian's python3 sees
 # Debian's pyzmq)
 export ZCCP_PYTHON=${ZCCP_PYTHON:-/usr/bin/python3} ZCCP_PYTHONPATH=$root/clients/python

@@ -619,6 +619,44 @@ test_device_program (void)
     CHECK (h_wait (dev, 60000) == 0);
 }
 
+//  The example caller program, as another language's suite would run it
+//  (under valgrind like every C process here): the reply's frames on
+//  stdout, and the exit codes of `zccp call`
+static void
+test_call_program (void)
+{
+    device_t d = { broker.ipc, "c-upper-call", NULL, NULL, "upper", s_upper };
+    zactor_t *device = s_device_start (&d);
+    REQUIRE (device);
+    char command [1024], out [2048];
+    const char *wrap = getenv ("ZCCP_WRAP");
+    const char *base = "ZCCP_CONNECT_TIMEOUT=20000 %s %s --endpoint %s --timeout 20 %s 2>&1";
+    snprintf (command, sizeof command, base, wrap? wrap: "", h_env ("ZCCP_CALL"), broker.tcp,
+              "c-upper-call upper 'hello from c'");
+    CHECK (h_capture (command, out, sizeof out) == 0);
+    CHECK_STR (out, "HELLO FROM Cupper");
+    //  No body: a request with no content frame
+    snprintf (command, sizeof command, base, wrap? wrap: "", h_env ("ZCCP_CALL"), broker.tcp,
+              "c-upper-call upper");
+    CHECK (h_capture (command, out, sizeof out) == 0);
+    CHECK_STR (out, "upper");
+    //  A method the device does not serve: exit 6 with the code
+    snprintf (command, sizeof command, base, wrap? wrap: "", h_env ("ZCCP_CALL"), broker.tcp,
+              "c-upper-call other x");
+    CHECK (h_capture (command, out, sizeof out) == 6);
+    CHECK (strstr (out, "no-such-method") != NULL);
+    //  Nobody by that name: exit 4
+    snprintf (command, sizeof command, base, wrap? wrap: "", h_env ("ZCCP_CALL"), broker.tcp,
+              "nobody-here upper x");
+    CHECK (h_capture (command, out, sizeof out) == 4);
+    CHECK (strstr (out, "no-such-client") != NULL);
+    //  Bad command line: exit 1 with the usage
+    snprintf (command, sizeof command, base, wrap? wrap: "", h_env ("ZCCP_CALL"), broker.tcp, "");
+    CHECK (h_capture (command, out, sizeof out) == 1);
+    CHECK (strstr (out, "usage:") != NULL);
+    zactor_destroy (&device);
+}
+
 static void
 test_original_api_program (void)
 {
@@ -791,6 +829,7 @@ main (int argc, char *argv [])
         { "taken_over", test_taken_over },
         { "zccp_sh", test_zccp_sh },
         { "device_program", test_device_program },
+        { "call_program", test_call_program },
         { "original_api_program", test_original_api_program },
         { NULL, NULL }
     };
