@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -46,10 +47,28 @@ func TestClusterUnreachableExits(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
-	var out bytes.Buffer
+	ln.Close()           // nothing listens there now
+	var out lockedBuffer // the listener's goroutine may still log after run returns
 	args := []string{"--bind", fmt.Sprintf("ipc://@/zccpd-cluster-test-%d", time.Now().UnixNano()), "--cluster", "nats://" + addr}
 	if code := run(t.Context(), args, &out); code != 1 || !strings.Contains(out.String(), "cannot join the federation") {
 		t.Fatalf("exit %d, log:\n%s", code, out.String())
 	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent Write and String.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
