@@ -48,7 +48,8 @@ func quietLog() *slog.Logger {
 
 // startMember runs a broker on tcp 127.0.0.1 (port 0) joined to the
 // federation through the NATS node at url. Heartbeats are fast so that
-// the test of a dead broker is short.
+// the test of a dead broker is short, yet not so fast that a loaded
+// machine's pause makes a live broker look dead.
 func startMember(t testing.TB, url, name string) *member {
 	t.Helper()
 	return startMemberURLs(t, []string{url}, name)
@@ -70,7 +71,7 @@ func startMemberURLs(t testing.TB, urls []string, name string) *member {
 	defer cancel()
 	n, err := federation.Start(ctx, b, federation.Options{
 		URLs: urls, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
-		Advertise: 200 * time.Millisecond, DeadAfter: time.Second, Scan: 10 * time.Millisecond,
+		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
 	})
 	if err != nil {
 		t.Fatal(err)

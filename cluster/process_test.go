@@ -30,7 +30,7 @@ func zccpd(t *testing.T) string {
 // A zccpd process started with --cluster serves a subscriber that gets
 // the publishes of a broker elsewhere in the federation; when the process
 // is killed (SIGKILL: no bye) the other broker withdraws its interest
-// after --cluster-dead-after and forwards nothing more to it.
+// after its own DeadAfter and forwards nothing more to it.
 func TestZccpdProcessJoinsAndDies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
