@@ -24,10 +24,10 @@ type Broker struct {
 	sys   *match.Index[*sessionRef] // subscriptions to broker events (^\$…)
 
 	mu      sync.RWMutex
-	byIdent map[string]*session                             // addressable sessions by identifier; guarded by mu
-	peers   map[*peer]struct{}                              // every connection; guarded by mu
-	nsess   int                                             // live sessions; guarded by mu
-	retired struct{ published, deliveries, dropped uint64 } // counters of closed connections; guarded by mu
+	byIdent map[string]*session                                                // addressable sessions by identifier; guarded by mu
+	peers   map[*peer]struct{}                                                 // every connection; guarded by mu
+	nsess   int                                                                // live sessions; guarded by mu
+	retired struct{ published, deliveries, dropped, bytesIn, bytesOut uint64 } // counters of closed connections; guarded by mu
 
 	reqMu   sync.Mutex
 	reqs    map[uint64]*request // outstanding requests by tag; guarded by reqMu
@@ -40,6 +40,7 @@ type Broker struct {
 	nextSession atomic.Uint64
 	nextPeer    atomic.Uint64
 	stats       counters
+	latency     latencies    // request latency histograms
 	budget      *zmtp.Budget // MaxQueuedTotal, shared by every connection's queue
 	ret         retainer     // last values (retain.go)
 	keys        *keyBinding  // identifiers bound to CURVE keys (keybind.go); nil: off
@@ -94,6 +95,8 @@ type Stats struct {
 	StallTimeouts uint64        // pauses that ran to Config.StallWait
 	StallTime     time.Duration // total time publishers' reads were paused
 	QueuedBytes   int64         // bytes held by all queues (the MaxQueuedTotal budget's use)
+	BytesIn       uint64        // bytes read from client connections, handshakes included
+	BytesOut      uint64        // bytes written to client connections (before CURVE encryption)
 }
 
 // New returns a broker with cfg (zero fields take defaults).
@@ -193,10 +196,13 @@ func (b *Broker) Stats() Stats {
 	b.mu.RLock()
 	conns, sess := len(b.peers), b.nsess
 	published, deliveries, dropped := b.retired.published, b.retired.deliveries, b.retired.dropped
+	bytesIn, bytesOut := b.retired.bytesIn, b.retired.bytesOut
 	for p := range b.peers {
 		published += p.published.Load()
 		deliveries += p.deliveries.Load()
 		dropped += p.out.Dropped()
+		bytesIn += p.conn.BytesReceived()
+		bytesOut += p.conn.BytesSent()
 	}
 	b.mu.RUnlock()
 	return Stats{
@@ -222,6 +228,8 @@ func (b *Broker) Stats() Stats {
 		StallTimeouts: b.stats.stallTimeouts.Load(),
 		StallTime:     time.Duration(b.stats.stallNanos.Load()),
 		QueuedBytes:   b.budget.Used(),
+		BytesIn:       bytesIn,
+		BytesOut:      bytesOut,
 	}
 }
 

@@ -16,8 +16,10 @@ type request struct {
 	requester *session
 	device    *session
 	id        string
-	deadline  time.Time // zero: no TTL
-	touched   time.Time // routed, or last progress
+	deadline  time.Time  // zero: no TTL
+	touched   time.Time  // routed, or last progress
+	start     time.Time  // the request reached the broker (latency histograms)
+	group     *groupCall // the group request it is part of; nil for a request to one device
 }
 
 // requestKey names a request on its device: requester and request id.
@@ -49,13 +51,14 @@ func (p *peer) admitRequest(s *session, e *ext) (time.Time, string) {
 // the device has MaxInflight requests outstanding, or this requester
 // MaxInflightPerRequester at this device. A repeated id from the same
 // requester replaces the earlier entry (a retry).
-func (b *Broker) track(device, requester *session, id []byte, deadline time.Time) (uint64, string) {
+func (b *Broker) track(device, requester *session, id []byte, deadline time.Time, c call) (uint64, string) {
 	b.reqMu.Lock()
 	defer b.reqMu.Unlock()
 	key := requestKey{requester, string(id)}
 	pair := pairKey{device, requester}
 	if old := device.inflight[key]; old != nil {
 		b.untrackLocked(old)
+		b.ended(old, OutcomeReplaced)
 	} else if len(device.inflight) >= b.cfg.MaxInflight {
 		return 0, "the device has " + strconv.Itoa(b.cfg.MaxInflight) + " requests outstanding"
 	} else if b.pairs[pair] >= b.cfg.MaxInflightPerRequester {
@@ -68,7 +71,8 @@ func (b *Broker) track(device, requester *session, id []byte, deadline time.Time
 		b.pairs = map[pairKey]int{}
 	}
 	b.nextTag++
-	r := &request{tag: b.nextTag, requester: requester, device: device, id: key.id, deadline: deadline, touched: time.Now()}
+	r := &request{tag: b.nextTag, requester: requester, device: device, id: key.id, deadline: deadline, touched: time.Now(),
+		start: c.start, group: c.group}
 	device.inflight[key] = r
 	b.reqs[r.tag] = r
 	b.pairs[pair]++
@@ -91,6 +95,7 @@ func (b *Broker) untrack(tag uint64) {
 	b.reqMu.Lock()
 	if r := b.reqs[tag]; r != nil {
 		b.untrackLocked(r)
+		b.ended(r, OutcomeRefused)
 	}
 	b.reqMu.Unlock()
 }
@@ -109,6 +114,7 @@ func (b *Broker) answered(device, requester *session, id, status []byte) {
 		return
 	}
 	b.untrackLocked(r)
+	b.ended(r, outcomeOf(status))
 }
 
 // cancelled forgets a request its requester cancelled.
@@ -116,6 +122,7 @@ func (b *Broker) cancelled(device, requester *session, id []byte) {
 	b.reqMu.Lock()
 	if r := device.inflight[requestKey{requester, string(id)}]; r != nil {
 		b.untrackLocked(r)
+		b.ended(r, OutcomeCancelled)
 	}
 	b.reqMu.Unlock()
 }
@@ -127,6 +134,7 @@ func (b *Broker) onExpired(tag uint64) {
 	r := b.reqs[tag]
 	if r != nil {
 		b.untrackLocked(r)
+		b.ended(r, OutcomeExpired)
 	}
 	b.reqMu.Unlock()
 	b.stats.expiredCmds.Add(1)
@@ -145,11 +153,13 @@ func (b *Broker) sessionRequestsEnded(s *session, why CloseReason) {
 	for _, r := range s.inflight {
 		orphans = append(orphans, r)
 		b.untrackLocked(r)
+		b.ended(r, OutcomeDisconnected)
 	}
 	if s.asked > 0 {
 		for _, r := range b.reqs {
 			if r.requester == s {
 				b.untrackLocked(r)
+				b.ended(r, OutcomeRequesterGone)
 			}
 		}
 	}
@@ -175,6 +185,7 @@ func (b *Broker) sweepRequests(now time.Time) {
 		}
 		if now.Sub(last) > requestGrace {
 			b.untrackLocked(r)
+			b.ended(r, OutcomeForgotten)
 		}
 	}
 }
@@ -225,28 +236,32 @@ func (b *Broker) notify(s *session, m codec.Message) {
 // directRequest routes a request (DIRECT with zccp-request-id) to t.
 func (p *peer) directRequest(s, t *session, v codec.View, content [][]byte, e *ext) {
 	b := p.b
+	c := call{start: time.Now()}
 	id := string(e.requestID)
 	deadline, refused := p.admitRequest(s, e)
 	if refused != "" {
+		b.observeSingle(c.start, OutcomeRefused)
 		p.reply(requestError(id, t.ident, codec.ErrCodeBadRequest, refused))
 		return
 	}
 	b.stats.requests.Add(1)
-	p.sendCommand(s, t, v.Address, v.Headers, content, e, deadline)
+	p.sendCommand(s, t, v.Address, v.Headers, content, e, deadline, c)
 }
 
 // sendCommand tracks and delivers one command to t, answering the
 // requester itself when that is not possible.
-func (p *peer) sendCommand(s, t *session, address []byte, headers codec.RawHeaders, content [][]byte, e *ext, deadline time.Time) bool {
+func (p *peer) sendCommand(s, t *session, address []byte, headers codec.RawHeaders, content [][]byte, e *ext, deadline time.Time, c call) bool {
 	b := p.b
 	id := string(e.requestID)
 	if !deadline.IsZero() && !time.Now().Before(deadline) {
 		b.stats.expiredCmds.Add(1)
+		c.end(b, OutcomeExpired)
 		p.reply(requestError(id, t.ident, codec.ErrCodeExpired, "the command's TTL ran out before it could be delivered"))
 		return false
 	}
-	tag, full := b.track(t, s, e.requestID, deadline)
+	tag, full := b.track(t, s, e.requestID, deadline, c)
 	if full != "" {
+		c.end(b, OutcomeRefused)
 		p.reply(requestError(id, t.ident, codec.ErrCodeTooManyRequests, full))
 		return false
 	}
@@ -290,13 +305,16 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) {
 	b := p.b
 	id := string(e.requestID)
+	g := &groupCall{start: time.Now()}
 	deadline, refused := p.admitRequest(s, e)
 	if refused != "" {
+		b.latency[1][OutcomeRefused].observe(time.Since(g.start))
 		p.reply(requestError(id, "", codec.ErrCodeBadRequest, refused))
 		return
 	}
 	b.stats.groupReqs.Add(1)
 	recipients := b.resolveGroup(s, v.Address, e.sel)
+	g.pending.Store(int32(len(recipients)))
 	h := codec.Headers{
 		codec.HdrReplyTo:    id,
 		codec.HdrStatus:     codec.StatusOK,
@@ -315,10 +333,13 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 	// reply can reach the requester ahead of it.
 	p.reply(receipt)
 	if e.dryRun {
-		return
+		return // not a call: nothing is observed
+	}
+	if len(recipients) == 0 {
+		b.latency[1][OutcomeNoRecipient].observe(time.Since(g.start))
 	}
 	for _, r := range recipients {
-		p.sendCommand(s, r, v.Address, v.Headers, content, e, deadline)
+		p.sendCommand(s, r, v.Address, v.Headers, content, e, deadline, call{start: g.start, group: g})
 	}
 }
 

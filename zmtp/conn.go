@@ -24,11 +24,13 @@ type Conn struct {
 	peerType SocketType
 	minor    byte // peer's ZMTP minor version
 
-	lastRecv atomic.Int64 // unix nanoseconds of the last read syscall that returned bytes
-	waiting  atomic.Bool  // the reading goroutine is in a read syscall
-	lastSent atomic.Int64 // unix nanoseconds of the last completed write syscall
-	ownsOut  bool         // the outbox belongs to this connection alone
-	stopping atomic.Bool  // the writer must stop
+	lastRecv atomic.Int64  // unix nanoseconds of the last read syscall that returned bytes
+	waiting  atomic.Bool   // the reading goroutine is in a read syscall
+	lastSent atomic.Int64  // unix nanoseconds of the last completed write syscall
+	bytesIn  atomic.Uint64 // bytes read from the socket; written only by the reading goroutine
+	bytesOut atomic.Uint64 // bytes handed to the socket; written by the handshake, then only the writer
+	ownsOut  bool          // the outbox belongs to this connection alone
+	stopping atomic.Bool   // the writer must stop
 
 	closeOnce sync.Once
 	errMu     sync.Mutex
@@ -143,7 +145,8 @@ func (h handshakeIO) ReadCommand() (string, []byte, error) {
 }
 
 func (h handshakeIO) WriteCommand(name string, data []byte) error {
-	_, err := h.c.nc.Write(appendCommand(nil, name, data))
+	n, err := h.c.nc.Write(appendCommand(nil, name, data))
+	count(&h.c.bytesOut, n)
 	return err
 }
 
@@ -193,10 +196,30 @@ func (m recvMeter) Read(b []byte) (int, error) {
 	m.c.waiting.Store(true)
 	n, err := m.nc.Read(b)
 	if n > 0 {
+		count(&m.c.bytesIn, n)
 		m.c.lastRecv.Store(time.Now().UnixNano())
 	}
 	m.c.waiting.Store(false)
 	return n, err
+}
+
+// BytesReceived returns how many bytes were read from the socket: every
+// byte on the wire, the greeting and handshake included (ciphertext under
+// CURVE). Any goroutine may call it.
+func (c *Conn) BytesReceived() uint64 { return c.bytesIn.Load() }
+
+// BytesSent returns how many bytes were handed to the socket: the
+// greeting, the handshake and every message (under CURVE, messages are
+// counted before encryption). Any goroutine may call it.
+func (c *Conn) BytesSent() uint64 { return c.bytesOut.Load() }
+
+// count adds n to a counter that one goroutine at a time writes (the
+// reader, or the handshake and then the writer): a plain load and store,
+// no locked instruction per syscall; any goroutine may read it.
+func count(c *atomic.Uint64, n int) {
+	if n > 0 {
+		c.Store(c.Load() + uint64(n))
+	}
 }
 
 // LastSent returns when bytes were last written to the peer.
@@ -311,7 +334,8 @@ func (c *Conn) writeLoop() {
 		if c.opts.WriteTimeout > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		}
-		_, err := c.nc.Write(b)
+		n, err := c.nc.Write(b)
+		count(&c.bytesOut, n)
 		c.out.release(b)
 		if err != nil {
 			c.fail(fmt.Errorf("zmtp: write: %w", err))

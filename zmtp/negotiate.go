@@ -84,7 +84,9 @@ func (c *Conn) negotiate(mechanism string, asServer bool) (greeting, error) {
 
 // writeRaw writes handshake bytes straight to the socket.
 func (c *Conn) writeRaw(b []byte) error {
-	if _, err := c.nc.Write(b); err != nil {
+	n, err := c.nc.Write(b)
+	count(&c.bytesOut, n)
+	if err != nil {
 		return fmt.Errorf("zmtp: sending greeting: %w", err)
 	}
 	return nil

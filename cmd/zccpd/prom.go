@@ -58,13 +58,16 @@ var (
 	descRetained  = prometheus.NewDesc("zccpd_last_values", "Addresses with a retained last value.", nil, nil)
 	descRetainedB = prometheus.NewDesc("zccpd_last_values_bytes", "Bytes of retained last values.", nil, nil)
 	descRetPend   = prometheus.NewDesc("zccpd_last_values_pending", "Last value changes not yet committed to the store.", nil, nil)
+	descBytesIn   = prometheus.NewDesc("zccpd_received_bytes_total", "Bytes read from client connections, greetings and handshakes included.", nil, nil)
+	descBytesOut  = prometheus.NewDesc("zccpd_sent_bytes_total", "Bytes written to client connections (under CURVE, before encryption).", nil, nil)
+	descLatency   = prometheus.NewDesc("zccpd_request_duration_seconds", "Time from a request reaching the broker to its final reply (or other outcome) passing back through it; a group request's runs to the end of its last recipient's.", []string{"kind", "outcome"}, nil)
 )
 
 // opCollector reads the broker at scrape time.
 type opCollector struct{ b *broker.Broker }
 
 func (c *opCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descDrops, descQueueMsgs, descQueueB, descRetained, descRetainedB, descRetPend} {
+	for _, d := range []*prometheus.Desc{descDrops, descQueueMsgs, descQueueB, descRetained, descRetainedB, descRetPend, descBytesIn, descBytesOut, descLatency} {
 		ch <- d
 	}
 }
@@ -87,4 +90,19 @@ func (c *opCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(descRetained, prometheus.GaugeValue, float64(rs.Values))
 	ch <- prometheus.MustNewConstMetric(descRetainedB, prometheus.GaugeValue, float64(rs.Bytes))
 	ch <- prometheus.MustNewConstMetric(descRetPend, prometheus.GaugeValue, float64(rs.Pending))
+	ch <- prometheus.MustNewConstMetric(descBytesIn, prometheus.CounterValue, float64(st.BytesIn))
+	ch <- prometheus.MustNewConstMetric(descBytesOut, prometheus.CounterValue, float64(st.BytesOut))
+	collectLatency(ch, c.b.RequestLatency())
+}
+
+// collectLatency turns the broker's request latency histograms into
+// Prometheus histograms (only those with observations).
+func collectLatency(ch chan<- prometheus.Metric, series []broker.LatencySeries) {
+	for _, s := range series {
+		buckets := make(map[float64]uint64, len(broker.LatencyBuckets))
+		for i, le := range broker.LatencyBuckets {
+			buckets[le] = s.Buckets[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(descLatency, s.Count, s.Sum, buckets, s.Kind, s.Outcome)
+	}
 }

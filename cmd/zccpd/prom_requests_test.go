@@ -1,0 +1,212 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/brokertest"
+	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
+)
+
+// countConn counts the bytes a raw peer writes and reads on its socket.
+type countConn struct {
+	net.Conn
+	in, out *atomic.Uint64
+}
+
+func (c countConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	c.in.Add(uint64(n))
+	return n, err
+}
+
+func (c countConn) Write(b []byte) (int, error) {
+	n, err := c.Conn.Write(b)
+	c.out.Add(uint64(n))
+	return n, err
+}
+
+// rawCounted dials the broker over tcp with a hand-framed ZMTP peer whose
+// bytes are counted in in and out, and says HELLO.
+func rawCounted(t *testing.T, ctx context.Context, b *brokertest.Broker, id string, in, out *atomic.Uint64, hs ...rawpeer.Header) *rawpeer.Peer {
+	t.Helper()
+	nc, err := net.Dial("tcp", strings.TrimPrefix(b.TCP, "tcp://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := rawpeer.New(ctx, countConn{nc, in, out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	if err := p.Hello(ctx, id, hs...); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// scrape reads /metrics and returns its families by name.
+func scrape(t *testing.T, url string) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := get(t, url)
+	if code != 200 {
+		t.Fatalf("/metrics: %d %s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("parsing /metrics: %v", err)
+	}
+	return fams
+}
+
+// latencyCounts returns each request latency histogram's count by
+// "kind/outcome".
+func latencyCounts(fams map[string]*dto.MetricFamily) map[string]uint64 {
+	out := map[string]uint64{}
+	f := fams["zccpd_request_duration_seconds"]
+	if f == nil {
+		return out
+	}
+	for _, m := range f.GetMetric() {
+		var kind, outcome string
+		for _, l := range m.GetLabel() {
+			switch l.GetName() {
+			case "kind":
+				kind = l.GetValue()
+			case "outcome":
+				outcome = l.GetValue()
+			}
+		}
+		out[kind+"/"+outcome] = m.GetHistogram().GetSampleCount()
+	}
+	return out
+}
+
+func counterValue(fams map[string]*dto.MetricFamily, name string) uint64 {
+	f := fams[name]
+	if f == nil || len(f.GetMetric()) != 1 {
+		return 0
+	}
+	return uint64(f.GetMetric()[0].GetCounter().GetValue())
+}
+
+// answer reads the next command at dev and replies to it with status.
+func answer(ctx context.Context, dev *rawpeer.Peer, status string) error {
+	m, err := dev.NextContext(ctx)
+	if err != nil {
+		return err
+	}
+	id, ok := m.Header("zccp-request-id")
+	if m.ID != rawpeer.Deliver || !ok {
+		return fmt.Errorf("device got command %d without a request id: %+v", m.ID, m)
+	}
+	return dev.Direct(string(m.Sender), []rawpeer.Header{{Name: "zccp-reply-to", Value: id}, {Name: "zccp-status", Value: status}}, []byte(status))
+}
+
+// expectReply reads the requester's next message and checks it is the
+// final reply to id with status.
+func expectReply(ctx context.Context, req *rawpeer.Peer, id, status string) error {
+	m, err := req.NextContext(ctx)
+	if err != nil {
+		return err
+	}
+	if to, _ := m.Header("zccp-reply-to"); to != id {
+		return fmt.Errorf("want the reply to %s, got %+v", id, m.Headers())
+	}
+	if st, _ := m.Header("zccp-status"); st != status {
+		return fmt.Errorf("reply to %s: status %q, want %q", id, st, status)
+	}
+	return nil
+}
+
+// Requests from a hand-framed raw ZMTP peer (not our client library) show
+// up in zccpd_request_duration_seconds with their outcome: single ok,
+// error and disconnected (the device hangs up), single no_recipient, group
+// ok and group error; and zccpd_received_bytes_total / _sent_bytes_total
+// are at least every byte the raw peers wrote and read.
+func TestPrometheusRequestLatencyAndBytes(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{})
+	srv := httptest.NewServer(metricsHandler(b.Broker))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var in, out atomic.Uint64 // bytes the long-lived peers read and wrote
+	serves := rawpeer.Header{Name: "zccp-serves", Value: "1"}
+	req := rawCounted(t, ctx, b, "req", &in, &out)
+	dev := rawCounted(t, ctx, b, "dev", &in, &out, serves)
+	if err := dev.Subscribe(ctx, "^grp$"); err != nil {
+		t.Fatal(err)
+	}
+	reqID := func(id string) []rawpeer.Header { return []rawpeer.Header{{Name: "zccp-request-id", Value: id}} }
+	for _, c := range []struct{ id, status string }{{"s1", "ok"}, {"s2", "error"}} {
+		if err := req.Direct("dev", reqID(c.id), []byte("go")); err != nil {
+			t.Fatal(err)
+		}
+		if err := answer(ctx, dev, c.status); err != nil {
+			t.Fatal(err)
+		}
+		if err := expectReply(ctx, req, c.id, c.status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A device that hangs up with the request outstanding (its bytes are
+	// not counted: the bound below is over the peers that stay).
+	var gin, gout atomic.Uint64
+	gone := rawCounted(t, ctx, b, "gone", &gin, &gout)
+	if err := req.Direct("gone", reqID("s3"), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gone.NextContext(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	if err := expectReply(ctx, req, "s3", "error"); err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Direct("nobody", reqID("s4"), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	if err := expectReply(ctx, req, "s4", "error"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ id, status string }{{"g1", "ok"}, {"g2", "error"}} {
+		if err := req.Publish("grp", reqID(c.id), []byte("go")); err != nil {
+			t.Fatal(err)
+		}
+		if m, err := req.NextContext(ctx); err != nil || string(m.Address) != codec.AddrReceipt {
+			t.Fatalf("receipt for %s: %v %+v", c.id, err, m)
+		}
+		if err := answer(ctx, dev, c.status); err != nil {
+			t.Fatal(err)
+		}
+		if err := expectReply(ctx, req, c.id, c.status); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := map[string]uint64{"single/ok": 1, "single/error": 1, "single/disconnected": 1, "single/no_recipient": 1, "group/ok": 1, "group/error": 1}
+	var last map[string]*dto.MetricFamily
+	testutil.Eventually(t, "latency histograms and byte counters", func() bool {
+		last = scrape(t, srv.URL)
+		got := latencyCounts(last)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			return false
+		}
+		return counterValue(last, "zccpd_received_bytes_total") >= out.Load() && counterValue(last, "zccpd_sent_bytes_total") >= in.Load()
+	})
+	t.Logf("latency %v; broker received %d ≥ %d written by the raw peers, sent %d ≥ %d read by them",
+		latencyCounts(last), counterValue(last, "zccpd_received_bytes_total"), out.Load(), counterValue(last, "zccpd_sent_bytes_total"), in.Load())
+}
