@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/zmtp"
@@ -118,6 +119,7 @@ func (p *peer) forwardDirect(s *session, v codec.View, content [][]byte, e *ext)
 	if e.requestID != nil || e.replyTo != nil || e.cancel != nil {
 		reason := "client " + strconv.Quote(to) + " is connected to another broker of the federation; requests, replies and cancels across brokers are not supported yet"
 		if e.requestID != nil {
+			p.b.observeSingle(time.Now(), OutcomeRefused)
 			p.reply(requestError(string(e.requestID), to, codec.ErrCodeNoSuchClient, reason))
 		} else {
 			p.notice(codec.ErrCodeNoSuchClient, reason, "DIRECT", to)
