@@ -136,11 +136,11 @@ func expectReply(ctx context.Context, req *rawpeer.Peer, id, status string) erro
 // Requests from a hand-framed raw ZMTP peer (not our client library) show
 // up in zccpd_request_duration_seconds with their outcome: single ok,
 // error and disconnected (the device hangs up), single no_recipient, group
-// ok, group error and group disconnected (one of two members hangs up);
-// and zccpd_received_bytes_total / _sent_bytes_total
+// ok, group error and group disconnected (one of two members hangs up),
+// single refused (over MaxInflightPerRequester) and cancelled; and zccpd_received_bytes_total / _sent_bytes_total
 // are at least every byte the raw peers wrote and read.
 func TestPrometheusRequestLatencyAndBytes(t *testing.T) {
-	b := brokertest.Start(t, broker.Config{})
+	b := brokertest.Start(t, broker.Config{MaxInflightPerRequester: 1})
 	srv := httptest.NewServer(metricsHandler(b.Broker))
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -234,7 +234,27 @@ func TestPrometheusRequestLatencyAndBytes(t *testing.T) {
 	if statuses["ok"] != 1 || statuses["error"] != 1 {
 		t.Fatalf("g3 replies: %v", statuses)
 	}
-	want := map[string]uint64{"single/ok": 1, "single/error": 1, "single/disconnected": 1, "single/no_recipient": 1,
+	// One request outstanding at dev (the limit): a second is refused;
+	// then the first is cancelled.
+	if err := req.Direct("dev", reqID("s5"), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := dev.NextContext(ctx); err != nil || m.ID != rawpeer.Deliver {
+		t.Fatalf("s5 at the device: %v %+v", err, m)
+	}
+	if err := req.Direct("dev", reqID("s6"), []byte("go")); err != nil {
+		t.Fatal(err)
+	}
+	if err := expectReply(ctx, req, "s6", "error"); err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Direct("dev", []rawpeer.Header{{Name: "zccp-cancel-request", Value: "s5"}}, []byte("stop")); err != nil {
+		t.Fatal(err)
+	}
+	if m, err := dev.NextContext(ctx); err != nil || m.ID != rawpeer.Deliver {
+		t.Fatalf("cancel at the device: %v %+v", err, m)
+	}
+	want := map[string]uint64{"single/refused": 1, "single/cancelled": 1, "single/ok": 1, "single/error": 1, "single/disconnected": 1, "single/no_recipient": 1,
 		"group/ok": 1, "group/error": 1, "group/disconnected": 1}
 	var last map[string]*dto.MetricFamily
 	testutil.Eventually(t, "latency histograms and byte counters", func() bool {
