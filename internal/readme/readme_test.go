@@ -72,6 +72,16 @@ up() { # wait until the broker at $1 answers (while the command that starts it, 
   done
   fail "no broker at $1"
 }
+settle() { # wait until clients have joined the broker at $1 and their number holds for a second
+  prev=-1 same=0
+  for _ in $(seq 600); do
+    n=$(clients "$1")
+    if [ "$n" -gt 2 ] && [ "$n" -eq "$prev" ]; then same=$((same + 1)); [ "$same" -ge 5 ] && return 0; else same=0; fi
+    prev=$n
+    sleep 0.2
+  done
+  fail "the clients at $1 did not settle"
+}
 more() { # wait until the broker at $1 has more than $2 clients
   for _ in $(seq 300); do [ "$(clients "$1")" -gt "$2" ] && return 0; sleep 0.1; done
   fail "no new client at $1"
@@ -98,6 +108,11 @@ more() { # wait until the broker at $1 has more than $2 clients
 			if longRunning.MatchString(cmd) {
 				if strings.HasPrefix(cmd, "make ") || strings.HasPrefix(cmd, "zccpd") {
 					fmt.Fprintf(&b, "setsid bash \"$LOGS/%d.sh\" >\"$LOGS/%d.out\" 2>&1 </dev/null &\npids+=($!)\nup %q $!\n", n, n, ep)
+					if strings.HasPrefix(cmd, "make demo") {
+						// The demo's devices connect after the broker answers; the
+						// README's next commands talk to them.
+						fmt.Fprintf(&b, "settle %q\n", ep)
+					}
 				} else {
 					fmt.Fprintf(&b, "before=$(clients %q)\nsetsid bash \"$LOGS/%d.sh\" >\"$LOGS/%d.out\" 2>&1 </dev/null &\npids+=($!)\nmore %q \"$before\"\n", ep, n, n, ep)
 				}
