@@ -321,6 +321,26 @@ func (c *Conn) SendFirst(frames ...[]byte) error { return c.out.SendFirst(frames
 
 // writeLoop is the connection's only writer: it swaps out everything
 // queued and writes it in one call, without holding any lock during I/O.
+// progressChunk is how much of a batch the writer puts on the wire
+// before it tells the outbox it made progress (see Outbox.progressed).
+const progressChunk = 256 << 10
+
+// writeBatch writes b, in chunks when it is large, reporting progress to
+// the outbox after each chunk but the last.
+func (c *Conn) writeBatch(b []byte) (int, error) {
+	written := 0
+	for len(b)-written > progressChunk {
+		n, err := c.nc.Write(b[written : written+progressChunk])
+		written += n
+		if err != nil {
+			return written, err
+		}
+		c.out.progressed()
+	}
+	n, err := c.nc.Write(b[written:])
+	return written + n, err
+}
+
 func (c *Conn) writeLoop() {
 	defer c.finish()
 	for {
@@ -334,7 +354,7 @@ func (c *Conn) writeLoop() {
 		if c.opts.WriteTimeout > 0 {
 			c.nc.SetWriteDeadline(time.Now().Add(c.opts.WriteTimeout))
 		}
-		n, err := c.nc.Write(b)
+		n, err := c.writeBatch(b)
 		count(&c.bytesOut, n)
 		c.out.release(b)
 		if err != nil {

@@ -48,9 +48,10 @@ type Limits struct {
 	MaxMessages int      // queued messages
 	Overflow    Overflow // what to do when full
 	// Patience bounds how long a queue past its high-water mark keeps
-	// asking its producers to pause (StateHigh) while its writer takes
-	// nothing; after that the queue is left to its overflow policy until
-	// the writer makes progress. Default 100 ms.
+	// asking its producers to pause (StateHigh) while its writer makes no
+	// progress (takes nothing and puts no chunk of its batch on the wire);
+	// after that the queue is left to its overflow policy until the writer
+	// takes the queue again. Default 100 ms.
 	Patience time.Duration
 	// Budget, if set, bounds the bytes queued (and being written) by every
 	// outbox that shares it; see Budget.

@@ -138,8 +138,8 @@ func (o *Outbox) highLocked() bool {
 }
 
 // patientLocked reports whether the queue may still ask its producers to
-// pause: its writer has taken something within Limits.Patience of the
-// first request.
+// pause: its writer has taken the queue, or put a chunk of its batch on
+// the wire (progressed), within Limits.Patience.
 func (o *Outbox) patientLocked() bool {
 	now := time.Now().UnixNano()
 	if o.highSince == 0 {
@@ -151,6 +151,19 @@ func (o *Outbox) patientLocked() bool {
 	}
 	o.behind = true
 	return false
+}
+
+// progressed tells the outbox that its writer has just put another chunk
+// of the batch it took on the wire: a writer busy with a large batch for
+// a consumer that reads steadily is making progress, so the patience of a
+// queue past its high-water mark starts again. Only a writer that puts
+// nothing on the wire for Limits.Patience leaves the queue to its policy.
+func (o *Outbox) progressed() {
+	o.mu.Lock()
+	if o.highSince != 0 && !o.behind {
+		o.highSince = time.Now().UnixNano()
+	}
+	o.mu.Unlock()
 }
 
 // Stalled returns a channel closed when the writer next takes the queue

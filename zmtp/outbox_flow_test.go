@@ -4,6 +4,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func appendN(o *Outbox, n int, class Class) (State, error) {
@@ -102,5 +103,36 @@ func TestBudgetSharedAndRefunded(t *testing.T) {
 	b.close(false)
 	if bud.Used() != 0 {
 		t.Fatalf("budget not refunded: %d", bud.Used())
+	}
+}
+
+// TestPatienceFollowsWriterProgress: a queue past its high-water mark
+// stops asking producers to pause once its writer has made no progress
+// for Limits.Patience, but a writer that keeps putting chunks of its batch
+// on the wire (a consumer that reads steadily) keeps the pauses coming.
+func TestPatienceFollowsWriterProgress(t *testing.T) {
+	const patience = 200 * time.Millisecond
+	high := func(progress bool) bool {
+		o := NewOutbox(Limits{MaxBytes: 1000, MaxMessages: 100, Overflow: OverflowDropOldest, Patience: patience})
+		for i := 0; i < 8; i++ { // past 750 bytes: the first StateHigh starts the patience
+			appendN(o, 100, Notification)
+		}
+		for range 2 { // together well past the patience
+			time.Sleep(patience * 3 / 4)
+			if progress {
+				o.progressed()
+			}
+		}
+		st, err := appendN(o, 10, Notification)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st&StateHigh != 0
+	}
+	if high(false) {
+		t.Fatal("a writer without progress still held producers after its patience")
+	}
+	if !high(true) {
+		t.Fatal("a writer making progress lost its producers' pauses")
 	}
 }
