@@ -24,10 +24,10 @@ type Broker struct {
 	sys   *match.Index[*sessionRef] // subscriptions to broker events (^\$…)
 
 	mu      sync.RWMutex
-	byIdent map[string]*session                                                // addressable sessions by identifier; guarded by mu
-	peers   map[*peer]struct{}                                                 // every connection; guarded by mu
-	nsess   int                                                                // live sessions; guarded by mu
-	retired struct{ published, deliveries, dropped, bytesIn, bytesOut uint64 } // counters of closed connections; guarded by mu
+	byIdent map[string]*session                             // addressable sessions by identifier; guarded by mu
+	peers   map[*peer]struct{}                              // every connection; guarded by mu
+	nsess   int                                             // live sessions; guarded by mu
+	retired struct{ published, deliveries, dropped uint64 } // counters of closed connections; guarded by mu
 
 	reqMu   sync.Mutex
 	reqs    map[uint64]*request // outstanding requests by tag; guarded by reqMu
@@ -41,6 +41,7 @@ type Broker struct {
 	nextPeer    atomic.Uint64
 	stats       counters
 	latency     latencies    // request latency histograms
+	bytes       byteTotals   // bytes in/out of ended connections (bytecount.go)
 	budget      *zmtp.Budget // MaxQueuedTotal, shared by every connection's queue
 	ret         retainer     // last values (retain.go)
 	keys        *keyBinding  // identifiers bound to CURVE keys (keybind.go); nil: off
@@ -196,7 +197,7 @@ func (b *Broker) Stats() Stats {
 	b.mu.RLock()
 	conns, sess := len(b.peers), b.nsess
 	published, deliveries, dropped := b.retired.published, b.retired.deliveries, b.retired.dropped
-	bytesIn, bytesOut := b.retired.bytesIn, b.retired.bytesOut
+	bytesIn, bytesOut := b.bytes.totals()
 	for p := range b.peers {
 		published += p.published.Load()
 		deliveries += p.deliveries.Load()

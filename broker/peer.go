@@ -58,7 +58,7 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	b.retired.published += p.published.Load()
 	b.retired.deliveries += p.deliveries.Load()
 	b.retired.dropped += p.out.Dropped()
-	b.retired.bytesIn, b.retired.bytesOut = b.retired.bytesIn+c.BytesReceived(), b.retired.bytesOut+c.BytesSent()
+	b.bytes.retire(c)
 	b.mu.Unlock()
 	if s := p.sess; s != nil {
 		b.endSession(s, why)
