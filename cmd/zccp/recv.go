@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"time"
 
 	"github.com/zccp-go/zccp/client"
 )
@@ -16,8 +15,8 @@ func runRecv(ctx context.Context, e *env, args []string) int {
 	fs, endpoint := flagsFor(e, "recv", "--id ID", recvSummary)
 	cf := addConnectFlags(fs, endpoint, defaultID("recv"))
 	asJSON := fs.Bool("json", false, "print one JSON object per line")
-	count := fs.Int("count", 0, "exit after this many messages (0: never)")
-	within := fs.Duration("for", 0, "exit after this long (0: never); exit code 5 if --count was not reached")
+	count := optIntFlag(fs, "count", "never", "exit after this many messages")
+	within := optDurationFlag(fs, "for", "never", "exit after this long; exit code 5 if --count was not reached")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagError(err)
@@ -38,31 +37,7 @@ func runRecv(ctx context.Context, e *env, args []string) int {
 	}
 	defer c.Close()
 	fmt.Fprintf(e.stderr, "zccp recv: receiving as %q\n", *cf.id)
-	var timeout <-chan time.Time
-	if *within > 0 {
-		timeout = time.After(*within)
-	}
-	for n := 0; ; {
-		select {
-		case <-ctx.Done():
-			return exitOK
-		case <-timeout:
-			if *count > 0 {
-				fmt.Fprintf(e.stderr, "zccp recv: %d of %d messages within %v\n", n, *count, *within)
-				return exitTimeout
-			}
-			return exitOK
-		case d := <-ch:
-			if *asJSON {
-				printJSON(e.stdout, d)
-			} else {
-				printLine(e.stdout, d)
-			}
-			if n++; *count > 0 && n >= *count {
-				return exitOK
-			}
-		}
-	}
+	return printDeliveries(ctx, e, "recv", ch, *count, *within, *asJSON)
 }
 
 // stateReporter tells on stderr when the connection to the broker is

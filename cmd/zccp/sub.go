@@ -42,29 +42,34 @@ func runSub(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintln(e.stderr, "zccp sub:", err)
 		return exitFor(err)
 	}
+	return printDeliveries(ctx, e, "sub", ch, *count, *within, *asJSON)
+}
+
+// printDeliveries prints each delivery from ch (a line, or JSON) until
+// ctx ends, count have been printed (0: no limit) or within has passed
+// (0: no limit; exit 5 then if count was not reached).
+func printDeliveries(ctx context.Context, e *env, cmd string, ch <-chan *client.Delivery, count int, within time.Duration, asJSON bool) int {
 	var timeout <-chan time.Time
-	if *within > 0 {
-		timeout = time.After(*within)
+	if within > 0 {
+		timeout = time.After(within)
 	}
-	n := 0
-	for {
+	for n := 0; ; {
 		select {
 		case <-ctx.Done():
 			return exitOK
 		case <-timeout:
-			if *count > 0 {
-				fmt.Fprintf(e.stderr, "zccp sub: %d of %d messages within %v\n", n, *count, *within)
+			if count > 0 {
+				fmt.Fprintf(e.stderr, "zccp %s: %d of %d messages within %v\n", cmd, n, count, within)
 				return exitTimeout
 			}
 			return exitOK
 		case d := <-ch:
-			if *asJSON {
+			if asJSON {
 				printJSON(e.stdout, d)
 			} else {
 				printLine(e.stdout, d)
 			}
-			n++
-			if *count > 0 && n >= *count {
+			if n++; count > 0 && n >= count {
 				return exitOK
 			}
 		}
