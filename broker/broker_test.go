@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // forEachTransport runs f against tcp and abstract ipc.
@@ -304,7 +305,7 @@ loop:
 			break loop
 		}
 	}
-	eventually(t, "silent session expired", func() bool {
+	testutil.Eventually(t, "silent session expired", func() bool {
 		s := b.Stats()
 		return s.Expired >= 1 && s.Sessions == 1 && s.Subscriptions == 0 && s.Connections == 1
 	})

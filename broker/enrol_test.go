@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/store"
 	"github.com/zccp-go/zccp/zmtp"
 )
@@ -239,7 +240,7 @@ func TestCurveRefusalLogged(t *testing.T) {
 			t.Fatal("wrong server key accepted")
 		}
 	}
-	eventually(t, "CURVE refusal logged", func() bool { return strings.Contains(logs.String(), "CURVE handshake failed") })
+	testutil.Eventually(t, "CURVE refusal logged", func() bool { return strings.Contains(logs.String(), "CURVE handshake failed") })
 	if n := strings.Count(logs.String(), "CURVE handshake failed"); n != 1 {
 		t.Fatalf("%d log lines for 20 refusals, want 1 (rate-limited)\n%s", n, logs.String())
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // fedRecorder is a Federation that keeps what it is handed (copied, as
@@ -69,7 +70,7 @@ func TestFederationForwardOncePerMatchingRemote(t *testing.T) {
 	if err := pub.Publish("power.1", nil, []byte("on")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "two forwards", func() bool { return len(rec.all()) >= 2 })
+	testutil.Eventually(t, "two forwards", func() bool { return len(rec.all()) >= 2 })
 	if err := pub.Subscribe(ctx, "^sync$"); err != nil { // SUBSCRIBE-OK: every earlier PUBLISH was handled
 		t.Fatal(err)
 	}

@@ -6,13 +6,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -23,7 +23,7 @@ var ipcSeq atomic.Uint64
 // its goroutines checked for leaks, at the end of the test.
 func startBroker(t *testing.T, cfg Config) (*Broker, []string) {
 	t.Helper()
-	before := runtime.NumGoroutine()
+	leaks := testutil.Snapshot()
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -42,14 +42,7 @@ func startBroker(t *testing.T, cfg Config) (*Broker, []string) {
 	t.Cleanup(func() {
 		b.Close()
 		// Every goroutine the broker and its clients started must be gone.
-		deadline := time.Now().Add(5 * time.Second)
-		for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		if n := runtime.NumGoroutine(); n > before {
-			buf := make([]byte, 1<<16)
-			t.Errorf("goroutine leak: %d before, %d after\n%s", before, n, buf[:runtime.Stack(buf, true)])
-		}
+		testutil.CheckLeaks(t, leaks)
 	})
 	return b, []string{tcp, ipc}
 }
@@ -198,17 +191,6 @@ func (c *rawClient) publish(address string, content ...string) {
 		m.Content = append(m.Content, []byte(s))
 	}
 	c.send(m)
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 5s: %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
 }
 
 func contentString(m *codec.Message) string {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/store"
 )
 
@@ -53,7 +54,7 @@ func TestLastValuesFirstThenLive(t *testing.T) {
 	pub.Publish("power.rack3", nil, []byte("not kept"))
 	pub.Publish("power.rack2", retain) // no content: clears rack2
 	pub.Publish("temp.rack1", retain, []byte("31"))
-	eventually(t, "two last values", func() bool { return b.RetainStats().Values == 2 })
+	testutil.Eventually(t, "two last values", func() bool { return b.RetainStats().Values == 2 })
 
 	sub := rawPeer(t, ctx, eps[1], "dashboard")
 	if err := sub.Subscribe(ctx, `^power\.`, rawpeer.Header{Name: "zccp-last", Value: "1"}); err != nil {
@@ -103,7 +104,7 @@ func TestLastValuesBounded(t *testing.T) {
 	for i := range 5 {
 		pub.Publish(fmt.Sprint("a", i), retain, []byte("v"))
 	}
-	eventually(t, "evicted to 3", func() bool { return b.RetainStats().Evicted == 2 })
+	testutil.Eventually(t, "evicted to 3", func() bool { return b.RetainStats().Evicted == 2 })
 	vals, _ := b.LastValues(".")
 	if len(vals) != 3 || vals[0].Address != "a2" || vals[2].Address != "a4" {
 		t.Fatalf("kept %v", vals)
@@ -111,10 +112,10 @@ func TestLastValuesBounded(t *testing.T) {
 	// By bytes: a 4000-byte value (4068 accounted) evicts every older
 	// one; a value over the whole bound is not kept.
 	pub.Publish("big", retain, make([]byte, 4000))
-	eventually(t, "big kept alone", func() bool { st := b.RetainStats(); return st.Values == 1 && st.Bytes == 4068 })
+	testutil.Eventually(t, "big kept alone", func() bool { st := b.RetainStats(); return st.Values == 1 && st.Bytes == 4068 })
 	pub.Publish("huge", retain, make([]byte, 5000))
 	pub.Publish("after", retain, []byte("x"))
-	eventually(t, "after kept", func() bool { v, _ := b.LastValues("^after$"); return len(v) == 1 })
+	testutil.Eventually(t, "after kept", func() bool { v, _ := b.LastValues("^after$"); return len(v) == 1 })
 	if v, _ := b.LastValues("^huge$"); len(v) != 0 {
 		t.Fatal("a value over the byte bound was kept")
 	}
@@ -135,7 +136,7 @@ func TestLastValueNoGapNoDuplicate(t *testing.T) {
 	const n, subs = 3000, 8
 	pub := rawPeer(t, ctx, eps[0], "counter")
 	pub.Publish("seq", retain, u64(0))
-	eventually(t, "first value", func() bool { return b.RetainStats().Values == 1 })
+	testutil.Eventually(t, "first value", func() bool { return b.RetainStats().Values == 1 })
 	var wg sync.WaitGroup
 	errs := make(chan error, subs)
 	started := make(chan struct{}, subs)
@@ -231,7 +232,7 @@ func TestLastValuesPersist(t *testing.T) {
 		pub.Publish(fmt.Sprintf("power.outlet%03d", i), []rawpeer.Header{{Name: "zccp-retain", Value: "1"}, {Name: "unit", Value: "W"}}, []byte(strconv.Itoa(i)), []byte{0, 1, 2})
 	}
 	pub.Publish("power.outlet007", retain) // cleared
-	eventually(t, "all written", func() bool { s := b.RetainStats(); return s.Values == 199 && s.Pending == 0 })
+	testutil.Eventually(t, "all written", func() bool { s := b.RetainStats(); return s.Values == 199 && s.Pending == 0 })
 	b.Close()
 	b.CloseRetain()
 	if s := b.RetainStats(); s.Written < 199 || s.Failed != 0 {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -207,7 +208,7 @@ func TestRefusedPeerLoggedOnce(t *testing.T) {
 		}
 		nc.Close()
 	}
-	eventually(t, "the refusal is logged", func() bool { return strings.Contains(logs.String(), "speaks neither") })
+	testutil.Eventually(t, "the refusal is logged", func() bool { return strings.Contains(logs.String(), "speaks neither") })
 	if n := strings.Count(logs.String(), "speaks neither"); n != 1 {
 		t.Fatalf("%d refusal lines for 20 attempts:\n%s", n, logs.String())
 	}

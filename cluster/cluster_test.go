@@ -15,7 +15,6 @@ import (
 	"github.com/zccp-go/zccp/cluster/natscluster"
 	"github.com/zccp-go/zccp/federation"
 	"github.com/zccp-go/zccp/internal/rawpeer"
-	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // natsCluster starts three nats-server nodes in this process, routed to
@@ -112,9 +111,4 @@ func countSubject(t testing.TB, url, subject string) *atomic.Int64 {
 		t.Fatal(err)
 	}
 	return &n
-}
-
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	testutil.Eventually(t, what, cond)
 }

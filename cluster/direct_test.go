@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // nextNotice reads until a DELIVER from the broker ($zccp) arrives and
@@ -40,7 +41,7 @@ func TestDirectAcrossBrokers(t *testing.T) {
 	c := startMember(t, nodes[2].ClientURL(), "C")
 	dev := peer(t, ctx, c.ep, "pdu-7")
 	caller := peer(t, ctx, a.ep, "ops")
-	eventually(t, "A learns that pdu-7 is on C", func() bool { return a.b.RemoteHolder("pdu-7") == c.node.ID() })
+	testutil.Eventually(t, "A learns that pdu-7 is on C", func() bool { return a.b.RemoteHolder("pdu-7") == c.node.ID() })
 
 	// By identifier, across brokers, sender kept.
 	if err := caller.Direct("pdu-7", []rawpeer.Header{{Name: "op", Value: "reboot"}}, []byte("now")); err != nil {
@@ -76,7 +77,7 @@ func TestDirectAcrossBrokers(t *testing.T) {
 	if err := dev.Goodbye(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "C's session ended", func() bool { return c.b.Stats().Sessions == 0 })
+	testutil.Eventually(t, "C's session ended", func() bool { return c.b.Stats().Sessions == 0 })
 	a.b.ChangeRemoteIdentifiers(c.node.ID(), []string{"pdu-7"}, nil)
 	before := a.node.Stats().Directs
 	if err := caller.Direct("pdu-7", nil, []byte("late")); err != nil {

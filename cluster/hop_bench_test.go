@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // BenchmarkHop measures the cost of the federation hop: one publisher on
@@ -33,7 +34,7 @@ func BenchmarkHop(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	eventually(b, "A learns B's interest", func() bool { return a.b.RemoteInterest()[bb.node.ID()] == 1 })
+	testutil.Eventually(b, "A learns B's interest", func() bool { return a.b.RemoteInterest()[bb.node.ID()] == 1 })
 	pub := peer(b, ctx, a.ep, "pub")
 
 	n := b.N

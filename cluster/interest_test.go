@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // Interest follows subscriptions: a cancelled expression and a closed
@@ -36,7 +37,7 @@ func TestInterestFollowsSubscriptionsAndBrokers(t *testing.T) {
 		}
 		onC = append(onC, p)
 	}
-	eventually(t, "A learns B's 2 expressions and C's 1", func() bool {
+	testutil.Eventually(t, "A learns B's 2 expressions and C's 1", func() bool {
 		ri := a.b.RemoteInterest()
 		return ri[b.node.ID()] == 2 && ri[c.node.ID()] == 1
 	})
@@ -44,24 +45,24 @@ func TestInterestFollowsSubscriptionsAndBrokers(t *testing.T) {
 	if err := sb.Subscribe(ctx, `temp$`, rawpeer.Header{Name: "zccp-cancel", Value: "1"}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the cancelled expression withdrawn", func() bool { return a.b.RemoteInterest()[b.node.ID()] == 1 })
+	testutil.Eventually(t, "the cancelled expression withdrawn", func() bool { return a.b.RemoteInterest()[b.node.ID()] == 1 })
 	for _, p := range onC[1:] {
 		p.Close()
 	}
-	eventually(t, "49 sessions on C ended", func() bool { return c.b.Stats().Sessions == 1 })
+	testutil.Eventually(t, "49 sessions on C ended", func() bool { return c.b.Stats().Sessions == 1 })
 	adverts := c.node.Stats().Adverts
-	eventually(t, "C advertised twice more (both sets)", func() bool { return c.node.Stats().Adverts >= adverts+4 })
+	testutil.Eventually(t, "C advertised twice more (both sets)", func() bool { return c.node.Stats().Adverts >= adverts+4 })
 	if a.b.RemoteInterest()[c.node.ID()] != 1 {
 		t.Fatal("C's expression withdrawn while one session still holds it")
 	}
 	onC[0].Close()
-	eventually(t, "C's expression withdrawn when its last session ended", func() bool { return a.b.RemoteInterest()[c.node.ID()] == 0 })
+	testutil.Eventually(t, "C's expression withdrawn when its last session ended", func() bool { return a.b.RemoteInterest()[c.node.ID()] == 0 })
 
 	d := startMember(t, nodes[2].ClientURL(), "D")
-	eventually(t, "a broker that joins later learns B's interest", func() bool { return d.b.RemoteInterest()[b.node.ID()] == 1 })
+	testutil.Eventually(t, "a broker that joins later learns B's interest", func() bool { return d.b.RemoteInterest()[b.node.ID()] == 1 })
 
 	d.node.Close() // says bye
-	eventually(t, "a broker that left is withdrawn", func() bool {
+	testutil.Eventually(t, "a broker that left is withdrawn", func() bool {
 		_, ok := a.b.RemoteInterest()[d.node.ID()]
 		return !ok
 	})
@@ -71,7 +72,7 @@ func TestInterestFollowsSubscriptionsAndBrokers(t *testing.T) {
 
 	toB := countSubject(t, nodes[0].ClientURL(), "zccp.fed.deliver."+b.node.ID())
 	b.node.Abort() // dies without a word
-	eventually(t, "a dead broker's interest withdrawn", func() bool {
+	testutil.Eventually(t, "a dead broker's interest withdrawn", func() bool {
 		_, ok := a.b.RemoteInterest()[b.node.ID()]
 		return !ok && a.node.Stats().Withdrawn == 1
 	})

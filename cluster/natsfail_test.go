@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // The NATS node broker A is connected to dies: A's own clients keep
@@ -28,7 +29,7 @@ func TestNATSNodeKilledTrafficResumes(t *testing.T) {
 	if err := local.Subscribe(ctx, `^rack\.`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "A learns B's interest", func() bool { return a.b.RemoteInterest()[b.node.ID()] == 1 })
+	testutil.Eventually(t, "A learns B's interest", func() bool { return a.b.RemoteInterest()[b.node.ID()] == 1 })
 	pub := peer(t, ctx, a.ep, "pub-a")
 
 	seq := uint64(1)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // A publisher on broker A (a hand-framed peer) reaches subscribers on
@@ -36,7 +37,7 @@ func TestPublishReachesRemoteSubscribersOnceInOrder(t *testing.T) {
 	if err := sc.Subscribe(ctx, `^power\.`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "A learns B's two expressions and C's one", func() bool {
+	testutil.Eventually(t, "A learns B's two expressions and C's one", func() bool {
 		ri := a.b.RemoteInterest()
 		return ri[b.node.ID()] == 2 && ri[c.node.ID()] == 1
 	})
@@ -78,17 +79,17 @@ func TestPublishReachesRemoteSubscribersOnceInOrder(t *testing.T) {
 			t.Fatalf("s%d read %+v, %v; want the marker", i+1, m, err)
 		}
 	}
-	eventually(t, "B's subject saw n+1 messages", func() bool { return toB.Load() == n+1 })
+	testutil.Eventually(t, "B's subject saw n+1 messages", func() bool { return toB.Load() == n+1 })
 	if got := toC.Load(); got != 0 {
 		t.Fatalf("broker C, with no matching interest, was sent %d messages", got)
 	}
-	eventually(t, "A counts n+1 forwarded", func() bool { return a.node.Stats().Forwarded == n+1 })
+	testutil.Eventually(t, "A counts n+1 forwarded", func() bool { return a.node.Stats().Forwarded == n+1 })
 	if st := a.node.Stats(); st.Lost != 0 {
 		t.Fatalf("A's federation stats %+v", st)
 	}
 	// The counter is added after the deliveries are queued, so a reader can
 	// see the marker a moment before B counts it.
-	eventually(t, "B counts n+1 received, 2(n+1) injected", func() bool {
+	testutil.Eventually(t, "B counts n+1 received, 2(n+1) injected", func() bool {
 		st := b.node.Stats()
 		return st.Received == n+1 && st.Injected == 2*(n+1)
 	})

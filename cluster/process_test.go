@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // zccpd builds the daemon from this tree into a temporary directory.
@@ -50,7 +51,7 @@ func TestZccpdProcessJoinsAndDies(t *testing.T) {
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 
 	var sub *rawpeer.Peer
-	eventually(t, "zccpd B accepts a session", func() bool {
+	testutil.Eventually(t, "zccpd B accepts a session", func() bool {
 		p, err := rawpeer.Dial(ctx, ep)
 		if err != nil {
 			return false
@@ -67,7 +68,7 @@ func TestZccpdProcessJoinsAndDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	var bID string
-	eventually(t, "A learns B's interest", func() bool {
+	testutil.Eventually(t, "A learns B's interest", func() bool {
 		for id, k := range a.b.RemoteInterest() {
 			if k == 1 {
 				bID = id
@@ -90,7 +91,7 @@ func TestZccpdProcessJoinsAndDies(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	eventually(t, "the killed broker's interest withdrawn", func() bool {
+	testutil.Eventually(t, "the killed broker's interest withdrawn", func() bool {
 		_, ok := a.b.RemoteInterest()[bID]
 		return !ok && a.node.Stats().Withdrawn == 1
 	})

@@ -16,6 +16,7 @@ import (
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 	"golang.org/x/crypto/nacl/box"
 )
@@ -139,7 +140,7 @@ func TestCurveWrongServerKeyRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		zsend(t, d, []byte("must not arrive"))
-		eventually(t, "CURVE failure reported", func() bool { return hasErr(ts.reportedErrors(), zmtp.ErrCurve) })
+		testutil.Eventually(t, "CURVE failure reported", func() bool { return hasErr(ts.reportedErrors(), zmtp.ErrCurve) })
 		if n := ts.accepts(); n != 0 {
 			t.Fatalf("%d connections reached the handler", n)
 		}
@@ -237,7 +238,7 @@ func TestCurveUnknownClientKeyRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		zsend(t, bad, []byte("must not arrive"))
-		eventually(t, "refusal reported", func() bool { return hasErr(ts.reportedErrors(), zmtp.ErrUnauthorized) })
+		testutil.Eventually(t, "refusal reported", func() bool { return hasErr(ts.reportedErrors(), zmtp.ErrUnauthorized) })
 		good := curveClientSocket(t, zctx, known, srv.pub)
 		if err := good.Connect(ts.endpoint); err != nil {
 			t.Fatal(err)

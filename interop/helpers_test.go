@@ -13,28 +13,13 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
-// Timeouts shared by the tests. Every wait in this package is bounded by
-// one of them.
-const (
-	waitTimeout = 10 * time.Second // eventually, libzmq receive timeout
-	pollEvery   = 2 * time.Millisecond
-)
-
-// eventually polls cond until it holds; it fails the test after
-// waitTimeout.
-func eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, waitTimeout)
-		}
-		time.Sleep(pollEvery)
-	}
-}
+// waitTimeout bounds every libzmq receive and read deadline in this
+// package (polling waits use testutil.Eventually, which has its own bound).
+const waitTimeout = 10 * time.Second
 
 // holdFor checks that cond stays true for d, polling it; it fails the
 // test as soon as cond is false.
@@ -265,9 +250,45 @@ type testServer struct {
 	errs     []error // errors reported through OnError
 }
 
+// errNoPeer is testServer.send's answer for a routing id whose connection
+// is unknown or closed.
+var errNoPeer = errors.New("no such peer")
+
+// send queues frames to the connection the server accepted as id, through
+// that connection (the zmtp.Server has no send-by-id of its own).
+func (s *testServer) send(id zmtp.RoutingID, frames ...[]byte) error {
+	s.mu.Lock()
+	c := s.conns[id]
+	s.mu.Unlock()
+	if c == nil {
+		return errNoPeer
+	}
+	select {
+	case <-c.Done():
+		return errNoPeer
+	default:
+	}
+	return c.Send(frames...)
+}
+
+// live returns how many accepted connections are still open.
+func (s *testServer) live() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.conns {
+		select {
+		case <-c.Done():
+		default:
+			n++
+		}
+	}
+	return n
+}
+
 // startServer starts a Server on endpoint. Its handler records the
 // connection and passes every message to handle (nil: echo it back to the
-// sender through Server.Send). The server is closed when the test ends.
+// sender through testServer.send). The server is closed when the test ends.
 func startServer(t testing.TB, endpoint string, opts zmtp.Options, handle func(s *testServer, c *zmtp.Conn, id zmtp.RoutingID, frames [][]byte)) *testServer {
 	t.Helper()
 	ln, err := zmtp.Listen(endpoint)
@@ -284,8 +305,8 @@ func serveOn(t testing.TB, ln net.Listener, opts zmtp.Options, handle func(s *te
 	ts := &testServer{Server: &zmtp.Server{Options: opts}, endpoint: zmtp.EndpointOf(ln), conns: map[zmtp.RoutingID]*zmtp.Conn{}}
 	if handle == nil {
 		handle = func(s *testServer, _ *zmtp.Conn, id zmtp.RoutingID, frames [][]byte) {
-			if err := s.Send(id, cloneFrames(frames)...); err != nil {
-				t.Errorf("Server.Send: %v", err)
+			if err := s.send(id, cloneFrames(frames)...); err != nil {
+				t.Errorf("send: %v", err)
 			}
 		}
 	}
@@ -335,7 +356,7 @@ func (s *testServer) accepts() int {
 // onlyConn returns the single connection the server accepted.
 func (s *testServer) onlyConn(t testing.TB) *zmtp.Conn {
 	t.Helper()
-	eventually(t, "one connection accepted", func() bool { return s.accepts() == 1 })
+	testutil.Eventually(t, "one connection accepted", func() bool { return s.accepts() == 1 })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range s.conns {
@@ -382,7 +403,7 @@ func (in *inbox) len() int {
 // waitN waits until n messages arrived and returns them.
 func (in *inbox) waitN(t testing.TB, n int) [][][]byte {
 	t.Helper()
-	eventually(t, fmt.Sprintf("%d messages received", n), func() bool { return in.len() >= n })
+	testutil.Eventually(t, fmt.Sprintf("%d messages received", n), func() bool { return in.len() >= n })
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	return append([][][]byte(nil), in.msgs[:n]...)

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -65,7 +66,7 @@ func TestServerSendsFirstToLibzmqDealer(t *testing.T) {
 			if err := dealer.Connect(srv.endpoint); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "connection registered", func() bool { return srv.Len() == 1 })
+			testutil.Eventually(t, "connection registered", func() bool { return srv.live() == 1 })
 			var id zmtp.RoutingID
 			srv.mu.Lock()
 			for rid := range srv.conns {
@@ -73,7 +74,7 @@ func TestServerSendsFirstToLibzmqDealer(t *testing.T) {
 			}
 			srv.mu.Unlock()
 			for _, sh := range shapes() {
-				if err := srv.Send(id, sh.frames...); err != nil {
+				if err := srv.send(id, sh.frames...); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -82,8 +83,8 @@ func TestServerSendsFirstToLibzmqDealer(t *testing.T) {
 					t.Fatalf("%s: got %s", sh.name, describe(got))
 				}
 			}
-			if err := srv.Send(id+1000, []byte("nobody")); err != zmtp.ErrNoPeer {
-				t.Fatalf("Send to an unknown routing id: %v, want ErrNoPeer", err)
+			if err := srv.send(id+1000, []byte("nobody")); err != errNoPeer {
+				t.Fatalf("Send to an unknown routing id: %v, want errNoPeer", err)
 			}
 		})
 	}
@@ -97,7 +98,7 @@ func TestLibzmqReqToServer(t *testing.T) {
 			t.Errorf("REQ request %s, want [\"\" body]", describe(frames))
 			return
 		}
-		s.Send(id, []byte{}, append([]byte("re: "), frames[1]...))
+		s.send(id, []byte{}, append([]byte("re: "), frames[1]...))
 	})
 	zctx := newZContext(t)
 	req := newZSocket(t, zctx, zmq.REQ)
@@ -142,7 +143,7 @@ func TestLibzmqDealerHeartbeat(t *testing.T) {
 					return false
 				default:
 				}
-				return srv.accepts() == 1 && srv.Len() == 1
+				return srv.accepts() == 1 && srv.live() == 1
 			})
 			// Only PINGs arrived while idle: LastReceived moving on shows
 			// that libzmq kept probing and was answered.
@@ -207,5 +208,5 @@ func TestLibzmqHeartbeatDropsSilentPeer(t *testing.T) {
 	if err := dealer.Connect(zmtp.EndpointOf(ln)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "libzmq dropped the silent peer and reconnected", func() bool { return len(conns) >= 2 })
+	testutil.Eventually(t, "libzmq dropped the silent peer and reconnected", func() bool { return len(conns) >= 2 })
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -186,7 +187,7 @@ func TestDealerReconnectsToRebornRouter(t *testing.T) {
 			if err := router.Close(); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "dealer noticed the ROUTER is gone", func() bool { return d.Conn() == nil && disconnects.Load() == 1 })
+			testutil.Eventually(t, "dealer noticed the ROUTER is gone", func() bool { return d.Conn() == nil && disconnects.Load() == 1 })
 
 			const queued = 500
 			msg := func(i int) [][]byte {
@@ -207,7 +208,7 @@ func TestDealerReconnectsToRebornRouter(t *testing.T) {
 			// The same endpoint again. A tcp port may take a moment to be
 			// free to bind again; bound the retries.
 			router2 := newZSocket(t, zctx, zmq.ROUTER, func(s *zmq.Socket) error { return s.SetRouterMandatory(1) })
-			eventually(t, "ROUTER re-bound "+ep, func() bool { return router2.Bind(ep) == nil })
+			testutil.Eventually(t, "ROUTER re-bound "+ep, func() bool { return router2.Bind(ep) == nil })
 			for i := range queued {
 				if got, want := recvFrom(t, router2, id), msg(i); !equalFrames(got, want) {
 					t.Fatalf("queued message %d: got %s, want %s", i, describe(got), describe(want))

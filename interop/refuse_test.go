@@ -7,6 +7,7 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -23,7 +24,7 @@ func TestIncompatibleLibzmqPeerRefused(t *testing.T) {
 			if err := peer.Connect(srv.endpoint); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, "OnError reported the peer", func() bool { return len(srv.reportedErrors()) > 0 })
+			testutil.Eventually(t, "OnError reported the peer", func() bool { return len(srv.reportedErrors()) > 0 })
 			for _, err := range srv.reportedErrors() {
 				if !errors.Is(err, zmtp.ErrIncompatible) {
 					t.Fatalf("OnError: %v, want ErrIncompatible", err)
@@ -33,7 +34,7 @@ func TestIncompatibleLibzmqPeerRefused(t *testing.T) {
 			case zmq.PUB, zmq.PUSH, zmq.PAIR:
 				peer.SendMessageDontwait("should not arrive") // EAGAIN for PUSH/PAIR: no usable peer
 			}
-			holdFor(t, 300*time.Millisecond, "no connection established", func() bool { return srv.accepts() == 0 && srv.Len() == 0 })
+			holdFor(t, 300*time.Millisecond, "no connection established", func() bool { return srv.accepts() == 0 && srv.live() == 0 })
 			if n := delivered.Load(); n != 0 {
 				t.Fatalf("%d messages delivered from an incompatible peer", n)
 			}

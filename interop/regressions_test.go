@@ -9,6 +9,7 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -105,7 +106,7 @@ func TestOutboxBatchOverSpareReusesBuffer(t *testing.T) {
 				}
 				ob.Flush()
 				total += int64(tc.messages)
-				eventually(t, "batch delivered", func() bool { return received.Load() == total && sc.LastSent() != before })
+				testutil.Eventually(t, "batch delivered", func() bool { return received.Load() == total && sc.LastSent() != before })
 			}
 			round() // the first batch allocates its buffer
 			round()

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // echoServer starts a Server on endpoint that echoes every message back
@@ -31,7 +33,7 @@ func echoServer(t *testing.T, endpoint string, opts Options) (*Server, string) {
 			for i, f := range frames {
 				cp[i] = bytes.Clone(f)
 			}
-			if err := s.Send(id, cp...); err != nil {
+			if err := c.Send(cp...); err != nil {
 				return
 			}
 		}
@@ -178,14 +180,14 @@ func TestIncompatibleSocketType(t *testing.T) {
 func TestPingIsAnswered(t *testing.T) {
 	_, bound := echoServer(t, "tcp://127.0.0.1:0", Options{})
 	d, _ := dealer(t, bound, DealerOptions{})
-	eventually(t, func() bool { return d.Conn() != nil })
+	testutil.Eventually(t, "dealer connected", func() bool { return d.Conn() != nil })
 	c := d.Conn()
 	before := c.LastReceived()
 	time.Sleep(5 * time.Millisecond)
 	if err := c.Ping(time.Second, []byte("ctx")); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return c.LastReceived().After(before) })
+	testutil.Eventually(t, "PONG received", func() bool { return c.LastReceived().After(before) })
 }
 
 func TestDealerReconnectsAndCarriesQueue(t *testing.T) {
@@ -233,13 +235,21 @@ func TestDealerReconnectsAndCarriesQueue(t *testing.T) {
 	}
 }
 
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
+// TestServerForgetsClosedPeer: a peer that closes its connection leaves
+// the server's routing table (nothing is kept for it), on tcp and ipc.
+func TestServerForgetsClosedPeer(t *testing.T) {
+	for _, ep := range []string{"tcp://127.0.0.1:0", "ipc://@/zccp-zmtp-forget-" + t.Name()} {
+		s, bound := echoServer(t, ep, Options{})
+		nc, err := Dial(context.Background(), bound)
+		if err != nil {
+			t.Fatal(err)
 		}
-		time.Sleep(2 * time.Millisecond)
+		c, err := Handshake(nc, Options{Type: TypeDealer})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testutil.Eventually(t, "connection registered", func() bool { return s.connCount() == 1 })
+		c.Close()
+		testutil.Eventually(t, "closed peer forgotten", func() bool { return s.connCount() == 0 })
 	}
 }

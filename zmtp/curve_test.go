@@ -8,6 +8,8 @@ import (
 	"net"
 	"testing"
 	"time"
+
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 func mustKeyPair(t testing.TB) CurveKeyPair {
@@ -44,7 +46,7 @@ func curveServer(t *testing.T, endpoint string, m Mechanism, opts Options) (stri
 			for _, f := range frames {
 				cp = append(cp, bytes.Clone(f))
 			}
-			if err := s.Send(id, cp...); err != nil {
+			if err := c.Send(cp...); err != nil {
 				return
 			}
 		}
@@ -110,7 +112,7 @@ func TestCurveRoundTrip(t *testing.T) {
 			if err := c.Ping(time.Second, []byte("curve")); err != nil {
 				t.Fatal(err)
 			}
-			eventually(t, func() bool { return c.LastReceived().After(before) })
+			testutil.Eventually(t, "PONG received", func() bool { return c.LastReceived().After(before) })
 		})
 	}
 }

@@ -32,9 +32,6 @@ var (
 // connection was closed.
 var ErrSlowConsumer = errors.New("zmtp: slow consumer: outbound queue overflowed")
 
-// ErrNoPeer means no connected peer has the given routing id.
-var ErrNoPeer = errors.New("zmtp: no such peer")
-
 // TooLargeError reports an incoming message that exceeded the size or
 // frame-count limit. The message was skipped without being held in
 // memory and the connection remains usable; errors.Is(err, ErrTooLarge)

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // queueMsg queues one droppable (or not) message of n bytes; report says
@@ -195,10 +197,7 @@ func TestShutdownBoundedWithHalfOpenPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	eventuallyLen := time.Now().Add(5 * time.Second)
-	for s.Len() != 1 && time.Now().Before(eventuallyLen) {
-		time.Sleep(time.Millisecond)
-	}
+	testutil.Eventually(t, "one connection registered", func() bool { return s.connCount() == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
 	start := time.Now()

@@ -196,31 +196,6 @@ func (s *Server) serveConn(nc net.Conn, host string) {
 	s.mu.Unlock()
 }
 
-// Lookup returns the connection with the given routing id, or nil.
-func (s *Server) Lookup(id RoutingID) *Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.conns[id]
-}
-
-// Send queues a message to the peer with the given routing id. Like a
-// ROUTER with ZMQ_ROUTER_MANDATORY, an unknown peer is an error rather
-// than a silent drop.
-func (s *Server) Send(id RoutingID, frames ...[]byte) error {
-	c := s.Lookup(id)
-	if c == nil {
-		return ErrNoPeer
-	}
-	return c.Send(frames...)
-}
-
-// Len returns the number of connected peers.
-func (s *Server) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
 // Close stops accepting, closes every connection at once and waits for
 // their goroutines.
 func (s *Server) Close() error {

@@ -28,6 +28,7 @@ import (
 
 	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/soak/daemon"
 	"github.com/zccp-go/zccp/zmtp"
 )
@@ -135,17 +136,6 @@ func goroutineDump(dm *daemon.Daemon) string {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	return string(b)
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // --- raw ZCCP over ZMTP ---------------------------------------------------
@@ -387,7 +377,7 @@ func TestKilledClientIsFreed(t *testing.T) {
 			waitVars(t, d, 5*time.Second, "victim subscribed", func(v daemon.Vars) bool {
 				return v.Broker.Sessions == 2 && v.Broker.Subscriptions == 4
 			})
-			eventually(t, 5*time.Second, "victim streaming", func() bool { return got.Load() >= 200 })
+			testutil.Eventually(t, "victim streaming", func() bool { return got.Load() >= 200 })
 
 			if err := helper.Process.Signal(tc.sig); err != nil {
 				t.Fatal(err)
@@ -440,8 +430,8 @@ func TestSIGTERMDrainsQueues(t *testing.T) {
 		t.Fatal(err)
 	}
 	term := time.Now()
-	eventually(t, 5*time.Second, "shutting down", func() bool { return d.Logged("shutting down") })
-	eventually(t, 2*time.Second, "new connections refused", func() bool {
+	testutil.Eventually(t, "shutting down", func() bool { return d.Logged("shutting down") })
+	testutil.Eventually(t, "new connections refused", func() bool {
 		nc, err := net.DialTimeout("tcp", strings.TrimPrefix(d.Endpoint("tcp"), "tcp://"), time.Second)
 		if err == nil {
 			nc.Close()
@@ -529,10 +519,10 @@ func TestSilentBrokerDetected(t *testing.T) {
 	defer c.Close()
 	d.Signal(syscall.SIGSTOP)
 	stopped := time.Now()
-	eventually(t, 3*time.Second, "client notices the silent broker", func() bool { return c.State() == client.Reconnecting })
+	testutil.Eventually(t, "client notices the silent broker", func() bool { return c.State() == client.Reconnecting })
 	noticed := time.Since(stopped)
 	d.Signal(syscall.SIGCONT)
-	eventually(t, 10*time.Second, "client back", func() bool { return c.State() == client.Connected })
+	testutil.Eventually(t, "client back", func() bool { return c.State() == client.Connected })
 	waitVars(t, d, 5*time.Second, "one session", func(v daemon.Vars) bool { return v.Broker.Sessions == 1 })
 	mu.Lock()
 	defer mu.Unlock()
@@ -652,7 +642,7 @@ func restartUnderLoad(t *testing.T, sig syscall.Signal) {
 			return true
 		}
 	}
-	eventually(t, 10*time.Second, "streaming before the restart", allPast(300))
+	testutil.Eventually(t, "streaming before the restart", allPast(300))
 
 	d1.Signal(sig)
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
@@ -667,11 +657,11 @@ func restartUnderLoad(t *testing.T, sig syscall.Signal) {
 		return v.Broker.Subscriptions == 3 && v.Broker.Sessions == 4
 	})
 	from := int(published.Load()) // published from now on: must reach everyone
-	eventually(t, 10*time.Second, "streaming after the restart", allPast(from+300))
+	testutil.Eventually(t, "streaming after the restart", allPast(from+300))
 	close(stop)
 	<-pubDone
 	last := int(published.Load()) - 1
-	eventually(t, 5*time.Second, "last message everywhere", allPast(last))
+	testutil.Eventually(t, "last message everywhere", allPast(last))
 	for i, l := range logs {
 		l.mu.Lock()
 		if l.bad != "" {
@@ -814,7 +804,7 @@ func floodWithStalled(t *testing.T, dur time.Duration, window int, args ...strin
 	res.maxRoundTrip = max(res.maxRoundTrip, pub.roundTrip())
 	res.duration = time.Since(start)
 	res.published = i
-	eventually(t, 10*time.Second, "normal subscribers caught up", func() bool {
+	testutil.Eventually(t, "normal subscribers caught up", func() bool {
 		select {
 		case err := <-errs:
 			t.Fatal(err)

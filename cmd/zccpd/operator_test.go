@@ -14,6 +14,7 @@ import (
 
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/soak/daemon"
 )
 
@@ -139,14 +140,14 @@ func TestSIGHUPReloadsAndHealth(t *testing.T) {
 	if err := d.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "log level reloaded", func() bool { return d.Logged("log level reloaded") })
+	testutil.Eventually(t, "log level reloaded", func() bool { return d.Logged("log level reloaded") })
 	// Debug lines now appear: a connection is logged at debug level.
 	r := dialRaw(t, d.Endpoint("tcp"))
 	r.hello("after-hup")
-	eventually(t, 10*time.Second, "a debug line", func() bool { return d.Logged("connected") })
+	testutil.Eventually(t, "a debug line", func() bool { return d.Logged("connected") })
 	os.WriteFile(cfg, []byte("log-level = \"loud\"\n"), 0o600)
 	d.Signal(syscall.SIGHUP)
-	eventually(t, 10*time.Second, "bad level refused", func() bool { return d.Logged("cannot reload the log level") })
+	testutil.Eventually(t, "bad level refused", func() bool { return d.Logged("cannot reload the log level") })
 	r.roundTrip() // still serving
 	select {
 	case <-d.Exited():

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 func rawHello(t *testing.T, ctx context.Context, ep, ident string) *rawpeer.Peer {
@@ -82,7 +83,7 @@ func TestLastValuesSurviveKill9(t *testing.T) {
 	for i := range n {
 		pub.Publish(fmt.Sprintf("outlet.%04d", i), []rawpeer.Header{{Name: "zccp-retain", Value: "1"}}, []byte(fmt.Sprint("watts-", i)))
 	}
-	eventually(t, 10*time.Second, "all written", func() bool { s := retainOf(t, addr); return s.Retain.Values == n && s.Retain.Pending == 0 })
+	testutil.Eventually(t, "all written", func() bool { s := retainOf(t, addr); return s.Retain.Values == n && s.Retain.Pending == 0 })
 	d.Kill()
 
 	d = startDaemon(t, "--data-dir", dir)

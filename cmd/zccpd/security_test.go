@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -149,7 +150,7 @@ func TestClientKeysAllowListReloads(t *testing.T) {
 	}
 	os.WriteFile(list, []byte(a.Public.String()+"\n"+fmt.Sprintf("%x", b.Public[:])+"\n"), 0o644)
 	d.Signal(syscall.SIGHUP)
-	eventually(t, 10*time.Second, "client keys reloaded", func() bool { return d.Logged("CURVE client keys reloaded") })
+	testutil.Eventually(t, "client keys reloaded", func() bool { return d.Logged("CURVE client keys reloaded") })
 	if c, err := curveDial(t, ep, b, server.Public); err != nil {
 		t.Fatalf("key added by SIGHUP refused: %v", err)
 	} else {
@@ -169,7 +170,7 @@ func TestIPCAllowUID(t *testing.T) {
 	if _, err := zmtp.Handshake(nc, zmtp.Options{Type: zmtp.TypeDealer, HandshakeTimeout: 5 * time.Second}); err == nil {
 		t.Fatal("a connection from a user not allowed was accepted")
 	}
-	eventually(t, 5*time.Second, "refusal logged", func() bool {
+	testutil.Eventually(t, "refusal logged", func() bool {
 		return d.Logged("ipc connection refused: user not allowed (--ipc-allow-uid)")
 	})
 	ipc2 := uniqueIPC()
