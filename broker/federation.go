@@ -178,23 +178,7 @@ var ErrNotDeliver = errors.New("broker: federated message is not a DELIVER")
 // expressions match its address, once per session. It is never forwarded
 // again. It returns how many sessions it was queued to.
 func (b *Broker) InjectDeliver(frame []byte, content [][]byte) (int, error) {
-	v, err := codec.Parse(frame)
-	if err != nil {
-		return 0, fmt.Errorf("broker: federated message: %w", err)
-	}
-	if v.ID != codec.Deliver {
-		return 0, ErrNotDeliver
-	}
-	if len(v.Address) > 0 && v.Address[0] == '$' {
-		return 0, fmt.Errorf("broker: federated message to reserved address %q", v.Address)
-	}
-	n := 0
-	for _, r := range b.index.Match(v.Address) {
-		if t := r.get(); t != nil && injectTo(t, v, content) {
-			n++
-		}
-	}
-	return n, nil
+	return b.InjectStream(nil, frame, content) // federation_loss.go
 }
 
 // injectTo queues one forwarded notification to t (droppable, like any

@@ -152,7 +152,9 @@ func (b *Broker) InjectDirect(frame []byte, content [][]byte) (sender string, er
 		return string(v.Sender), ErrNoSuchClient
 	}
 	size := codec.DeliverSize(v.Sender, v.Address, v.Headers, nil)
-	_, err = t.out.AppendReport(zmtp.FrameHeaderSize(size)+size+zmtp.FramesSize(content), zmtp.Command, func(buf []byte, _ uint64) []byte {
+	// Append, not AppendReport: a DIRECT does not carry zccp-missed, so it
+	// must leave any owed count to the next notification.
+	_, err = t.out.Append(zmtp.FrameHeaderSize(size)+size+zmtp.FramesSize(content), zmtp.Command, func(buf []byte) []byte {
 		buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
 		buf = codec.AppendDeliver(buf, v.Sender, v.Address, v.Headers, nil)
 		return zmtp.AppendFrames(buf, content)

@@ -27,7 +27,8 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 		return
 	}
 	targets := subscribers(b.sys, []byte(address))
-	if len(targets) == 0 {
+	fwd := b.presenceLink() // federation_presence.go
+	if len(targets) == 0 && fwd == nil {
 		return
 	}
 	h := appLabels(s.labels)
@@ -37,13 +38,25 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 	if why != 0 {
 		h[codec.HdrReason] = why.String()
 	}
+	if fwd != nil {
+		h[codec.HdrBroker] = b.cfg.Name // which broker of the federation the session is on
+	}
 	m := brokerDeliver(address, h, nil, s.ident)
 	frames, err := m.Frames()
 	if err != nil {
 		return
 	}
+	if fwd != nil {
+		fwd.ForwardPresence(frames)
+	}
+	deliverEvent(targets, frames, s)
+}
+
+// deliverEvent queues a broker event to targets (except one session).
+func deliverEvent(targets []*session, frames [][]byte, except *session) int {
+	n := 0
 	for _, t := range targets {
-		if t == s || t.ended.Load() {
+		if t == except || t.ended.Load() {
 			continue
 		}
 		// Events are notifications: droppable under the overflow policy.
@@ -53,8 +66,10 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 		if err == nil {
 			t.out.Flush()
 			t.deliveries.Add(1)
+			n++
 		}
 	}
+	return n
 }
 
 // Clients returns the live sessions whose labels match sel ("k=v,...";

@@ -92,13 +92,8 @@ func (n *Node) lost(remote string, err error) {
 func (n *Node) onDeliver(m *nats.Msg) {
 	n.stats.received.Add(1)
 	w, err := parseMessage(m.Data)
-	if err == nil && !n.inOrder(n.inSeq, w.origin, w.seq) {
-		return
-	}
 	if err == nil {
-		var k int
-		k, err = n.b.InjectDeliver(w.deliver, w.content)
-		n.stats.injected.Add(uint64(k))
+		err = n.deliverSeq(&w) // loss.go
 	}
 	if err != nil {
 		n.stats.bad.Add(1)
@@ -110,9 +105,15 @@ func (n *Node) onDeliver(m *nats.Msg) {
 // counting a gap; it returns false for a duplicate. Each map belongs to
 // one subscription's callback goroutine.
 func (n *Node) inOrder(last map[[8]byte]uint64, origin [8]byte, seq uint64) bool {
+	ok, _ := n.inOrderGap(last, origin, seq)
+	return ok
+}
+
+// inOrderGap is inOrder that also returns how many were missing.
+func (n *Node) inOrderGap(last map[[8]byte]uint64, origin [8]byte, seq uint64) (bool, uint64) {
 	if seq <= last[origin] {
 		n.stats.bad.Add(1)
-		return false
+		return false, 0
 	}
 	gap := seq - last[origin] - 1
 	last[origin] = seq
@@ -123,7 +124,7 @@ func (n *Node) inOrder(last map[[8]byte]uint64, origin [8]byte, seq uint64) bool
 			n.log.Warn("forwarded notifications never arrived", "origin", hex.EncodeToString(origin[:]), "missing", gap, "gaps_total", total)
 		}
 	}
-	return true
+	return true, gap
 }
 
 // notice is what a broker sends back on <prefix>.fed.notice.<origin> when

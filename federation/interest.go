@@ -136,6 +136,7 @@ func (n *Node) onAdvert(m *nats.Msg) {
 	case kindFull:
 		n.full(a.ID, r.set(a.Set), &a)
 	case kindBye:
+		n.remoteGone(a.ID, r) // presence.go
 		n.b.DropRemote(a.ID)
 		delete(n.remotes, a.ID)
 		n.forget(a.ID)
@@ -177,7 +178,10 @@ func (n *Node) full(id string, r *remoteSet, a *advert) {
 func (n *Node) apply(id string, r *remoteSet, set string, add, del []string) {
 	switch {
 	case set == setIdents:
-		n.b.ChangeRemoteIdentifiers(id, add, del)
+		if n.reg == nil { // with the registry, it alone says who holds what
+			n.b.ChangeRemoteIdentifiers(id, add, del)
+		}
+	case set == setSys: // kept here only: presence.go
 	case set != setExprs:
 		return // a set this version does not know
 	case len(add) == 0 && len(del) == 0:
@@ -205,6 +209,7 @@ func (n *Node) reap(now time.Time) {
 	defer n.mu.Unlock()
 	for id, r := range n.remotes {
 		if now.Sub(r.seen) > n.o.DeadAfter {
+			n.remoteGone(id, r) // presence.go
 			n.b.DropRemote(id)
 			delete(n.remotes, id)
 			n.stats.withdrawn.Add(1)

@@ -36,7 +36,7 @@ type Node struct {
 	subjNotice   string // this node's own notice subject
 
 	stats struct {
-		forwarded, lost, received, injected, bad, withdrawn, adverts, gaps, directs atomic.Uint64
+		forwarded, lost, received, injected, bad, withdrawn, adverts, gaps, directs, told, presence atomic.Uint64
 	}
 	lastLossLog atomic.Int64 // unix ns of the last "lost" log line
 
@@ -46,8 +46,11 @@ type Node struct {
 	outMu sync.Mutex
 	out   map[string]*outSeq // per destination: the sequence of forwarded messages; guarded by outMu
 
-	inSeq       map[[8]byte]uint64 // per origin: the last sequence number received; owned by onDeliver
-	inSeqDirect map[[8]byte]uint64 // the same for DIRECTs; owned by onDirect
+	inSeq         map[[8]byte]uint64         // per origin: the last sequence number received; owned by onDeliver
+	inSeqDirect   map[[8]byte]uint64         // the same for DIRECTs; owned by onDirect
+	streams       map[[8]byte]*broker.Stream // per origin: who to tell of its gaps (loss.go); owned by onDeliver
+	inSeqPresence map[[8]byte]uint64         // the same for presence events; owned by onPresence
+	reg           *registry                  // the identity registry (registry.go); nil without JetStream
 
 	// Owned by the run goroutine.
 	sets []*localSet // what this broker advertises
@@ -95,6 +98,7 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 	n := &Node{
 		b: b, o: o, log: o.Logger.With("component", "federation"),
 		out: map[string]*outSeq{}, inSeq: map[[8]byte]uint64{}, inSeqDirect: map[[8]byte]uint64{},
+		streams: map[[8]byte]*broker.Stream{}, inSeqPresence: map[[8]byte]uint64{},
 		subjInterest: o.Prefix + ".fed.interest",
 		remotes:      map[string]*remote{},
 		kick:         make(chan struct{}, 1),
@@ -109,6 +113,7 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 	n.sets = []*localSet{
 		{name: setExprs, read: b.LocalInterest, gen: b.InterestGeneration},
 		{name: setIdents, read: b.LocalIdentifiers, gen: b.IdentityGeneration},
+		{name: setSys, read: b.LocalSysInterest, gen: b.SysGeneration}, // presence.go
 	}
 	opts := append([]nats.Option{
 		nats.Name("zccpd " + o.Name + " " + n.id),
@@ -177,7 +182,11 @@ func (n *Node) subscribe() error {
 	if err != nil {
 		return fmt.Errorf("federation: subscribe %s: %w", n.subjNotice, err)
 	}
-	n.subs = []*nats.Subscription{si, sd, sx, sn}
+	sp, err := n.nc.Subscribe(n.presenceSubject(n.id), n.onPresence) // presence.go
+	if err != nil {
+		return fmt.Errorf("federation: subscribe presence: %w", err)
+	}
+	n.subs = []*nats.Subscription{si, sd, sx, sn, sp}
 	// The subscriptions must be known to the server before anyone is told
 	// this broker exists.
 	return n.nc.Flush()
@@ -238,10 +247,12 @@ type Stats struct {
 	Lost      uint64 // notifications NATS refused (disconnected past its buffer, too large, closed)
 	Received  uint64 // forwarded notifications received from other brokers
 	Gaps      uint64 // notifications other brokers forwarded here that never arrived (sequence gaps)
+	Told      uint64 // sessions owed a zccp-missed for such gaps (one per session per gap)
 	Injected  uint64 // local deliveries made from them
 	Bad       uint64 // malformed messages or adverts received
 	Withdrawn uint64 // remote brokers presumed dead (DeadAfter)
 	Adverts   uint64 // adverts sent
+	Presence  uint64 // presence events forwarded (one per remote broker with broker-event subscribers)
 	Remotes   int    // remote brokers known now
 	Dropped   int    // messages the NATS client dropped for this node (slow consumer)
 }
@@ -259,8 +270,8 @@ func (n *Node) Stats() Stats {
 	}
 	return Stats{
 		Forwarded: n.stats.forwarded.Load(), Directs: n.stats.directs.Load(), Lost: n.stats.lost.Load(),
-		Received: n.stats.received.Load(), Gaps: n.stats.gaps.Load(), Injected: n.stats.injected.Load(),
+		Received: n.stats.received.Load(), Gaps: n.stats.gaps.Load(), Told: n.stats.told.Load(), Injected: n.stats.injected.Load(),
 		Bad: n.stats.bad.Load(), Withdrawn: n.stats.withdrawn.Load(),
-		Adverts: n.stats.adverts.Load(), Remotes: r, Dropped: dropped,
+		Adverts: n.stats.adverts.Load(), Presence: n.stats.presence.Load(), Remotes: r, Dropped: dropped,
 	}
 }
