@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 // nextEvent reads up to the next presence event and returns its address
@@ -33,7 +34,7 @@ func TestPresenceAcrossBrokers(t *testing.T) {
 	if err := watcher.Subscribe(ctx, `^\$zccp\.presence\.`); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "A and C learn that B listens to broker events", func() bool {
+	testutil.Eventually(t, "A and C learn that B listens to broker events", func() bool {
 		return a.node.Listening(b.node.ID()) && c.node.Listening(b.node.ID())
 	})
 
@@ -53,7 +54,7 @@ func TestPresenceAcrossBrokers(t *testing.T) {
 	if addr, h := nextEvent(t, ctx, watcher); addr != "$zccp.presence.join" || h["zccp-identifier"] != "pdu-2" {
 		t.Fatalf("join: %s %v", addr, h)
 	}
-	eventually(t, "B learns that pdu-2 is on A", func() bool { return b.b.RemoteHolder("pdu-2") == a.node.ID() })
+	testutil.Eventually(t, "B learns that pdu-2 is on A", func() bool { return b.b.RemoteHolder("pdu-2") == a.node.ID() })
 	a.node.Abort()
 	a.b.Close()
 	dev2.Close()
@@ -65,5 +66,5 @@ func TestPresenceAcrossBrokers(t *testing.T) {
 	if addr, h := nextEvent(t, ctx, watcher); addr != "$zccp.presence.join" || h["zccp-identifier"] != "pdu-2" || h["zccp-broker"] != "C" {
 		t.Fatalf("join on C: %s %v", addr, h)
 	}
-	eventually(t, "B learns that pdu-2 is on C", func() bool { return b.b.RemoteHolder("pdu-2") == c.node.ID() })
+	testutil.Eventually(t, "B learns that pdu-2 is on C", func() bool { return b.b.RemoteHolder("pdu-2") == c.node.ID() })
 }
