@@ -4,7 +4,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/zmtp"
@@ -35,10 +34,10 @@ func (p *peer) hello(v codec.View) {
 		anonymous: ident == "" || strings.HasPrefix(ident, "$"),
 		peer:      p,
 		out:       p.out,
-		since:     time.Now(),
+		since:     p.fx.now(),
 		droppedAt: p.out.Dropped(),
 		heartbeat: declaredHeartbeat(v.Headers, b.cfg.PingInterval),
-		host:      zmtp.HostOf(p.conn.RemoteAddr()),
+		host:      zmtp.HostOf(p.fx.remote()),
 	}
 	s.ref = newSessionRef(s)
 	old, err := b.register(s)
@@ -61,9 +60,9 @@ func (p *peer) hello(v codec.View) {
 	if old != nil {
 		props[codec.HdrReplaced] = "1"
 		b.log.Warn("identifier taken over by a newer session", "identifier", ident,
-			"old_remote", addrString(old.peer.conn.RemoteAddr()), "new_remote", addrString(p.conn.RemoteAddr()))
+			"old_remote", addrString(old.peer.conn.RemoteAddr()), "new_remote", addrString(p.fx.remote()))
 		b.notify(old, noticeMessage(codec.ErrCodeTakenOver,
-			"identifier "+strconv.Quote(ident)+" was claimed by a newer session from "+addrString(p.conn.RemoteAddr()), "HELLO", ident))
+			"identifier "+strconv.Quote(ident)+" was claimed by a newer session from "+addrString(p.fx.remote()), "HELLO", ident))
 		b.endSession(old, ReasonTakenOver)
 	}
 	b.presence(codec.AddrPresenceJoin, s, 0)
@@ -94,7 +93,7 @@ func (p *peer) labelsAllowed(v codec.View) bool {
 // its address's limit is also logged (rate-limited).
 func (p *peer) refuseSession(err error, s *session) {
 	if errors.Is(err, errTooManySessions) {
-		p.b.refusals.note(p.conn.RemoteAddr(), err)
+		p.b.refusals.note(p.fx.remote(), err)
 		p.notice(codec.ErrCodeTooManyClients, "limit of "+strconv.Itoa(p.b.cfg.MaxSessionsPerHost)+" sessions from "+s.host+" reached", "HELLO", s.ident)
 		return
 	}
@@ -194,7 +193,7 @@ func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 		b.stats.noRecipient.Add(1)
 		reason := "no client with identifier " + strconv.Quote(string(v.Address)) + " is connected"
 		if e.requestID != nil {
-			b.observeSingle(time.Now(), OutcomeNoRecipient)
+			b.observeSingle(p.fx.now(), OutcomeNoRecipient)
 			p.reply(requestError(string(e.requestID), string(v.Address), codec.ErrCodeNoSuchClient, reason))
 		} else {
 			p.notice(codec.ErrCodeNoSuchClient, reason, "DIRECT", string(v.Address))
@@ -246,7 +245,7 @@ func (p *peer) goodbye(s *session) {
 		codec.HdrStatDelivered: strconv.FormatUint(s.delivered(), 10),
 		codec.HdrStatDropped:   strconv.FormatUint(s.dropped(), 10),
 		codec.HdrStatSubs:      strconv.FormatInt(s.subs.Load(), 10),
-		codec.HdrStatDuration:  strconv.FormatInt(time.Since(s.since).Milliseconds(), 10),
+		codec.HdrStatDuration:  strconv.FormatInt(p.fx.now().Sub(s.since).Milliseconds(), 10),
 	}
 	p.b.endSession(s, ReasonGoodbye)
 	p.setSession(nil)

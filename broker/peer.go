@@ -16,6 +16,7 @@ type peer struct {
 	b    *Broker
 	conn *zmtp.Conn
 	out  *zmtp.Outbox
+	fx   effects // what the handlers do to the world (effects.go)
 	num  uint64
 
 	sess           *session                // the live session, nil before HELLO and after it ends
@@ -42,6 +43,7 @@ func inc(c *atomic.Uint64) { c.Store(c.Load() + 1) }
 // serveConn is the zmtp.Server handler: the connection's reader loop.
 func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	p := &peer{b: b, conn: c, out: c.Outbox(), num: b.nextPeer.Add(1)}
+	p.fx = sockEffects{p}
 	p.noSess.Store(time.Now().UnixNano())
 	p.live = liveness{interval: b.cfg.PingInterval, timeout: b.cfg.Timeout}
 	p.out.SetExpireHandler(b.onExpired)
@@ -165,24 +167,9 @@ func (p *peer) invalid() {
 // reply queues a broker command to this connection (never dropped; a
 // client whose queue is full of undroppable messages is cut off).
 func (p *peer) reply(m codec.Message) {
-	frames, err := m.Frames()
-	if err != nil {
-		p.b.log.Error("encoding reply", "command", m.ID.String(), "err", err)
+	if !p.fx.reply(m) {
 		return
 	}
-	st, err := p.out.Append(zmtp.MessageSize(frames), zmtp.Command, func(b []byte) []byte {
-		return zmtp.AppendMessage(b, frames)
-	})
-	if err != nil {
-		select {
-		case <-p.conn.Done(): // already cut: commands still buffered say nothing more
-		default:
-			p.b.log.Warn("reply not queued; closing connection", "peer", p.num, "err", err)
-			p.conn.Close()
-		}
-		return
-	}
-	p.queued(p.out, st)
 	if s := p.sess; s != nil && m.ID == codec.Deliver {
 		s.deliveries.Add(1) // a notice, an error reply, a receipt
 	}

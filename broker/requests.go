@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
-	"github.com/zccp-go/zccp/zmtp"
 )
 
 // request is one command routed to one device and not yet answered. The
@@ -277,24 +276,11 @@ func (p *peer) sendCommand(s, t *session, address []byte, headers codec.RawHeade
 // deadline the TTL field is re-encoded as ten digits that the device's
 // outbox refreshes when it writes the command (or drops it, if late).
 func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.RawHeaders, content [][]byte, deadline time.Time, tag uint64) bool {
-	if deadline.IsZero() {
-		return p.deliver(t, sender, address, headers, content, false)
-	}
-	replace := []codec.Header{{Name: codec.HdrTTL, Value: "0000000000"}}
-	size := codec.DeliverSizeReplacing(sender, address, headers, replace)
-	total := zmtp.FrameHeaderSize(size) + size
-	total += zmtp.FramesSize(content)
-	st, err := t.out.AppendDeadline(total, deadline, tag, func(buf []byte) ([]byte, int) {
-		buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
-		buf = codec.AppendDeliverReplacing(buf, sender, address, headers, replace)
-		ttlAt := len(buf) - zmtp.TTLDigits // the replaced header is the frame's last field
-		return zmtp.AppendFrames(buf, content), ttlAt
-	})
-	if err != nil {
+	d := delivery{sender: sender, address: address, headers: headers, content: content, deadline: deadline, tag: tag}
+	if !p.fx.deliver(t, d, false) {
 		p.b.stats.refused.Add(1)
 		return false
 	}
-	p.queued(t.out, st)
 	t.deliveries.Add(1)
 	return true
 }
