@@ -47,6 +47,7 @@ type Broker struct {
 	keys        *keyBinding  // identifiers bound to CURVE keys (keybind.go); nil: off
 	enrol       *enrolment   // CURVE key enrolment (enrol.go); nil: off
 	fed         fedState     // other brokers' interest and the link to them (federation.go)
+	pol         policyState  // permission policy (policy_enforce.go)
 
 	stopTick chan struct{}
 	tickDone chan struct{}

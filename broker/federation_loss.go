@@ -53,8 +53,9 @@ func (b *Broker) InjectStream(st *Stream, frame []byte, content [][]byte) (int, 
 		return 0, fmt.Errorf("broker: federated message to reserved address %q", v.Address)
 	}
 	n := 0
+	f := b.newDeliverFilter(v.Address) // policy_enforce.go
 	for _, r := range b.index.Match(v.Address) {
-		if t := r.get(); t != nil && injectTo(t, v, content) {
+		if t := r.get(); t != nil && f.allows(t) && injectTo(t, v, content) {
 			n++
 			if st != nil {
 				st.refs[r] = struct{}{}

@@ -58,7 +58,7 @@ func (b *Broker) InjectPresence(frames [][]byte) (int, error) {
 	if v.ID != codec.Deliver || string(v.Sender) != codec.NoticeSender || !strings.HasPrefix(string(v.Address), "$zccp.presence.") {
 		return 0, ErrNotPresence
 	}
-	return deliverEvent(subscribers(b.sys, v.Address), frames, nil), nil
+	return deliverEvent(b.mayReceive(subscribers(b.sys, v.Address), v.Address), frames, nil), nil // policy_enforce.go
 }
 
 // ReasonBrokerLost is the zccp-reason of the leave events a broker makes
@@ -71,7 +71,7 @@ const ReasonBrokerLost = "broker-lost"
 // zccp-reason broker-lost and zccp-broker brokerName (their labels and
 // session numbers died with it). It returns how many events were queued.
 func (b *Broker) RemoteLeft(brokerName string, idents []string) int {
-	targets := subscribers(b.sys, []byte(codec.AddrPresenceLeave))
+	targets := b.mayReceive(subscribers(b.sys, []byte(codec.AddrPresenceLeave)), []byte(codec.AddrPresenceLeave)) // policy_enforce.go
 	if len(targets) == 0 {
 		return 0
 	}

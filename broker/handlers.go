@@ -118,7 +118,8 @@ func (p *peer) subscribe(s *session, v codec.View) {
 		p.reply(codec.Message{ID: codec.SubscribeOK})
 		return
 	}
-	if n := v.Headers.Len(); n > b.cfg.MaxHeaders {
+	if !p.maySubscribe(s, expr) { // policy_enforce.go: notice, then SUBSCRIBE-OK as for any refusal
+	} else if n := v.Headers.Len(); n > b.cfg.MaxHeaders {
 		p.notice(codec.ErrCodeTooManyHeaders, "SUBSCRIBE has "+strconv.Itoa(n)+" headers, limit "+strconv.Itoa(b.cfg.MaxHeaders), "SUBSCRIBE", expr)
 	} else if s.subs.Load() >= int64(b.cfg.MaxSubscriptions) && !ix.Has(s.ref, expr) {
 		// At the limit only a new expression is refused; one already held
@@ -152,6 +153,9 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 		p.notice(codec.ErrCodeReserved, "addresses starting with $ are reserved for the broker", "PUBLISH", string(v.Address))
 		return
 	}
+	if !p.mayPublish(s, v.Address, &e) { // policy_enforce.go
+		return
+	}
 	defer p.retainPublish(s, v, content)() // retain.go: a retained value is stored, then delivered, under one lock
 	inc(&s.published)
 	if e.requestID != nil {
@@ -160,9 +164,10 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 	}
 	inc(&p.published)
 	n := 0
+	f := b.newDeliverFilter(v.Address) // policy_enforce.go
 	for _, r := range b.index.Match(v.Address) {
 		t := r.get()
-		if t == s || t == nil {
+		if t == s || t == nil || !f.allows(t) {
 			continue
 		}
 		if p.deliver(t, s.identB, v.Address, v.Headers, content, true) {
@@ -183,6 +188,9 @@ func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 	inc(&s.directs)
 	if string(v.Address) == codec.NoticeSender {
 		p.brokerAPI(s, &e)
+		return
+	}
+	if !p.mayDirect(s, v.Address, &e) { // policy_enforce.go
 		return
 	}
 	t := b.lookup(v.Address)

@@ -43,7 +43,7 @@ func (b *Broker) WriteMetrics(w io.Writer) error {
 			return err
 		}
 	}
-	return nil
+	return b.writePolicyMetrics(w) // policy_enforce.go
 }
 
 // MetricsHandler serves WriteMetrics over HTTP (mount it at /metrics).

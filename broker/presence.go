@@ -49,7 +49,7 @@ func (b *Broker) presence(address string, s *session, why CloseReason) {
 	if fwd != nil {
 		fwd.ForwardPresence(frames)
 	}
-	deliverEvent(targets, frames, s)
+	deliverEvent(b.mayReceive(targets, []byte(address)), frames, s) // policy_enforce.go
 }
 
 // deliverEvent queues a broker event to targets (except one session).
@@ -104,6 +104,9 @@ func sortClients(c []codec.ClientInfo) {
 func (p *peer) brokerAPI(s *session, e *ext) {
 	if e.requestID == nil {
 		p.notice(codec.ErrCodeBadRequest, "a DIRECT to "+codec.NoticeSender+" must be a request (zccp-request-id, zccp-method)", "DIRECT", codec.NoticeSender)
+		return
+	}
+	if !p.mayCall(s, e) { // policy_enforce.go
 		return
 	}
 	if p.keysAPI(s, e) { // enrol.go: keys.*

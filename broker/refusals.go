@@ -29,6 +29,7 @@ const (
 	refusedSessionsPerHost                    // HELLO over MaxSessionsPerHost
 	refusedCurve                              // CURVE handshake failed: wrong server key, garbage, replay
 	refusedUnauthorized                       // CURVE key refused (--client-keys, rejected or revoked)
+	refusedPolicy                             // an operation refused by the permission policy
 	refusalKinds
 )
 
@@ -41,6 +42,7 @@ var refusalMessages = [refusalKinds]string{
 	refusedSessionsPerHost: "HELLO refused: too many sessions from this address (--max-sessions-per-host)",
 	refusedCurve:           "connection refused: CURVE handshake failed (a client with another server key, or malformed, replayed or forged handshake data)",
 	refusedUnauthorized:    "connection refused: CURVE client key not authorised",
+	refusedPolicy:          "operation refused by the permission policy (notice not-authorized sent)",
 }
 
 // errTooManySessions is what refusalLog is told for a HELLO refused by
@@ -53,6 +55,8 @@ func kindOf(err error) refusalKind {
 		return refusedConnsPerHost
 	case errors.Is(err, errTooManySessions):
 		return refusedSessionsPerHost
+	case errors.Is(err, errNotAuthorized):
+		return refusedPolicy
 	case errors.Is(err, zmtp.ErrUnauthorized):
 		return refusedUnauthorized
 	case errors.Is(err, zmtp.ErrCurve):

@@ -336,8 +336,9 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 // declare, so they are never recipients.
 func (b *Broker) resolveGroup(s *session, address, sel []byte) []*session {
 	var out []*session
+	f := b.newDeliverFilter(address) // policy_enforce.go: a member receives only what its role may
 	keep := func(t *session) {
-		if t != s && !t.ended.Load() && t.serves() && labelsMatch(t.labels, sel) {
+		if t != s && !t.ended.Load() && t.serves() && labelsMatch(t.labels, sel) && (len(address) == 0 || f.allows(t)) {
 			out = append(out, t)
 		}
 	}

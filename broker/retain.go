@@ -184,6 +184,9 @@ func (p *peer) subscribeLast(s *session, v codec.View) bool {
 		return false
 	}
 	b := p.b
+	if g := b.grant(s); g != nil && g.DeliversNothing() {
+		return false // subscribe refuses it (policy_enforce.go)
+	}
 	expr := string(v.Expression)
 	held := b.index.Has(s.ref, expr)
 	if isSysExpr(expr) || v.Headers.Len() > b.cfg.MaxHeaders || (s.subs.Load() >= int64(b.cfg.MaxSubscriptions) && !held) {
@@ -200,7 +203,7 @@ func (p *peer) subscribeLast(s *session, v codec.View) bool {
 	now := time.Now()
 	for e := rt.order.Front(); e != nil; e = e.Next() {
 		lv := e.Value.(*lastValue)
-		if pat.MatchString(lv.address) && !p.deliverLast(s, lv, now) {
+		if pat.MatchString(lv.address) && b.mayDeliver(s, []byte(lv.address)) && !p.deliverLast(s, lv, now) {
 			break
 		}
 	}

@@ -136,6 +136,9 @@ func (b *Broker) lastAPI(s *session, id, expr string) codec.Message {
 	now := time.Now()
 	lines := make([][]byte, 0, len(vals))
 	for _, v := range vals {
+		if !b.mayDeliver(s, []byte(v.Address)) { // policy_enforce.go: what it may not receive, it may not read
+			continue
+		}
 		line, _ := json.Marshal(LastRecord{Address: v.Address, Sender: v.Sender, Headers: v.Headers, Content: v.Content, AgeMS: now.Sub(v.Stored).Milliseconds()})
 		lines = append(lines, line)
 	}

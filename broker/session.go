@@ -28,6 +28,8 @@ type session struct {
 	inflight map[requestKey]*request // requests outstanding to this session as a device; guarded by Broker.reqMu
 	asked    int                     // requests this session ever made; guarded by Broker.reqMu
 
+	grant atomic.Pointer[sessionGrant] // resolved under the policy in force (policy_enforce.go)
+
 	ended     atomic.Bool
 	subs      atomic.Int64  // expressions held (changed by the owning reader only)
 	published atomic.Uint64 // PUBLISH received
