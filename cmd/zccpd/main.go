@@ -71,6 +71,7 @@ type settings struct {
 	metricsAddr     string
 	op              opSettings  // operator.go: --http-addr, --data-dir, --config, SIGHUP
 	sec             secSettings // security.go: curve+ binds, --insecure, --ipc-allow-uid, --client-keys
+	policy          string      // policy_flags.go: --policy
 
 	cluster clusterSettings // cluster_flags.go: --cluster (federation over NATS)
 }
@@ -105,6 +106,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	version := fs.Bool("version", false, "print the version and exit")
 	addOperatorFlags(fs, &s.op)
 	addSecurityFlags(fs, &s.sec, &s.op.dataDir)
+	addPolicyFlags(fs, &s.policy) // policy_flags.go
 	addClusterFlags(fs, &s.cluster) // cluster_flags.go
 	if err := s.op.loadConfig(fs, s, args); err != nil {
 		return nil, err
@@ -206,6 +208,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer stopOp()
+	if err := startPolicy(s.policy, s.binds.vals, b, log); err != nil { // policy_flags.go
+		fmt.Fprintln(stderr, "zccpd: --policy:", err)
+		b.Close()
+		return 2
+	}
 	bound := make([]string, 0, len(s.binds.vals))
 	for _, ep := range s.binds.vals {
 		real, err := s.sec.listen(b, ep, log)
