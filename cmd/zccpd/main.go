@@ -106,7 +106,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	version := fs.Bool("version", false, "print the version and exit")
 	addOperatorFlags(fs, &s.op)
 	addSecurityFlags(fs, &s.sec, &s.op.dataDir)
-	addPolicyFlags(fs, &s.policy) // policy_flags.go
+	addPolicyFlags(fs, &s.policy)   // policy_flags.go
 	addClusterFlags(fs, &s.cluster) // cluster_flags.go
 	if err := s.op.loadConfig(fs, s, args); err != nil {
 		return nil, err

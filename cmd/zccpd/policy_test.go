@@ -8,9 +8,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 const guestOnly = "role guest\n  deliver **\ndefault guest\n"
@@ -42,7 +42,7 @@ func TestPolicySIGHUP(t *testing.T) {
 
 	os.WriteFile(path, []byte(publisherGuest), 0o644)
 	d.Signal(syscall.SIGHUP)
-	eventually(t, 10*time.Second, "policy reloaded", func() bool {
+	testutil.Eventually(t, "policy reloaded", func() bool {
 		return strings.Count(d.Log(), "permission policy in force") == 2
 	})
 	pub.send(codec.Message{ID: codec.Publish, Address: "rack1.t", Content: [][]byte{[]byte("21")}})
@@ -53,7 +53,7 @@ func TestPolicySIGHUP(t *testing.T) {
 
 	os.WriteFile(path, []byte("role guest\n  publish a.**b\ndefault nobody\n"), 0o644)
 	d.Signal(syscall.SIGHUP)
-	eventually(t, 10*time.Second, "bad policy refused", func() bool { return strings.Contains(d.Log(), "the previous policy stays in force") })
+	testutil.Eventually(t, "bad policy refused", func() bool { return strings.Contains(d.Log(), "the previous policy stays in force") })
 	for _, want := range []string{path + ":2: pattern", path + ":3: default: no role"} {
 		if !strings.Contains(d.Log(), want) {
 			t.Errorf("log lacks %q", want)
@@ -101,7 +101,7 @@ func TestPolicyFileChecked(t *testing.T) {
 // A CURVE endpoint without a policy is stated in the start log.
 func TestCurveWithoutPolicyWarns(t *testing.T) {
 	d := startDaemon(t, "--data-dir", t.TempDir(), "--bind", "curve+tcp://127.0.0.1:0")
-	eventually(t, 10*time.Second, "started", func() bool { return d.Logged("zccpd started") })
+	testutil.Eventually(t, "started", func() bool { return d.Logged("zccpd started") })
 	if !strings.Contains(d.Log(), "no permission policy (--policy)") {
 		t.Fatal("no warning for CURVE without a policy")
 	}
