@@ -185,3 +185,15 @@ func BenchmarkMayDeliver(b *testing.B) {
 		}
 	}
 }
+
+// The example shipped for operators (and shown in docs/protocol.md §1.2)
+// parses.
+func TestExamplePolicyParses(t *testing.T) {
+	p, err := Load("../examples/zccpd.policy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(p.Roles(), ","); got != "ops,pdu,dashboard" {
+		t.Fatalf("roles %s", got)
+	}
+}
