@@ -263,7 +263,9 @@ func (b *Broker) tickLoop() {
 		case now := <-t.C:
 			peers = b.snapshotPeers(peers[:0])
 			for _, p := range peers {
-				p.tick(now)
+				p.out.Trim()
+				p.out.Expire()
+				p.step(input{kind: inTick, now: now})
 			}
 			clear(peers)
 			b.sweepRequests(now)

@@ -11,13 +11,23 @@ import (
 
 // effects is what a peer's protocol logic does outside the broker's own
 // state: queue a message to this connection or to another session, close
-// the connection, read the clock, and ask who the peer is. The handlers
-// (reply, notice, deliver, deliverCommand, hello, goodbye) go through it
-// instead of touching the connection, its outbox or time.Now, so that the
-// same logic runs over a socket (sockEffects) or driven by a test.
+// the connection, read the clock, and ask who the peer is and when it was
+// last heard. The handlers and the liveness tick go through it instead of
+// touching the connection, its outbox or time.Now, so that the same logic
+// runs over a socket (sockEffects) or driven by a test with a fake clock
+// (the transcripts' mem run).
 //
-// Methods are called by the peer's reader goroutine only, except now,
-// which any goroutine may call.
+// Every message is queued synchronously, where the handler decides to
+// send it: handlers act on the result (a full queue gets a notice, a
+// refused command is not tracked), and the order of a connection's queue
+// against other goroutines' writes into it is part of the protocol (a
+// receipt before any reply from a device, SUBSCRIBE-OK before the last
+// values and any live message). See step.go.
+//
+// reply, deliver and deliverMsg are called by the peer's reader goroutine
+// only (they batch writer wake-ups, flow.go); notify and ping may be
+// called by any goroutine, on the effects of the connection they write
+// to; the others by any goroutine.
 type effects interface {
 	// reply queues a broker command to this connection; it is never
 	// dropped (a client whose queue is full of undroppable messages is
@@ -29,12 +39,25 @@ type effects interface {
 	// deadline marks a request whose TTL is refreshed when written and
 	// which is dropped, reported by tag, if late.
 	deliver(t *session, d delivery, droppable bool) bool
+	// deliverMsg queues a DELIVER built as a message (a last value) to t.
+	deliverMsg(t *session, m codec.Message, droppable bool) bool
+	// notify queues frames to this connection from any goroutine and
+	// wakes its writer at once (broker notices and events, off the hot
+	// path); droppable marks events, which the overflow policy may drop.
+	notify(frames [][]byte, droppable bool) bool
+	// ping queues a ZCCP PING to this connection (the liveness tick).
+	ping()
 	// close ends the connection.
 	close(why CloseReason)
 	// now is the broker's clock.
 	now() time.Time
-	// remote is the peer's address.
+	// remote is the peer's address; peerKey its CURVE key (zero: NULL).
 	remote() net.Addr
+	peerKey() zmtp.CurveKey
+	// lastReceived and lastSent are when the connection last carried
+	// anything from and to the peer.
+	lastReceived() time.Time
+	lastSent() time.Time
 }
 
 // delivery is one DELIVER as the broker forwards it: views into the
@@ -91,9 +114,57 @@ func (e sockEffects) deliver(t *session, d delivery, droppable bool) bool {
 	return true
 }
 
-func (e sockEffects) close(CloseReason) { e.p.conn.Close() }
-func (sockEffects) now() time.Time      { return time.Now() }
-func (e sockEffects) remote() net.Addr  { return e.p.conn.RemoteAddr() }
+func (e sockEffects) deliverMsg(t *session, m codec.Message, droppable bool) bool {
+	frames, err := m.Frames()
+	if err != nil {
+		return true // cannot happen for a message that was accepted; skip it
+	}
+	class := zmtp.Command
+	if droppable {
+		class = zmtp.Notification
+	}
+	st, err := t.out.Append(zmtp.MessageSize(frames), class, func(b []byte) []byte {
+		return zmtp.AppendMessage(b, frames)
+	})
+	if err != nil {
+		return false
+	}
+	e.p.queued(t.out, st)
+	return true
+}
+
+func (e sockEffects) notify(frames [][]byte, droppable bool) bool {
+	o := e.p.out
+	if !droppable {
+		return o.Send(frames) == nil
+	}
+	_, err := o.Append(zmtp.MessageSize(frames), zmtp.Notification, func(b []byte) []byte {
+		return zmtp.AppendMessage(b, frames)
+	})
+	if err != nil {
+		return false
+	}
+	o.Flush()
+	return true
+}
+
+func (e sockEffects) ping() {
+	if _, err := e.p.out.Append(5, zmtp.Control, appendPing); err == nil {
+		e.p.out.Flush()
+	}
+}
+
+func (e sockEffects) close(CloseReason)       { e.p.conn.Close() }
+func (sockEffects) now() time.Time            { return time.Now() }
+func (e sockEffects) remote() net.Addr        { return e.p.conn.RemoteAddr() }
+func (e sockEffects) peerKey() zmtp.CurveKey  { return e.p.conn.PeerKey() }
+func (e sockEffects) lastReceived() time.Time { return e.p.conn.LastReceived() }
+func (e sockEffects) lastSent() time.Time     { return e.p.conn.LastSent() }
+
+// appendPing appends the ZCCP PING command as one ZMTP frame.
+func appendPing(dst []byte) []byte {
+	return append(dst, 0, 3, 0xAA, 0xAA, byte(codec.Ping))
+}
 
 // appendDeliver encodes d into o: frame 1 built from the sender's view
 // without decoding headers, a zccp-missed header added when the overflow

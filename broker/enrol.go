@@ -155,7 +155,7 @@ func (en *enrolment) save(k zmtp.CurveKey, r KeyRecord, b *Broker) {
 // is not accepted gets a not-authorized notice naming its state.
 func (p *peer) keyAccepted(ident string) bool {
 	en := p.b.enrol
-	key := p.conn.PeerKey()
+	key := p.fx.peerKey()
 	if en == nil || key.IsZero() {
 		return true
 	}
@@ -200,10 +200,10 @@ func (p *peer) keysAPI(s *session, e *ext) bool {
 
 // isKeyAdmin: an admin key over CURVE, or NULL over a unix socket.
 func (p *peer) isKeyAdmin(en *enrolment) bool {
-	if key := p.conn.PeerKey(); !key.IsZero() {
+	if key := p.fx.peerKey(); !key.IsZero() {
 		return en.admins[key]
 	}
-	_, local := p.conn.RemoteAddr().(*net.UnixAddr)
+	_, local := p.fx.remote().(*net.UnixAddr)
 	return local
 }
 

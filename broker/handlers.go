@@ -60,7 +60,7 @@ func (p *peer) hello(v codec.View) {
 	if old != nil {
 		props[codec.HdrReplaced] = "1"
 		b.log.Warn("identifier taken over by a newer session", "identifier", ident,
-			"old_remote", addrString(old.peer.conn.RemoteAddr()), "new_remote", addrString(p.fx.remote()))
+			"old_remote", addrString(old.peer.fx.remote()), "new_remote", addrString(p.fx.remote()))
 		b.notify(old, noticeMessage(codec.ErrCodeTakenOver,
 			"identifier "+strconv.Quote(ident)+" was claimed by a newer session from "+addrString(p.fx.remote()), "HELLO", ident))
 		b.endSession(old, ReasonTakenOver)

@@ -130,11 +130,11 @@ func (p *peer) keyMayUse(ident string) bool {
 	if kb == nil || ident == "" {
 		return true
 	}
-	key := p.conn.PeerKey()
+	key := p.fx.peerKey()
 	ok, created, owner := kb.claim(ident, key)
 	if !ok {
 		p.b.log.Warn("HELLO refused: identifier bound to another CURVE key", "identifier", ident,
-			"key", keyString(key), "owner", owner.String(), "remote", addrString(p.conn.RemoteAddr()))
+			"key", keyString(key), "owner", owner.String(), "remote", addrString(p.fx.remote()))
 		p.notice(codec.ErrCodeNotAuthorized, "identifier "+strconv.Quote(ident)+" belongs to another CURVE key; HELLO refused", "HELLO", ident)
 		return false
 	}
@@ -160,6 +160,9 @@ func keyString(k zmtp.CurveKey) string {
 // securityInfo adds what the connection proved about the client to its
 // clients record: its CURVE key, and on ipc its process's uid and pid.
 func securityInfo(ci *codec.ClientInfo, c *zmtp.Conn) {
+	if c == nil { // a peer driven without a connection (the transcripts' mem run)
+		return
+	}
 	if k := c.PeerKey(); !k.IsZero() {
 		ci.Key = k.String()
 	}

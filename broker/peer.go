@@ -44,7 +44,7 @@ func inc(c *atomic.Uint64) { c.Store(c.Load() + 1) }
 func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	p := &peer{b: b, conn: c, out: c.Outbox(), num: b.nextPeer.Add(1)}
 	p.fx = sockEffects{p}
-	p.noSess.Store(time.Now().UnixNano())
+	p.noSess.Store(p.fx.now().UnixNano())
 	p.live = liveness{interval: b.cfg.PingInterval, timeout: b.cfg.Timeout}
 	p.out.SetExpireHandler(b.onExpired)
 	b.stats.connections.Add(1)
@@ -62,9 +62,7 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	b.retired.dropped += p.out.Dropped()
 	b.bytes.retire(c)
 	b.mu.Unlock()
-	if s := p.sess; s != nil {
-		b.endSession(s, why)
-	}
+	p.step(input{kind: inClosed, reason: why})
 	b.log.Debug("disconnected", "peer", p.num, "reason", why.String(), "err", c.Err())
 }
 
@@ -84,7 +82,7 @@ func (p *peer) readLoop() CloseReason {
 			}
 			return ReasonDisconnected
 		}
-		p.handle(frames)
+		p.step(input{kind: inMessage, frames: frames})
 		p.unflushedMsgs++
 		for _, f := range frames {
 			p.unflushedBytes += len(f)
@@ -106,7 +104,7 @@ func (p *peer) setSession(s *session) {
 	p.sess = s
 	p.cur.Store(s)
 	if s == nil {
-		p.noSess.Store(time.Now().UnixNano())
+		p.noSess.Store(p.fx.now().UnixNano())
 	} else {
 		p.noSess.Store(0)
 	}
@@ -175,42 +173,36 @@ func (p *peer) reply(m codec.Message) {
 	}
 }
 
-// tick runs the liveness machine; called by the ticker goroutine only.
+// tick runs the liveness machine at now: it asks for a PING or ends an
+// expired connection (and its session). Called by step, from the ticker
+// goroutine (or the test driving the clock) only.
 func (p *peer) tick(now time.Time) {
-	p.out.Trim()
-	p.out.Expire()
 	s := p.cur.Load()
 	hasSession := s != nil && !s.ended.Load()
+	lastRecv := p.fx.lastReceived()
 	sessionless := now
 	if ns := p.noSess.Load(); ns != 0 {
 		sessionless = time.Unix(0, ns)
 	} else if !hasSession {
 		// Ended from elsewhere (takeover, expiry) before the reader noticed.
-		sessionless = time.Unix(0, p.conn.LastReceived().UnixNano())
+		sessionless = time.Unix(0, lastRecv.UnixNano())
 	}
 	var heartbeat time.Duration
 	if hasSession {
 		heartbeat = s.heartbeat
 	}
-	switch p.live.tick(now, p.conn.LastReceived(), p.conn.LastSent(), sessionless, hasSession, heartbeat) {
+	switch p.live.tick(now, lastRecv, p.fx.lastSent(), sessionless, hasSession, heartbeat) {
 	case beatPing:
-		if _, err := p.out.Append(5, zmtp.Control, appendPing); err == nil {
-			p.out.Flush()
-		}
+		p.fx.ping()
 	case beatExpire:
 		p.b.stats.expired.Add(1)
 		p.b.log.Info("expired", "peer", p.num, "identifier", identOf(s),
-			"silent", now.Sub(p.conn.LastReceived()).Round(time.Millisecond).String())
+			"silent", now.Sub(lastRecv).Round(time.Millisecond).String())
 		if s != nil {
 			p.b.endSession(s, ReasonExpired)
 		}
-		p.conn.Close()
+		p.fx.close(ReasonExpired)
 	}
-}
-
-// appendPing appends the ZCCP PING command as one ZMTP frame.
-func appendPing(dst []byte) []byte {
-	return append(dst, 0, 3, 0xAA, 0xAA, byte(codec.Ping))
 }
 
 func identOf(s *session) string {

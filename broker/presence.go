@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/codec"
-	"github.com/zccp-go/zccp/zmtp"
 )
 
 // sysPrefix marks expressions that select broker events ($zccp.…
@@ -60,11 +59,7 @@ func deliverEvent(targets []*session, frames [][]byte, except *session) int {
 			continue
 		}
 		// Events are notifications: droppable under the overflow policy.
-		_, err := t.out.Append(zmtp.MessageSize(frames), zmtp.Notification, func(b []byte) []byte {
-			return zmtp.AppendMessage(b, frames)
-		})
-		if err == nil {
-			t.out.Flush()
+		if t.peer.fx.notify(frames, true) {
 			t.deliveries.Add(1)
 			n++
 		}
@@ -82,7 +77,7 @@ func (b *Broker) Clients(sel string) []codec.ClientInfo {
 		}
 		out = append(out, codec.ClientInfo{
 			Identifier: s.ident, Labels: appLabels(s.labels), Since: s.since, Session: s.num, Serves: s.serves(),
-			Remote:    addrString(s.peer.conn.RemoteAddr()),
+			Remote:    addrString(s.peer.fx.remote()),
 			Published: s.published.Load(), Directs: s.directs.Load(),
 			Delivered: s.delivered(), Dropped: s.dropped(), Subscriptions: s.subs.Load(),
 		})

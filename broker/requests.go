@@ -43,7 +43,7 @@ func (p *peer) admitRequest(s *session, e *ext) (time.Time, string) {
 	if s.ident == "" {
 		return time.Time{}, "a session without an identifier cannot receive replies; say HELLO with an identifier to make requests"
 	}
-	return e.deadline(time.Now(), p.b.cfg.MaxTTL)
+	return e.deadline(p.fx.now(), p.b.cfg.MaxTTL)
 }
 
 // track records a request routed to device; it fails (saying why) when
@@ -225,8 +225,8 @@ func (b *Broker) notify(s *session, m codec.Message) {
 		b.log.Error("encoding notice", "err", err)
 		return
 	}
-	if err := s.out.Send(frames); err != nil {
-		b.log.Debug("notice not queued", "identifier", s.ident, "err", err)
+	if !s.peer.fx.notify(frames, false) {
+		b.log.Debug("notice not queued", "identifier", s.ident)
 		return
 	}
 	s.deliveries.Add(1)

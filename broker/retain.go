@@ -9,7 +9,6 @@ import (
 
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/match"
-	"github.com/zccp-go/zccp/zmtp"
 )
 
 // Last values ("retain"): a PUBLISH with zccp-retain: 1 is kept as its
@@ -200,7 +199,7 @@ func (p *peer) subscribeLast(s *session, v codec.View) bool {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	p.reply(codec.Message{ID: codec.SubscribeOK})
-	now := time.Now()
+	now := p.fx.now()
 	for e := rt.order.Front(); e != nil; e = e.Next() {
 		lv := e.Value.(*lastValue)
 		if pat.MatchString(lv.address) && b.mayDeliver(s, []byte(lv.address)) && !p.deliverLast(s, lv, now) {
@@ -230,17 +229,9 @@ func (p *peer) deliverLast(s *session, lv *lastValue, now time.Time) bool {
 	h[codec.HdrRetained] = "1"
 	h[codec.HdrAge] = strconv.FormatInt(now.Sub(lv.stored).Milliseconds(), 10)
 	m := codec.Message{ID: codec.Deliver, Sender: lv.sender, Address: lv.address, Headers: h, Content: lv.content}
-	frames, err := m.Frames()
-	if err != nil {
-		return true // cannot happen for a message that was accepted; skip it
-	}
-	st, err := s.out.Append(zmtp.MessageSize(frames), zmtp.Notification, func(b []byte) []byte {
-		return zmtp.AppendMessage(b, frames)
-	})
-	if err != nil {
+	if !p.fx.deliverMsg(s, m, true) {
 		p.b.stats.refused.Add(1)
 		return false
 	}
-	p.queued(s.out, st)
 	return true
 }
