@@ -72,7 +72,7 @@ func (p *peer) readLoop() CloseReason {
 		frames, err := p.conn.ReadMessage()
 		if err != nil {
 			if errors.Is(err, zmtp.ErrTooLarge) {
-				p.refuseTooLarge(err)
+				p.step(input{kind: inTooLarge, err: err})
 				p.flush()
 				continue
 			}

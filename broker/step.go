@@ -8,9 +8,10 @@ import (
 type inputKind uint8
 
 const (
-	inMessage inputKind = iota // a message arrived: frames
-	inTick                     // the liveness clock ticked: now
-	inClosed                   // the connection ended: reason
+	inMessage  inputKind = iota // a message arrived: frames
+	inTooLarge                  // a message over the size or frame limits was skipped: err
+	inTick                      // the liveness clock ticked: now
+	inClosed                    // the connection ended: reason
 )
 
 // input is one thing that happens to a connection. It is a plain value
@@ -18,6 +19,7 @@ const (
 type input struct {
 	kind   inputKind
 	frames [][]byte    // inMessage: frame 1 is the command, the rest content
+	err    error       // inTooLarge: the reader's *zmtp.TooLargeError
 	now    time.Time   // inTick
 	reason CloseReason // inClosed
 }
@@ -42,6 +44,8 @@ func (p *peer) step(in input) {
 	switch in.kind {
 	case inMessage:
 		p.handle(in.frames)
+	case inTooLarge:
+		p.refuseTooLarge(in.err)
 	case inTick:
 		p.tick(in.now)
 	case inClosed:

@@ -17,9 +17,12 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of broker
 
 // TestTranscripts runs every transcript in testdata/transcripts against a
 // real broker, once with every connection on tcp 127.0.0.1 and once on
-// abstract ipc (a connect line ending in "other" takes the other one). The
-// peers are hand-framed ZMTP/ZCCP connections (internal/rawpeer), not our
-// client library. See transcript_file_test.go for the format.
+// abstract ipc (a connect line ending in "other" takes the other one), and
+// then without sockets ("mem": the broker's protocol machine stepped
+// directly, transcript_mem_test.go). The socket peers are hand-framed
+// ZMTP/ZCCP connections (internal/rawpeer), not our client library. A
+// transcript that moves the clock ("advance 30s") runs in mem only. See
+// transcript_file_test.go for the format.
 func TestTranscripts(t *testing.T) {
 	files, err := filepath.Glob("testdata/transcripts/*.txt")
 	if err != nil || len(files) == 0 {
@@ -33,9 +36,18 @@ func TestTranscripts(t *testing.T) {
 			}
 			for i, transport := range []string{"tcp", "ipc"} {
 				t.Run(transport, func(t *testing.T) {
+					if tr.movesClock() {
+						t.Skip("the transcript moves the clock: mem only")
+					}
 					runTranscript(t, tr, i, *rewrite && i == 0)
 				})
 			}
+			t.Run("mem", func(t *testing.T) {
+				if *rewrite && !tr.movesClock() {
+					t.Skip("-rewrite takes the tcp run's output")
+				}
+				runTranscriptMem(t, tr, *rewrite)
+			})
 		})
 	}
 }
@@ -102,6 +114,11 @@ func (r *runner) configure(words []string) error {
 	if r.started {
 		return inputError("broker settings must come before the first connect")
 	}
+	return configure(&r.cfg, words)
+}
+
+// configure sets the limits "key=value ..." in cfg.
+func configure(cfg *broker.Config, words []string) error {
 	toks, err := parseTokens(words)
 	if err != nil {
 		return err
@@ -112,7 +129,7 @@ func (r *runner) configure(words []string) error {
 		if !ok || err != nil {
 			return inputError("unknown broker setting " + tk.key + "=" + tk.value)
 		}
-		set(&r.cfg, n)
+		set(cfg, n)
 	}
 	return nil
 }

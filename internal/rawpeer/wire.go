@@ -136,6 +136,11 @@ type Message struct {
 
 var errShort = errors.New("rawpeer: frame 1 is truncated")
 
+// Parse decodes the frames of one ZCCP message from the broker, for a
+// test that gets them other than by reading a connection (the broker
+// transcripts' in-memory run).
+func Parse(frames [][]byte) (*Message, error) { return parse(frames) }
+
 // parse decodes the frames of one ZCCP message from the broker.
 func parse(frames [][]byte) (*Message, error) {
 	f := frames[0]
