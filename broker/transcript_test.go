@@ -107,6 +107,7 @@ var limits = map[string]func(c *broker.Config, n int){
 	"max-subscriptions": func(c *broker.Config, n int) { c.MaxSubscriptions = n },
 	"max-clients":       func(c *broker.Config, n int) { c.MaxClients = n },
 	"max-label-bytes":   func(c *broker.Config, n int) { c.MaxLabelBytes = n },
+	"max-inflight":      func(c *broker.Config, n int) { c.MaxInflight = n },
 }
 
 // configure applies "broker key=value ...".
