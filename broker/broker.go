@@ -46,6 +46,7 @@ type Broker struct {
 	ret         retainer     // last values (retain.go)
 	keys        *keyBinding  // identifiers bound to CURVE keys (keybind.go); nil: off
 	enrol       *enrolment   // CURVE key enrolment (enrol.go); nil: off
+	audit       *auditor     // the audit log (audit.go); nil: off
 	fed         fedState     // other brokers' interest and the link to them (federation.go)
 	pol         policyState  // permission policy (policy_enforce.go)
 
@@ -270,6 +271,7 @@ func (b *Broker) tickLoop() {
 			clear(peers)
 			b.sweepRequests(now)
 			b.refusals.flush(now)
+			b.auditFlush(now)
 		}
 	}
 }

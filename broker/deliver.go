@@ -19,6 +19,7 @@ func (p *peer) deliver(t *session, sender, address []byte, headers codec.RawHead
 // notice sends this connection a DELIVER from the broker describing an
 // error with a command it sent (address $zccp.error).
 func (p *peer) notice(code, reason, command, address string) {
+	p.auditNotice(code, reason, command, address) // audit.go: refusals (not-authorized, reserved)
 	p.reply(noticeMessage(code, reason, command, address))
 }
 

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zccp-go/zccp/audit"
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/zmtp"
 )
@@ -133,8 +134,10 @@ func (b *Broker) AuthorizeKey(_ context.Context, p zmtp.CurvePeer) error {
 	if !known {
 		b.log.Info("new CURVE client key", "key", rec.Key, "state", state, "remote", rec.Remote)
 		en.save(p.Key, rec, b)
+		b.auditKey(curveActor(p), p.Key, "", state, "") // audit.go
 	}
 	if state == KeyRejected || state == KeyRevoked {
+		b.auditHandshakeRefused(p, state) // audit.go
 		return errors.New("key " + state)
 	}
 	return nil
@@ -186,9 +189,10 @@ func (p *peer) keysAPI(s *session, e *ext) bool {
 	case en == nil:
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod, "key enrolment is off (zccpd --enrol)"))
 	case !p.isKeyAdmin(en):
+		p.auditMethodRefused(s, e, codec.ErrCodeNotAuthorized, "not an admin") // audit.go
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNotAuthorized, "the keys methods need an admin key (zccpd --admin-keys) or a local ipc session"))
 	default:
-		lines, err := p.b.keysCall(method, keySelector(string(e.sel)))
+		lines, err := p.b.keysCall(method, keySelector(string(e.sel)), p.actor(s, ""))
 		if err != nil {
 			p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeBadRequest, err.Error()))
 			return true
@@ -218,9 +222,9 @@ func keySelector(sel string) map[string]string {
 	return m
 }
 
-// keysCall runs one keys.* method and returns the records it answers
-// with, one JSON line each.
-func (b *Broker) keysCall(method string, sel map[string]string) ([][]byte, error) {
+// keysCall runs one keys.* method for the operator by and returns the
+// records it answers with, one JSON line each.
+func (b *Broker) keysCall(method string, sel map[string]string, by audit.Actor) ([][]byte, error) {
 	if method == MethodKeysList {
 		return b.keyLines(sel["state"]), nil
 	}
@@ -232,12 +236,12 @@ func (b *Broker) keysCall(method string, sel map[string]string) ([][]byte, error
 	if state == "" && method != MethodKeysShow {
 		return nil, fmt.Errorf("no method %q (keys.list, keys.show, keys.accept, keys.reject, keys.revoke)", method)
 	}
-	rec, err := b.setKeyState(key, state)
+	rec, err := b.setKeyState(key, state, by)
 	if err != nil {
 		return nil, err
 	}
 	if ident, ok := sel["ident"]; ok && method == MethodKeysAccept {
-		if err := b.bindIdent(ident, key); err != nil {
+		if err := b.bindIdent(ident, key, by); err != nil {
 			return nil, err
 		}
 	}
@@ -248,12 +252,13 @@ func (b *Broker) keysCall(method string, sel map[string]string) ([][]byte, error
 
 // bindIdent gives ident to key at accept time, taking it from any key
 // that held it: the operator moving an identifier to a new device.
-func (b *Broker) bindIdent(ident string, key zmtp.CurveKey) error {
+func (b *Broker) bindIdent(ident string, key zmtp.CurveKey, by audit.Actor) error {
 	if b.keys == nil || ident == "" {
 		return errors.New("ident=ID needs identifier binding (zccpd binds identifiers on CURVE endpoints) and an identifier")
 	}
 	prev := b.keys.bind(ident, key)
 	b.log.Warn("identifier bound to CURVE key by an operator", "identifier", ident, "key", key.String(), "previous", keyString(prev))
+	b.auditKey(by, key, ident, auditBound, keyFrom(prev)) // audit.go
 	return nil
 }
 
@@ -284,7 +289,7 @@ func (b *Broker) keyLines(state string) [][]byte {
 // record. Revoking, rejecting or accepting closes the key's live
 // connections: a revoked key loses its sessions at once, an accepted one
 // reconnects and says HELLO again.
-func (b *Broker) setKeyState(key zmtp.CurveKey, state string) (KeyRecord, error) {
+func (b *Broker) setKeyState(key zmtp.CurveKey, state string, by audit.Actor) (KeyRecord, error) {
 	en := b.enrol
 	en.mu.Lock()
 	r := en.keys[key]
@@ -297,7 +302,7 @@ func (b *Broker) setKeyState(key zmtp.CurveKey, state string) (KeyRecord, error)
 		r = &KeyRecord{Key: key.String(), FirstSeen: now}
 		en.keys[key] = r
 	}
-	changed := state != "" && r.State != state
+	changed, from := state != "" && r.State != state, r.State
 	if changed {
 		if r.State == KeyPending {
 			en.pending--
@@ -318,6 +323,7 @@ func (b *Broker) setKeyState(key zmtp.CurveKey, state string) (KeyRecord, error)
 			released = kb.release(key) // the identifiers it held are free for the next key
 		}
 		b.log.Warn("CURVE key state changed", "key", rec.Key, "state", state, "connections_closed", n, "identifiers_released", released)
+		b.auditKeyState(by, key, state, from, released) // audit.go
 	}
 	return rec, nil
 }

@@ -201,7 +201,7 @@ func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 		b.stats.noRecipient.Add(1)
 		reason := "no client with identifier " + strconv.Quote(string(v.Address)) + " is connected"
 		if e.requestID != nil {
-			b.observeSingle(p.fx.now(), OutcomeNoRecipient)
+			call{start: p.fx.now(), a: p.auditReq(s, v.Address, &e)}.end(b, OutcomeNoRecipient)
 			p.reply(requestError(string(e.requestID), string(v.Address), codec.ErrCodeNoSuchClient, reason))
 		} else {
 			p.notice(codec.ErrCodeNoSuchClient, reason, "DIRECT", string(v.Address))

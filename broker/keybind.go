@@ -140,6 +140,7 @@ func (p *peer) keyMayUse(ident string) bool {
 	}
 	if created {
 		p.b.log.Info("identifier bound to CURVE key", "identifier", ident, "key", key.String())
+		p.b.auditKey(p.actor(nil, ident), key, ident, auditBound, "") // audit.go: first use
 		if kb.store != nil {
 			if err := kb.store.Put(bucketIdentities, []byte(ident), key[:]); err != nil {
 				p.b.log.Error("identity binding not persisted", "identifier", ident, "err", err)

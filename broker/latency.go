@@ -79,6 +79,7 @@ type groupCall struct {
 	start   time.Time
 	pending atomic.Int32 // recipients whose request has not ended
 	worst   atomic.Int32 // the outcome reported: ok unless a recipient's was not
+	a       *groupAudit  // its audit record's data (audit.go); nil: auditing off
 }
 
 // memberEnded notes that one recipient's request ended with o and, when it
@@ -92,14 +93,18 @@ func (b *Broker) memberEnded(g *groupCall, o Outcome) {
 			break
 		}
 	}
+	if g.a != nil {
+		g.a.counts[o].Add(1)
+	}
 	if g.pending.Add(-1) == 0 {
 		b.latency[1][Outcome(g.worst.Load())].observe(time.Since(g.start))
+		b.auditGroupEnd(g, Outcome(g.worst.Load()))
 	}
 }
 
 // ended records how request r ended: in the single histogram, or towards
 // its group call.
-func (b *Broker) ended(r *request, o Outcome) { call{start: r.start, group: r.group}.end(b, o) }
+func (b *Broker) ended(r *request, o Outcome) { call{start: r.start, group: r.group, a: r.a}.end(b, o) }
 
 // LatencySeries is one histogram as RequestLatency returns it.
 type LatencySeries struct {
@@ -140,6 +145,7 @@ func (b *Broker) RequestLatency() []LatencySeries {
 type call struct {
 	start time.Time
 	group *groupCall
+	a     *reqAudit // a request to one device: its audit record's data (audit.go); nil: auditing off
 }
 
 // end records how the command ended (tracked or not).
@@ -149,4 +155,5 @@ func (c call) end(b *Broker, o Outcome) {
 		return
 	}
 	b.observeSingle(c.start, o)
+	b.auditSingle(c, o)
 }

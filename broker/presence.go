@@ -107,6 +107,9 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 	if p.keysAPI(s, e) { // enrol.go: keys.*
 		return
 	}
+	if p.auditAPI(s, e) { // audit_api.go: audit
+		return
+	}
 	id := string(e.requestID)
 	switch string(e.method) {
 	case codec.MethodClients:

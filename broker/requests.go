@@ -19,6 +19,7 @@ type request struct {
 	touched   time.Time  // routed, or last progress
 	start     time.Time  // the request reached the broker (latency histograms)
 	group     *groupCall // the group request it is part of; nil for a request to one device
+	a         *reqAudit  // a request to one device: its audit record's data; nil: auditing off
 }
 
 // requestKey names a request on its device: requester and request id.
@@ -71,7 +72,7 @@ func (b *Broker) track(device, requester *session, id []byte, deadline time.Time
 	}
 	b.nextTag++
 	r := &request{tag: b.nextTag, requester: requester, device: device, id: key.id, deadline: deadline, touched: time.Now(),
-		start: c.start, group: c.group}
+		start: c.start, group: c.group, a: c.a}
 	device.inflight[key] = r
 	b.reqs[r.tag] = r
 	b.pairs[pair]++
@@ -235,11 +236,11 @@ func (b *Broker) notify(s *session, m codec.Message) {
 // directRequest routes a request (DIRECT with zccp-request-id) to t.
 func (p *peer) directRequest(s, t *session, v codec.View, content [][]byte, e *ext) {
 	b := p.b
-	c := call{start: time.Now()}
+	c := call{start: time.Now(), a: p.auditReq(s, t.identB, e)}
 	id := string(e.requestID)
 	deadline, refused := p.admitRequest(s, e)
 	if refused != "" {
-		b.observeSingle(c.start, OutcomeRefused)
+		c.end(b, OutcomeRefused)
 		p.reply(requestError(id, t.ident, codec.ErrCodeBadRequest, refused))
 		return
 	}
@@ -291,16 +292,18 @@ func (p *peer) deliverCommand(t *session, sender, address []byte, headers codec.
 func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) {
 	b := p.b
 	id := string(e.requestID)
-	g := &groupCall{start: time.Now()}
+	g := &groupCall{start: time.Now(), a: p.auditGroupStart(s, v.Address, e)}
 	deadline, refused := p.admitRequest(s, e)
 	if refused != "" {
 		b.latency[1][OutcomeRefused].observe(time.Since(g.start))
+		b.auditGroupEnd(g, OutcomeRefused)
 		p.reply(requestError(id, "", codec.ErrCodeBadRequest, refused))
 		return
 	}
 	b.stats.groupReqs.Add(1)
 	recipients := b.resolveGroup(s, v.Address, e.sel)
 	g.pending.Store(int32(len(recipients)))
+	g.a.setRecipients(recipients)
 	h := codec.Headers{
 		codec.HdrReplyTo:    id,
 		codec.HdrStatus:     codec.StatusOK,
@@ -323,6 +326,7 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 	}
 	if len(recipients) == 0 {
 		b.latency[1][OutcomeNoRecipient].observe(time.Since(g.start))
+		b.auditGroupEnd(g, OutcomeNoRecipient)
 	}
 	for _, r := range recipients {
 		p.sendCommand(s, r, v.Address, v.Headers, content, e, deadline, call{start: g.start, group: g})

@@ -1,0 +1,111 @@
+package broker
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/zccp-go/zccp/audit"
+	"github.com/zccp-go/zccp/codec"
+)
+
+// auditQueries lets one audit query read the files at a time: a query
+// scans up to the whole trail, so a client asking in a loop costs the
+// broker one scan at a time, not one per connection.
+var auditQueries sync.Mutex
+
+// auditAPI answers the broker API method audit; it reports whether the
+// method was that one. The records are those of the filter in
+// zccp-select (a URL query: since, until, target, method, kind, limit),
+// the newest that fit in the broker's maximum message size, oldest
+// first; zccp-truncated says how many older matching ones were left out.
+func (p *peer) auditAPI(s *session, e *ext) bool {
+	if string(e.method) != codec.MethodAudit {
+		return false
+	}
+	id := string(e.requestID)
+	switch {
+	case p.b.audit == nil:
+		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod, "the audit log is off (zccpd --audit)"))
+	case !p.mayReadAudit():
+		p.auditMethodRefused(s, e, codec.ErrCodeNotAuthorized, "not an admin")
+		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNotAuthorized, "the audit method needs an admin key (zccpd --admin-keys) or a local ipc session"))
+	default:
+		f, limit, err := parseAuditSelect(string(e.sel))
+		if err != nil {
+			p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeBadRequest, err.Error()))
+			return true
+		}
+		p.reply(p.b.auditAnswer(s, id, f, limit))
+	}
+	return true
+}
+
+// auditAnswer runs one query and builds its reply.
+func (b *Broker) auditAnswer(s *session, id string, f audit.Filter, limit int) codec.Message {
+	auditQueries.Lock()
+	defer auditQueries.Unlock()
+	b.audit.log.Sync(time.Second) // what is queued now is in the files
+	res, err := audit.Query(b.audit.log.Dir(), f, limit, b.cfg.MaxMessageSize-4096)
+	if err != nil {
+		return requestError(id, codec.NoticeSender, codec.ErrCodeDeviceError, "reading the audit log: "+err.Error())
+	}
+	h := codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}
+	if res.Left > 0 {
+		h[codec.HdrTruncated] = strconv.Itoa(res.Left)
+	}
+	return brokerDeliver(s.ident, h, res.Lines, "") // none: one empty frame
+}
+
+// mayReadAudit: who may use keys.* (an admin key, or NULL on ipc) with
+// enrolment on; without it, NULL sessions on ipc (local users, restricted
+// with zccpd --ipc-allow-uid).
+func (p *peer) mayReadAudit() bool {
+	if en := p.b.enrol; en != nil {
+		return p.isKeyAdmin(en)
+	}
+	_, local := p.fx.remote().(*net.UnixAddr)
+	return local && p.conn.PeerKey().IsZero()
+}
+
+// parseAuditSelect reads the audit method's filter.
+func parseAuditSelect(sel string) (f audit.Filter, limit int, err error) {
+	q, err := url.ParseQuery(sel)
+	if err != nil {
+		return f, 0, errors.New("zccp-select: want a URL query (since=RFC3339&target=ID&method=M&kind=K&limit=N): " + err.Error())
+	}
+	for k := range q {
+		switch k {
+		case "since", "until", "target", "method", "kind", "limit":
+		default:
+			return f, 0, errors.New("zccp-select: unknown filter " + strconv.Quote(k) + " (since, until, target, method, kind, limit)")
+		}
+	}
+	if f.Since, err = parseTime(q.Get("since")); err != nil {
+		return f, 0, err
+	}
+	if f.Until, err = parseTime(q.Get("until")); err != nil {
+		return f, 0, err
+	}
+	f.Target, f.Method, f.Kind = q.Get("target"), q.Get("method"), q.Get("kind")
+	if v := q.Get("limit"); v != "" {
+		if limit, err = strconv.Atoi(v); err != nil || limit < 1 {
+			return f, 0, errors.New("zccp-select: limit must be a positive number")
+		}
+	}
+	return f, limit, nil
+}
+
+func parseTime(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		return t, errors.New("zccp-select: times are RFC 3339 (2026-01-02T15:04:05Z): " + err.Error())
+	}
+	return t, nil
+}
