@@ -64,7 +64,7 @@ func (p *peer) actor(s *session, ident string) audit.Actor {
 		ident = s.ident
 	}
 	a := audit.Actor{Identifier: audit.Clip(ident), Remote: addrString(p.fx.remote())}
-	if k := p.conn.PeerKey(); !k.IsZero() {
+	if k := p.fx.peerKey(); !k.IsZero() {
 		a.Key = k.String()
 	}
 	return a
@@ -238,4 +238,16 @@ func (b *Broker) auditKeyState(by audit.Actor, key zmtp.CurveKey, state, from st
 func (b *Broker) auditHandshakeRefused(p zmtp.CurvePeer, state string) {
 	b.auditRefusal(audit.Record{Time: time.Now().UTC(), Kind: audit.KindRefusal, By: curveActor(p),
 		Code: codec.ErrCodeNotAuthorized, Command: "CURVE", Reason: "key " + state})
+}
+
+// auditRequestRefused records a request refused with an error reply
+// rather than a notice (the policy's notAuthorized): the refusal names the
+// method and request id.
+func (p *peer) auditRequestRefused(s *session, command, target string, e *ext, reason string) {
+	if p.b.audit == nil {
+		return
+	}
+	p.b.auditRefusal(audit.Record{Time: time.Now().UTC(), Kind: audit.KindRefusal, By: p.actor(s, ""),
+		Code: codec.ErrCodeNotAuthorized, Command: command, Target: audit.Clip(target), Method: audit.Clip(string(e.method)),
+		RequestID: audit.Clip(string(e.requestID)), Reason: audit.Clip(reason)})
 }

@@ -68,7 +68,7 @@ func (p *peer) mayReadAudit() bool {
 		return p.isKeyAdmin(en)
 	}
 	_, local := p.fx.remote().(*net.UnixAddr)
-	return local && p.conn.PeerKey().IsZero()
+	return local && p.fx.peerKey().IsZero()
 }
 
 // parseAuditSelect reads the audit method's filter.

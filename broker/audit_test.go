@@ -341,3 +341,34 @@ func TestAuditRefusalsAggregated(t *testing.T) {
 		t.Fatalf("%d records standing for %d refusals, want 2 for %d: %+v", len(got), total, n, got)
 	}
 }
+
+// Refusals by the permissions policy are in the log: a request the
+// policy does not allow (refused with an error reply) and a PUBLISH
+// outside the policy (refused with a notice), each with who, what and
+// why. Hand-framed peers.
+func TestAuditPolicyRefusals(t *testing.T) {
+	b, eps, _ := auditBroker(t, Config{})
+	b.SetPolicy(mustPolicy(t, testPolicy))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ops := rawDial(t, ctx, eps[1], "ops-1")
+	viewer := rawDial(t, ctx, eps[0], "guest")
+	rawDial(t, ctx, eps[0], "pdu-1", rawpeer.Header{Name: codec.HdrServes, Value: "1"})
+	viewer.Direct("pdu-1", hdr(codec.HdrRequestID, "p1", codec.HdrMethod, "outlet.off"))
+	if m := awaitReply(t, ctx, viewer, "p1"); m.Headers()[codec.HdrError] != codec.ErrCodeNotAuthorized {
+		t.Fatalf("reply %v", m.Headers())
+	}
+	viewer.Publish("cmd.pdu-1.off", nil, []byte("x"))
+	var got []audit.Record
+	testutil.Eventually(t, "policy refusals recorded", func() bool {
+		got, _ = auditQuery(t, ctx, ops, "kind=refusal&target=guest")
+		return len(got) == 2
+	})
+	if got[0].Command != "DIRECT" || got[0].Method != "outlet.off" || got[0].RequestID != "p1" || got[0].Target != "pdu-1" ||
+		got[0].Code != codec.ErrCodeNotAuthorized || !strings.Contains(got[0].Reason, "policy") {
+		t.Errorf("request refusal %+v", got[0])
+	}
+	if got[1].Command != "PUBLISH" || got[1].Target != "cmd.pdu-1.off" || got[1].By.Identifier != "guest" {
+		t.Errorf("publish refusal %+v", got[1])
+	}
+}

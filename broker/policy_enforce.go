@@ -162,6 +162,7 @@ func (p *peer) notAuthorized(s *session, op, target string, e *ext) {
 	}
 	b.refusals.note(p.conn.RemoteAddr(), fmt.Errorf("%w: identifier %q key %s: %s", errNotAuthorized, s.ident, keyString(p.conn.PeerKey()), reason))
 	if e != nil && e.requestID != nil {
+		p.auditRequestRefused(s, opCommand(op), target, e, reason) // audit.go (a notice is audited in notice)
 		recipient := ""
 		switch op {
 		case OpRequest:
