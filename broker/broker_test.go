@@ -21,43 +21,6 @@ func forEachTransport(t *testing.T, cfg Config, f func(t *testing.T, b *Broker, 
 	}
 }
 
-// TestOriginalSelfTest replays the original implementation's self-test,
-// with the fixed behaviour: one delivery however many expressions match.
-func TestOriginalSelfTest(t *testing.T) {
-	forEachTransport(t, Config{}, func(t *testing.T, b *Broker, ep string) {
-		c := dialRaw(t, ep)
-		// 1. PUBLISH before HELLO -> INVALID.
-		c.publish("anything", "x")
-		c.expect(codec.Invalid)
-		// 2. HELLO -> HELLO-OK; second HELLO -> INVALID; third -> HELLO-OK.
-		ok := c.hello("step 1")
-		if ok.Headers[codec.HdrBroker] != "zccpd" || ok.Headers[codec.HdrVersion] != Version {
-			t.Fatalf("HELLO-OK headers %v", ok.Headers)
-		}
-		c.send(codec.Message{ID: codec.Hello, Identifier: "step 1"})
-		c.expect(codec.Invalid)
-		c.hello("step 1")
-		// 3. A subscribes H.*O twice and HELLO once; B publishes.
-		a := dialRaw(t, ep)
-		a.hello("client A")
-		a.subscribe("H.*O")
-		a.subscribe("H.*O")
-		a.subscribe("HELLO")
-		d := dialRaw(t, ep)
-		d.hello("device B")
-		d.publish("(HELLO, WORLD)", "TEST")
-		m := a.expect(codec.Deliver)
-		if m.Sender != "device B" || m.Address != "(HELLO, WORLD)" || contentString(m) != "TEST" {
-			t.Fatalf("got %+v", m)
-		}
-		a.quiet(100 * time.Millisecond) // exactly one copy
-		d.quiet(50 * time.Millisecond)  // the publisher gets nothing
-		if got := b.Stats().Subscriptions; got != 2 {
-			t.Fatalf("subscriptions = %d, want 2 (H.*O stored once)", got)
-		}
-	})
-}
-
 func TestDeliverKeepsHeadersAndContent(t *testing.T) {
 	_, eps := startBroker(t, Config{})
 	sub := dialRaw(t, eps[0])
@@ -182,7 +145,10 @@ func TestManySubscribersInOrder(t *testing.T) {
 func TestGoodbyeStatistics(t *testing.T) {
 	_, eps := startBroker(t, Config{})
 	c := dialRaw(t, eps[0])
-	c.hello("c")
+	ok := c.hello("c")
+	if ok.Headers[codec.HdrBroker] != "zccpd" || ok.Headers[codec.HdrVersion] != Version {
+		t.Fatalf("HELLO-OK headers %v", ok.Headers) // the transcripts leave these out
+	}
 	c.subscribe("x")
 	c.publish("y", "1")
 	c.publish("y", "2")
@@ -231,57 +197,6 @@ func TestMalformedInputAffectsOnlyThatSession(t *testing.T) {
 	}
 	if s := b.Stats(); s.Malformed != uint64(len(cases)) {
 		t.Fatalf("malformed = %d", s.Malformed)
-	}
-}
-
-func TestOversizedMessageRefused(t *testing.T) {
-	_, eps := startBroker(t, Config{MaxMessageSize: 1000})
-	c := dialRaw(t, eps[0])
-	c.hello("c")
-	c.subscribe("x")
-	c.publish("big", string(make([]byte, 5000)))
-	c.expectNotice(codec.ErrCodeTooLarge)
-	// Session intact.
-	p := dialRaw(t, eps[0])
-	p.hello("p")
-	p.publish("x", "small")
-	c.expect(codec.Deliver)
-}
-
-func TestReservedAddressAndHeaders(t *testing.T) {
-	_, eps := startBroker(t, Config{})
-	c := dialRaw(t, eps[0])
-	c.hello("c")
-	c.publish("$zccp.presence", "spoof")
-	c.expectNotice(codec.ErrCodeReserved)
-	c.send(codec.Message{ID: codec.Publish, Address: "a", Headers: codec.Headers{codec.HdrMissed: "5"}})
-	c.expectNotice(codec.ErrCodeReserved)
-	many := codec.Headers{}
-	for i := 0; i < DefaultMaxHeaders+1; i++ {
-		many[strconv.Itoa(i)] = "v"
-	}
-	c.send(codec.Message{ID: codec.Publish, Address: "a", Headers: many})
-	c.expectNotice(codec.ErrCodeTooManyHeaders)
-}
-
-func TestClientPingAndBrokerPing(t *testing.T) {
-	_, eps := startBroker(t, Config{PingInterval: 50 * time.Millisecond, Timeout: 2 * time.Second})
-	c := dialRaw(t, eps[0])
-	c.hello("idle")
-	c.send(codec.Message{ID: codec.Ping})
-	c.expect(codec.PingOK)
-	// Idle: the broker pings us.
-	deadline := time.After(2 * time.Second)
-	for {
-		select {
-		case m := <-c.in:
-			if m.ID == codec.Ping {
-				c.send(codec.Message{ID: codec.PingOK})
-				return
-			}
-		case <-deadline:
-			t.Fatal("no PING from the broker")
-		}
 	}
 }
 
