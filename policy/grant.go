@@ -63,7 +63,7 @@ func (a *assign) holds(s *Subject) bool {
 	if a.key != nil && (s.Key.IsZero() || *a.key != s.Key) {
 		return false
 	}
-	if a.ident != nil && !match(a.ident, s.Ident) {
+	if a.ident != nil && !match(a.ident, []byte(s.Ident)) {
 		return false
 	}
 	if a.uid >= 0 && s.UID != a.uid {

@@ -32,9 +32,31 @@ type segment struct {
 
 // pattern is a compiled glob.
 type pattern struct {
-	text  string
-	segs  []segment
-	ident bool // contains {id}: bound per session
+	text   string
+	segs   []segment
+	ident  bool   // contains {id}: bound per session
+	prefix string // literal text every match starts with (a quick rejection)
+}
+
+// setPrefix computes p.prefix from its segments: the literal segments up
+// to the first wildcard, and the literal start of a glob segment. The
+// '.' before a ** is left out: rack1.** matches rack1.
+func (p *pattern) setPrefix() {
+	var b strings.Builder
+	for i, s := range p.segs {
+		if s.any {
+			break
+		}
+		if s.star {
+			b.WriteString(s.glob[:strings.IndexByte(s.glob, '*')])
+			break
+		}
+		b.WriteString(s.glob)
+		if i+1 < len(p.segs) && !p.segs[i+1].any {
+			b.WriteByte('.')
+		}
+	}
+	p.prefix = b.String()
 }
 
 const identVar = "{id}"
@@ -60,6 +82,9 @@ func compilePattern(text string) (pattern, error) {
 			p.segs = append(p.segs, segment{glob: s, star: strings.Contains(s, "*")})
 		}
 	}
+	if !p.ident {
+		p.setPrefix()
+	}
 	return p, nil
 }
 
@@ -84,18 +109,19 @@ func (p pattern) bind(ident string) pattern {
 		s.glob = strings.ReplaceAll(s.glob, identVar, ident)
 		q.segs[i] = s
 	}
+	q.setPrefix()
 	return q
 }
-
-// text is what patterns match.
-type text interface{ ~string | ~[]byte }
 
 // match reports whether s matches p: the classic wildcard algorithm at
 // the segment level ("**" is the star, a segment glob one "character";
 // on a mismatch the last ** takes one more segment and matching resumes
 // after it). The address has at least one (maybe empty) segment; si past
 // len(s) means every segment is consumed.
-func match[T text](p *pattern, s T) bool {
+func match(p *pattern, s []byte) bool {
+	if len(s) < len(p.prefix) || string(s[:len(p.prefix)]) != p.prefix {
+		return false
+	}
 	segs := p.segs
 	pi, si := 0, 0
 	starPi, starSi := -1, 0
@@ -126,7 +152,7 @@ func match[T text](p *pattern, s T) bool {
 
 // segEnd returns the offset of the '.' ending the segment starting at i,
 // or len(s).
-func segEnd[T text](s T, i int) int {
+func segEnd(s []byte, i int) int {
 	for j := i; j < len(s); j++ {
 		if s[j] == '.' {
 			return j
@@ -136,7 +162,7 @@ func segEnd[T text](s T, i int) int {
 }
 
 // matchGlob matches one segment against a glob with '*' wildcards.
-func matchGlob[T text](g segment, s T) bool {
+func matchGlob(g segment, s []byte) bool {
 	p := g.glob
 	if !g.star {
 		return len(p) == len(s) && string(s) == p
@@ -166,14 +192,7 @@ func matchGlob[T text](g segment, s T) bool {
 // patterns is a list; it matches when one of them does.
 type patterns []pattern
 
-func (ps patterns) match(s string) bool {
-	for i := range ps {
-		if match(&ps[i], s) {
-			return true
-		}
-	}
-	return false
-}
+func (ps patterns) match(s string) bool { return ps.matchBytes([]byte(s)) }
 
 func (ps patterns) matchBytes(s []byte) bool {
 	for i := range ps {

@@ -43,7 +43,7 @@ func TestPatternMatch(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%q: %v", c.pat, err)
 		}
-		if got := match(&p, c.s); got != c.want {
+		if got := match(&p, []byte(c.s)); got != c.want {
 			t.Errorf("%q ~ %q = %v, want %v", c.pat, c.s, got, c.want)
 		}
 		if got := match(&p, []byte(c.s)); got != c.want {
