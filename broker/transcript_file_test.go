@@ -25,7 +25,8 @@ import (
 // command has them; "raw frame=..." sends frames as they are), "close
 // NAME", "await NAME" (for what the broker sends on its own, such as
 // after a disconnection) and, before the first connect, "broker
-// max-headers=N ..." to set limits. Values with spaces, quotes or
+// max-headers=N ..." to set limits ("broker policy=FILE" installs the
+// permission policy in FILE, beside the transcripts). Values with spaces, quotes or
 // unprintable bytes are Go-quoted.
 //
 // The lines before "----" are inputs, run in order; the lines after it, up

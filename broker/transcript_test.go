@@ -11,6 +11,7 @@ import (
 
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/internal/brokertest"
+	"github.com/zccp-go/zccp/policy"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output of broker/testdata/transcripts/*.txt with what the broker sends")
@@ -82,9 +83,10 @@ func runTranscript(t *testing.T, tr *transcript, transport int, update bool) {
 // runner holds a transcript's named peers.
 type runner struct {
 	t         *testing.T
-	transport int           // 0: tcp, 1: ipc
-	cfg       broker.Config // until the broker starts (at the first connect)
-	eps       [2]string     // this run's transport, then the other
+	transport int            // 0: tcp, 1: ipc
+	cfg       broker.Config  // until the broker starts (at the first connect)
+	pol       *policy.Policy // "broker policy=FILE": installed at start
+	eps       [2]string      // this run's transport, then the other
 	started   bool
 	peers     []*tpeer // in the order they connected
 	byName    map[string]*tpeer
@@ -93,6 +95,9 @@ type runner struct {
 // start runs the broker with the configuration the transcript set.
 func (r *runner) start() {
 	b := brokertest.Start(r.t, r.cfg)
+	if r.pol != nil {
+		b.SetPolicy(r.pol)
+	}
 	eps := b.Endpoints()
 	r.eps = [2]string{eps[r.transport], eps[1-r.transport]}
 	r.started = true
@@ -125,6 +130,12 @@ func configure(cfg *broker.Config, words []string) error {
 		return err
 	}
 	for _, tk := range toks {
+		if tk.key == "policy" { // a permission policy file beside the transcripts
+			if r.pol, err = policy.Load(filepath.Join("testdata", "transcripts", tk.value)); err != nil {
+				return inputError(err.Error())
+			}
+			continue
+		}
 		set, ok := limits[tk.key]
 		n, err := strconv.Atoi(tk.value)
 		if !ok || err != nil {
