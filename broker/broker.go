@@ -140,6 +140,7 @@ func New(cfg Config) (*Broker, error) {
 		OnError:         b.refusals.note,
 		MaxConnsPerHost: cfg.MaxConnsPerHost,
 	}
+	b.pol.cur.Store(cfg.Policy) // policy_enforce.go
 	go b.tickLoop()
 	return b, nil
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/zccp-go/zccp/policy"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -13,6 +14,9 @@ const Version = "0.1.0"
 
 // Config configures a Broker. Zero fields take the documented defaults.
 type Config struct {
+	// Policy is the permission policy in force from the start (nil:
+	// every operation allowed); SetPolicy replaces it.
+	Policy *policy.Policy
 	// Name is announced in HELLO-OK (zccp-broker). Default "zccpd".
 	Name string
 	// PingInterval: a session that has been sent nothing for this long gets

@@ -75,9 +75,11 @@ func grantUnder(pol *policy.Policy, s *session) *policy.Grant {
 	if sg := s.grant.Load(); sg != nil && sg.pol == pol {
 		return sg.g
 	}
-	sub := policy.Subject{Key: s.peer.conn.PeerKey(), Ident: s.ident, Labels: s.labels, UID: -1}
-	if cred, ok := s.peer.conn.PeerCred(); ok {
-		sub.UID = cred.UID
+	sub := policy.Subject{Key: s.peer.fx.peerKey(), Ident: s.ident, Labels: s.labels, UID: -1}
+	if c := s.peer.conn; c != nil { // nil: the transcripts' mem run
+		if cred, ok := c.PeerCred(); ok {
+			sub.UID = cred.UID
+		}
 	}
 	g := pol.Resolve(sub)
 	s.grant.Store(&sessionGrant{pol: pol, g: g})
@@ -160,7 +162,7 @@ func (p *peer) notAuthorized(s *session, op, target string, e *ext) {
 			b.pol.refused[i].Add(1)
 		}
 	}
-	b.refusals.note(p.conn.RemoteAddr(), fmt.Errorf("%w: identifier %q key %s: %s", errNotAuthorized, s.ident, keyString(p.conn.PeerKey()), reason))
+	b.refusals.note(p.fx.remote(), fmt.Errorf("%w: identifier %q key %s: %s", errNotAuthorized, s.ident, keyString(p.fx.peerKey()), reason))
 	if e != nil && e.requestID != nil {
 		p.auditRequestRefused(s, opCommand(op), target, e, reason) // audit.go (a notice is audited in notice)
 		recipient := ""

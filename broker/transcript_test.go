@@ -83,10 +83,9 @@ func runTranscript(t *testing.T, tr *transcript, transport int, update bool) {
 // runner holds a transcript's named peers.
 type runner struct {
 	t         *testing.T
-	transport int            // 0: tcp, 1: ipc
-	cfg       broker.Config  // until the broker starts (at the first connect)
-	pol       *policy.Policy // "broker policy=FILE": installed at start
-	eps       [2]string      // this run's transport, then the other
+	transport int           // 0: tcp, 1: ipc
+	cfg       broker.Config // until the broker starts (at the first connect)
+	eps       [2]string     // this run's transport, then the other
 	started   bool
 	peers     []*tpeer // in the order they connected
 	byName    map[string]*tpeer
@@ -95,9 +94,6 @@ type runner struct {
 // start runs the broker with the configuration the transcript set.
 func (r *runner) start() {
 	b := brokertest.Start(r.t, r.cfg)
-	if r.pol != nil {
-		b.SetPolicy(r.pol)
-	}
 	eps := b.Endpoints()
 	r.eps = [2]string{eps[r.transport], eps[1-r.transport]}
 	r.started = true
@@ -131,7 +127,7 @@ func configure(cfg *broker.Config, words []string) error {
 	}
 	for _, tk := range toks {
 		if tk.key == "policy" { // a permission policy file beside the transcripts
-			if r.pol, err = policy.Load(filepath.Join("testdata", "transcripts", tk.value)); err != nil {
+			if cfg.Policy, err = policy.Load(filepath.Join("testdata", "transcripts", tk.value)); err != nil {
 				return inputError(err.Error())
 			}
 			continue
