@@ -72,6 +72,9 @@ type counters struct {
 	stalls        atomic.Uint64 // reader pauses for a recipient past its high-water mark
 	stallTimeouts atomic.Uint64 // pauses that ended at Config.StallWait
 	stallNanos    atomic.Uint64 // time spent in pauses
+	budgetRefused atomic.Uint64 // large PUBLISHes refused: the budget was full and nothing could be cut
+	budgetLog     atomic.Int64  // unix ns of the last budget log line (budget.go)
+	budgetQuiet   atomic.Uint64 // budget refusals not logged since
 }
 
 // Stats is a snapshot of broker-wide counters.
@@ -98,6 +101,8 @@ type Stats struct {
 	StallTimeouts uint64        // pauses that ran to Config.StallWait
 	StallTime     time.Duration // total time publishers' reads were paused
 	QueuedBytes   int64         // bytes held by all queues (the MaxQueuedTotal budget's use)
+	BudgetCuts    uint64        // queues cut (oldest notifications dropped, or disconnected) to keep within the budget
+	BudgetRefused uint64        // large PUBLISHes refused because the budget was full and nothing could be cut
 	BytesIn       uint64        // bytes read from client connections, handshakes included
 	BytesOut      uint64        // bytes written to client connections (before CURVE encryption)
 }
@@ -232,6 +237,8 @@ func (b *Broker) Stats() Stats {
 		StallTimeouts: b.stats.stallTimeouts.Load(),
 		StallTime:     time.Duration(b.stats.stallNanos.Load()),
 		QueuedBytes:   b.budget.Used(),
+		BudgetCuts:    b.budget.Cuts(),
+		BudgetRefused: b.stats.budgetRefused.Load(),
 		BytesIn:       bytesIn,
 		BytesOut:      bytesOut,
 	}

@@ -67,8 +67,9 @@ type delivery struct {
 	sender, address []byte
 	headers         codec.RawHeaders
 	content         [][]byte
-	deadline        time.Time // requests with a TTL (zero: none)
-	tag             uint64    // the request's tag, reported if it expires in the queue
+	deadline        time.Time    // requests with a TTL (zero: none)
+	tag             uint64       // the request's tag, reported if it expires in the queue
+	seg             *zmtp.Shared // content encoded once for every recipient (share.go); nil: copy content
 }
 
 // sockEffects is effects over the peer's zmtp connection: messages are
@@ -168,15 +169,21 @@ func appendPing(dst []byte) []byte {
 
 // appendDeliver encodes d into o: frame 1 built from the sender's view
 // without decoding headers, a zccp-missed header added when the overflow
-// policy dropped notifications before it, content frames copied.
+// policy dropped notifications before it, content frames copied, or with
+// d.seg only frame 1 and a reference to the shared content.
 func appendDeliver(o *zmtp.Outbox, d delivery, droppable bool) (zmtp.State, error) {
 	size := codec.DeliverSize(d.sender, d.address, d.headers, nil)
 	total := zmtp.FrameHeaderSize(size) + size + 40 // room for a zccp-missed header
-	total += zmtp.FramesSize(d.content)
 	class := zmtp.Command
 	if droppable {
 		class = zmtp.Notification
 	}
+	if d.seg != nil {
+		return o.AppendShared(total, class, d.seg, func(buf []byte, missed uint64) []byte {
+			return appendFrame1(buf, d, size, missed)
+		})
+	}
+	total += zmtp.FramesSize(d.content)
 	return o.AppendReport(total, class, func(buf []byte, missed uint64) []byte {
 		var extra []codec.Header
 		size := size
@@ -188,6 +195,18 @@ func appendDeliver(o *zmtp.Outbox, d delivery, droppable bool) (zmtp.State, erro
 		buf = codec.AppendDeliver(buf, d.sender, d.address, d.headers, extra)
 		return zmtp.AppendFrames(buf, d.content)
 	})
+}
+
+// appendFrame1 appends d's frame 1 (with zccp-missed when missed > 0),
+// whose header says MORE: the shared content follows it.
+func appendFrame1(buf []byte, d delivery, size int, missed uint64) []byte {
+	var extra []codec.Header
+	if missed > 0 {
+		extra = []codec.Header{{Name: codec.HdrMissed, Value: strconv.FormatUint(missed, 10)}}
+		size = codec.DeliverSize(d.sender, d.address, d.headers, extra)
+	}
+	buf = zmtp.AppendFrameHeader(buf, size, true, false)
+	return codec.AppendDeliver(buf, d.sender, d.address, d.headers, extra)
 }
 
 // appendRequest encodes a request with a deadline into o: the TTL field

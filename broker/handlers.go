@@ -163,17 +163,23 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 		return
 	}
 	inc(&p.published)
+	rs := b.index.Match(v.Address)
+	seg, ok := p.shareContent(v.Address, content, len(rs)) // share.go: large content is queued once for every recipient
+	if !ok {
+		return
+	}
 	n := 0
 	f := b.newDeliverFilter(v.Address) // policy_enforce.go
-	for _, r := range b.index.Match(v.Address) {
+	for _, r := range rs {
 		t := r.get()
 		if t == s || t == nil || !f.allows(t) {
 			continue
 		}
-		if p.deliver(t, s.identB, v.Address, v.Headers, content, true) {
+		if p.deliverShared(t, s.identB, v.Address, v.Headers, content, seg, true) {
 			n++
 		}
 	}
+	seg.Release()
 	p.deliveries.Store(p.deliveries.Load() + uint64(n)) // single writer: this reader
 	p.forward(s, v, content)                            // federation.go: to remote brokers with matching interest
 }

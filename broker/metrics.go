@@ -34,6 +34,8 @@ func (b *Broker) WriteMetrics(w io.Writer) error {
 		{"zccp_group_requests_total", "counter", "Group requests.", float64(s.GroupRequests)},
 		{"zccp_expired_commands_total", "counter", "Commands dropped because their TTL ran out.", float64(s.ExpiredCmds)},
 		{"zccp_queued_bytes", "gauge", "Bytes held by all client queues (the global queue budget's use).", float64(s.QueuedBytes)},
+		{"zccp_budget_cuts_total", "counter", "Queues cut (oldest notifications dropped, or disconnected) to keep all queues within the global budget.", float64(s.BudgetCuts)},
+		{"zccp_budget_refused_total", "counter", "Large PUBLISHes refused because the global queue budget was full and no queue could be cut.", float64(s.BudgetRefused)},
 		{"zccp_stalls_total", "counter", "Publisher reads paused because a recipient's queue passed its high-water mark.", float64(s.Stalls)},
 		{"zccp_stall_timeouts_total", "counter", "Publisher pauses that ran to the stall bound.", float64(s.StallTimeouts)},
 		{"zccp_stall_seconds_total", "counter", "Time publishers' reads were paused by flow control.", s.StallTime.Seconds()},

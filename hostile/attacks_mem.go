@@ -147,3 +147,37 @@ func nextWithin(p *rawpeer.Peer, d time.Duration) (*rawpeer.Message, error) {
 	defer cancel()
 	return p.NextContext(ctx)
 }
+
+// bigFanout: 60 subscribers that never read (small receive buffers) and
+// four 4 MiB PUBLISHes to them (item 3): 16 MB in. Shared segments keep
+// the broker near that; copies held ~1 GB.
+func bigFanout(ctx context.Context, e *env) (string, error) {
+	var subs []*rawpeer.Peer
+	defer func() { closeAll(subs) }()
+	for i := range 60 {
+		s, err := session(ctx, e.addr, "", 4096, fmt.Sprintf("fan-%d", i))
+		if err != nil {
+			return "", err
+		}
+		subs = append(subs, s)
+		if err := s.Subscribe(ctx, `^fan$`); err != nil {
+			return "", err
+		}
+	}
+	pub, err := session(ctx, e.addr, "", 0, "fan-pub")
+	if err != nil {
+		return "", err
+	}
+	defer pub.Close()
+	body := make([]byte, 4<<20-4096) // under the default 4 MiB message size with frame 1
+	for range 4 {
+		if err := pub.Publish("fan", nil, body); err != nil {
+			return "", err
+		}
+	}
+	if err := pub.Subscribe(ctx, `^fan-sync$`); err != nil { // the broker has handled all four
+		return "", err
+	}
+	hold(ctx, e.dur)
+	return "60 non-reading subscribers, 4 × 4 MiB PUBLISHes (16 MB in)", nil
+}

@@ -29,6 +29,7 @@ type Conn struct {
 	lastSent atomic.Int64  // unix nanoseconds of the last completed write syscall
 	bytesIn  atomic.Uint64 // bytes read from the socket; written only by the reading goroutine
 	bytesOut atomic.Uint64 // bytes handed to the socket; written by the handshake, then only the writer
+	vec      net.Buffers   // the writer's scratch for vectored writes
 	ownsOut  bool          // the outbox belongs to this connection alone
 	stopping atomic.Bool   // the writer must stop
 
@@ -71,6 +72,7 @@ func handshake(nc net.Conn, opts Options, out *Outbox) (*Conn, error) {
 		// connection at once: the writer may be blocked in a write to the
 		// very peer that does not read, and would never notice.
 		out.onFail = c.fail
+		out.budget.join(out) // a candidate for Budget.Reclaim until finish
 	}
 	c.out = out
 	now := time.Now().UnixNano()
@@ -327,7 +329,11 @@ const progressChunk = 256 << 10
 
 // writeBatch writes b, in chunks when it is large, reporting progress to
 // the outbox after each chunk but the last.
-func (c *Conn) writeBatch(b []byte) (int, error) {
+func (c *Conn) writeBatch(bt batch) (int, error) {
+	if len(bt.segs) > 0 {
+		return c.writeVectored(bt)
+	}
+	b := bt.b
 	written := 0
 	for len(b)-written > progressChunk {
 		n, err := c.nc.Write(b[written : written+progressChunk])
@@ -339,6 +345,57 @@ func (c *Conn) writeBatch(b []byte) (int, error) {
 	}
 	n, err := c.nc.Write(b[written:])
 	return written + n, err
+}
+
+// writeVectored writes a batch with shared segments: the queued bytes and
+// the segments between them, gathered into one vectored write (writev on
+// TCP and Unix sockets) per progressChunk, so that the segments are never
+// copied. Over CURVE, where each frame is sealed into one MESSAGE, the
+// pieces are written one by one, a segment whole (it holds whole frames).
+func (c *Conn) writeVectored(bt batch) (int, error) {
+	_, curve := c.nc.(*curveConn)
+	written, pending := 0, 0
+	vec := c.vec[:0]
+	defer func() { clear(vec); c.vec = vec[:0] }()
+	put := func(p []byte, whole bool) error {
+		for len(p) > 0 {
+			n := len(p)
+			if !whole {
+				n = min(n, progressChunk-pending)
+			}
+			vec = append(vec, p[:n])
+			p, pending = p[n:], pending+n
+			if pending < progressChunk {
+				continue
+			}
+			v := net.Buffers(vec)
+			w, err := v.WriteTo(c.nc)
+			written += int(w)
+			clear(vec)
+			vec, pending = vec[:0], 0
+			if err != nil {
+				return err
+			}
+			c.out.progressed()
+		}
+		return nil
+	}
+	prev := 0
+	for _, sg := range bt.segs {
+		if err := put(bt.b[prev:sg.at], false); err != nil {
+			return written, err
+		}
+		if err := put(sg.s.b, curve); err != nil {
+			return written, err
+		}
+		prev = sg.at
+	}
+	if err := put(bt.b[prev:], false); err != nil {
+		return written, err
+	}
+	v := net.Buffers(vec)
+	w, err := v.WriteTo(c.nc)
+	return written + int(w), err
 }
 
 func (c *Conn) writeLoop() {
@@ -382,6 +439,9 @@ func (c *Conn) fail(err error) {
 
 func (c *Conn) finish() {
 	c.closeOnce.Do(func() {
+		if c.ownsOut {
+			c.out.budget.leave(c.out)
+		}
 		c.nc.Close()
 		close(c.done)
 	})

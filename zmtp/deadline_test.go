@@ -46,7 +46,7 @@ func TestAppendDeadline(t *testing.T) {
 	if len(expired) != 1 || expired[0] != 7 {
 		t.Fatalf("expired %v, want [7]", expired)
 	}
-	rd := newReader(bytes.NewReader(b), 1<<20, 10)
+	rd := newReader(bytes.NewReader(b.b), 1<<20, 10)
 	var got []string
 	for {
 		f, _, err := rd.readMessage()

@@ -91,7 +91,22 @@ type mark struct {
 	patch     int32 // offset of the TTL digits from the message start; 0: none
 	deadline  int64
 	tag       uint64
-	reported  uint64 // drops this message reports to the peer (AppendReport); owed again if it is dropped
+	reported  uint64  // drops this message reports to the peer (AppendReport); owed again if it is dropped
+	seg       *Shared // written after the message's own bytes (AppendShared); nil: none
+}
+
+// segAt places a shared segment in a batch: it is written after the
+// first at bytes of the batch's own buffer.
+type segAt struct {
+	at int
+	s  *Shared
+}
+
+// batch is what the writer takes: the queued bytes and, between them,
+// the shared segments of the messages queued with AppendShared.
+type batch struct {
+	b    []byte
+	segs []segAt
 }
 
 // TTLDigits is the width of the TTL field AppendDeadline refreshes: ten
@@ -108,14 +123,19 @@ const maxSpare = 1 << 20
 //
 // Memory: at most Limits.MaxBytes queued plus one batch in flight (the
 // previous swap) and two spare buffers of up to 1 MiB. A single message
-// larger than MaxBytes is accepted when the queue is empty.
+// larger than MaxBytes is accepted when the queue is empty. Shared
+// segments (AppendShared) count in full against MaxBytes but are held
+// once however many queues refer to them.
 type Outbox struct {
 	mu        sync.Mutex
-	pending   []byte // encoded messages not yet taken by the writer
-	marks     []mark // one per message in pending
-	spare     []byte // buffer returned by the writer, reused for pending
-	spare2    []byte // a second one (only when spare is set): see release
-	front     int    // insertion point for SendFirst (end of the prefix inserted so far)
+	pending   []byte  // encoded messages not yet taken by the writer
+	marks     []mark  // one per message in pending
+	spare     []byte  // buffer returned by the writer, reused for pending
+	spare2    []byte  // a second one (only when spare is set): see release
+	front     int     // insertion point for SendFirst (end of the prefix inserted so far)
+	segBytes  int     // bytes of the shared segments of the queued messages (counted by the limits, not by pending)
+	nsegs     int     // queued messages with a shared segment
+	segs      []segAt // the writer's scratch list, reused between batches
 	limits    Limits
 	dropped   uint64        // droppable messages dropped, total
 	unreport  uint64        // dropped since the last TakeDropped
@@ -200,6 +220,7 @@ func (o *Outbox) expireLocked(now int64, expired []uint64) []uint64 {
 		if m.deadline != 0 && now >= m.deadline {
 			expired = append(expired, m.tag)
 			o.unreport += m.reported // the drops it reported are owed again
+			o.dropSegLocked(m)
 			prev = m.end
 			continue
 		}
@@ -216,10 +237,32 @@ func (o *Outbox) expireLocked(now int64, expired []uint64) []uint64 {
 		o.marks[w] = m
 		w++
 	}
+	clear(o.marks[w:]) // no stale reference keeps a dropped segment alive
 	o.pending, o.marks = out, o.marks[:w]
 	o.budget.add(len(o.pending) - before)
 	o.deadlines = live
 	return expired
+}
+
+// bytesLocked returns the bytes queued, shared segments included.
+func (o *Outbox) bytesLocked() int { return len(o.pending) + o.segBytes }
+
+// segLen returns the size of m's shared segment (0: none).
+func (m *mark) segLen() int {
+	if m.seg == nil {
+		return 0
+	}
+	return m.seg.Len()
+}
+
+// dropSegLocked lets go of the shared segment of a message taken out of
+// the queue (dropped, expired or discarded).
+func (o *Outbox) dropSegLocked(m mark) {
+	if m.seg != nil {
+		o.segBytes -= m.seg.Len()
+		o.nsegs--
+		m.seg.Release()
+	}
 }
 
 // putDigits writes v as len(dst) zero-padded decimal digits.
@@ -231,14 +274,15 @@ func putDigits(dst []byte, v int64) {
 }
 
 // overflowLocked applies the overflow policy so that a message of size
-// bytes fits; called with o.mu held. A droppable message that is refused
+// bytes (charge of them new to the budget) fits; called with o.mu held. A
+// droppable message that is refused
 // (under OverflowReject, or under OverflowDropOldest when the queue holds
 // only messages that are not droppable) is counted as dropped like the
 // others, so that the peer is told about it.
-func (o *Outbox) overflowLocked(size int, droppable bool) error {
+func (o *Outbox) overflowLocked(size, charge int, droppable bool) error {
 	switch o.limits.Overflow {
 	case OverflowDropOldest:
-		if o.dropOldestLocked(size) {
+		if o.dropOldestLocked(size, charge) {
 			return nil
 		}
 		if droppable {
@@ -262,41 +306,85 @@ func (o *Outbox) overflowLocked(size int, droppable bool) error {
 
 // dropOldestLocked drops the oldest droppable messages until the queue
 // with the new message is at three quarters of its limits; it reports
-// whether the new message now fits. It compacts pending in place. Called
-// with o.mu held.
-func (o *Outbox) dropOldestLocked(size int) bool {
+// whether the new message (charge of its size new to the budget) now
+// fits. It compacts pending in place. Called with o.mu held.
+func (o *Outbox) dropOldestLocked(size, charge int) bool {
 	targetBytes := o.limits.MaxBytes*3/4 - size
 	targetMsgs := o.limits.MaxMessages*3/4 - 1
-	bytes, msgs := len(o.pending), len(o.marks)
-	if ex := o.budget.excess(size); ex > 0 {
+	if ex := o.budget.excess(charge); ex > 0 {
 		// Make room in the shared budget too, and a quarter of this queue
 		// more, so that a queue at the budget does not compact per message.
-		targetBytes = min(targetBytes, bytes*3/4-int(ex))
+		targetBytes = min(targetBytes, o.bytesLocked()*3/4-int(ex))
 	}
-	before := bytes
+	o.dropWhileLocked(func(bytes, msgs int) bool { return bytes > targetBytes || msgs > targetMsgs })
+	fits := len(o.marks) == 0 ||
+		o.bytesLocked()+size <= o.limits.MaxBytes && len(o.marks)+1 <= o.limits.MaxMessages
+	return fits && o.budget.excess(charge) <= 0
+}
+
+// dropWhileLocked drops droppable messages, oldest first, while more says
+// so of the queue's bytes (shared segments included) and messages left;
+// it counts them as dropped (owed to the peer, with the drops they were
+// to report) and returns how many it dropped. It compacts pending in
+// place. Called with o.mu held.
+func (o *Outbox) dropWhileLocked(more func(bytes, msgs int) bool) int {
+	bytes, msgs := o.bytesLocked(), len(o.marks)
+	before, n := len(o.pending), 0
 	out := o.pending[:0]
 	w, prev := 0, 0
 	for _, m := range o.marks {
-		if m.droppable && (bytes > targetBytes || msgs > targetMsgs) {
-			bytes -= m.end - prev
+		end := m.end
+		if m.droppable && more(bytes, msgs) {
+			bytes -= end - prev + m.segLen()
 			msgs--
+			n++
 			o.dropped++
 			o.unreport += 1 + m.reported // it, and the drops it was to report
+			o.dropSegLocked(m)
 		} else {
-			out = append(out, o.pending[prev:m.end]...) // never overtakes the read position
-			prev = m.end
+			out = append(out, o.pending[prev:end]...) // never overtakes the read position
 			m.end = len(out)
 			o.marks[w] = m
 			w++
-			continue
 		}
-		prev = m.end
+		prev = end
 	}
+	clear(o.marks[w:]) // no stale reference keeps a dropped segment alive
 	o.pending, o.marks = out, o.marks[:w]
 	o.budget.add(len(o.pending) - before)
-	fits := len(o.marks) == 0 ||
-		len(o.pending)+size <= o.limits.MaxBytes && len(o.marks)+1 <= o.limits.MaxMessages
-	return fits && o.budget.excess(size) <= 0
+	return n
+}
+
+// cut is Budget.Reclaim's work on this queue, by its overflow policy:
+// OverflowDropOldest drops its oldest notifications, need bytes of them
+// at least (shared segments counted in full, though one frees budget only
+// when its last queue lets go); OverflowDisconnect fails the queue, which
+// discards it and closes the connection; OverflowReject is left alone.
+// It reports whether it cut anything. Called without o.mu.
+func (o *Outbox) cut(need int) bool {
+	o.mu.Lock()
+	if o.closed || o.failed != nil || len(o.marks) == 0 {
+		o.mu.Unlock()
+		return false
+	}
+	switch o.limits.Overflow {
+	case OverflowDropOldest:
+		floor := o.bytesLocked() - need
+		n := o.dropWhileLocked(func(bytes, _ int) bool { return bytes > floor })
+		o.mu.Unlock()
+		return n > 0
+	case OverflowDisconnect:
+		o.failed = ErrSlowConsumer
+		o.discardLocked()
+		o.signal()
+		o.mu.Unlock()
+		if o.onFail != nil {
+			o.onFail(ErrSlowConsumer)
+		}
+		return true
+	}
+	o.mu.Unlock()
+	return false
 }
 
 // Send queues one message (not droppable) and wakes the writer.
@@ -358,7 +446,7 @@ func (o *Outbox) signal() {
 func (o *Outbox) Len() (messages, bytes int) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return len(o.marks), len(o.pending)
+	return len(o.marks), o.bytesLocked()
 }
 
 // Dropped returns how many droppable messages were dropped in total.
@@ -393,9 +481,10 @@ func (o *Outbox) Err() error {
 }
 
 // take blocks until there is something to write, then hands the whole
-// pending buffer to the writer. ok is false when the writer must stop:
-// the outbox was closed, failed, or is closing and has been drained.
-func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
+// pending buffer, and the shared segments between its messages, to the
+// writer. ok is false when the writer must stop: the outbox was closed,
+// failed, or is closing and has been drained.
+func (o *Outbox) take(stop *atomic.Bool) (b batch, ok bool) {
 	for {
 		o.mu.Lock()
 		if o.closed || o.failed != nil || stop.Load() {
@@ -403,7 +492,7 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 				o.discardLocked()
 			}
 			o.mu.Unlock()
-			return nil, false
+			return batch{}, false
 		}
 		if o.deadlines > 0 {
 			o.expired = o.expireLocked(time.Now().UnixNano(), o.expired[:0])
@@ -420,7 +509,7 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 			}
 		}
 		if len(o.pending) > 0 {
-			b = o.pending
+			b = batch{b: o.pending, segs: o.takeSegsLocked()}
 			o.pending = nil
 			o.marks = o.marks[:0]
 			o.front = 0
@@ -431,23 +520,50 @@ func (o *Outbox) take(stop *atomic.Bool) (b []byte, ok bool) {
 		}
 		if o.closing {
 			o.mu.Unlock()
-			return nil, false
+			return batch{}, false
 		}
 		o.mu.Unlock()
 		<-o.wake
 	}
 }
 
-// release gives a written batch back for reuse.
+// takeSegsLocked lists the shared segments of the queued messages, in
+// order, for the writer, which now holds their references.
+func (o *Outbox) takeSegsLocked() []segAt {
+	if o.nsegs == 0 {
+		return nil
+	}
+	segs := o.segs[:0]
+	o.segs = nil
+	for i := range o.marks {
+		if m := &o.marks[i]; m.seg != nil {
+			segs = append(segs, segAt{at: m.end, s: m.seg})
+			m.seg = nil
+		}
+	}
+	o.segBytes, o.nsegs = 0, 0
+	return segs
+}
+
+// release gives a written batch back for reuse, and lets go of its shared
+// segments.
 // Buffers up to twice the byte limit are kept, so that a busy peer's
 // batches do not regrow from nothing (an allocation, clearing and a copy
 // per doubling); Trim lets large ones go once the queue is idle. Two are
 // kept: when the writer finishes a batch before the producer appends
 // again it returns a second buffer while the first is still spare, and
 // the next batch that overlaps a write needs it.
-func (o *Outbox) release(b []byte) {
+func (o *Outbox) release(bt batch) {
+	b := bt.b
 	o.budget.add(-len(b))
+	for i := range bt.segs {
+		bt.segs[i].s.Release()
+		bt.segs[i].s = nil
+	}
 	o.mu.Lock()
+	if bt.segs != nil {
+		o.segs = bt.segs[:0]
+	}
 	if cap(b) <= max(maxSpare, 2*o.limits.MaxBytes) {
 		switch {
 		case o.spare == nil:
@@ -463,6 +579,10 @@ func (o *Outbox) release(b []byte) {
 // refunding the budget and releasing stalled producers.
 func (o *Outbox) discardLocked() {
 	o.budget.add(-len(o.pending))
+	for _, m := range o.marks {
+		o.dropSegLocked(m)
+	}
+	clear(o.marks)
 	o.pending, o.marks, o.front, o.deadlines = nil, o.marks[:0], 0, 0
 	o.unstallLocked()
 }

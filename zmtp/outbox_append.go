@@ -41,7 +41,7 @@ const (
 // call the outbox. The lock is released when Append returns, whatever
 // enc does. The error is ErrQueueFull, ErrSlowConsumer or ErrClosed.
 func (o *Outbox) Append(size int, class Class, enc func(dst []byte) []byte) (State, error) {
-	return o.append(size, class, 0, 0, false, func(dst []byte, _ uint64) ([]byte, int) { return enc(dst), -1 })
+	return o.append(size, class, 0, 0, false, nil, func(dst []byte, _ uint64) ([]byte, int) { return enc(dst), -1 })
 }
 
 // AppendReport is Append for a message that tells the peer how many
@@ -51,7 +51,19 @@ func (o *Outbox) Append(size int, class Class, enc func(dst []byte) []byte) (Sta
 // written, the count is owed again and goes with the next report, so the
 // reports a peer receives add up to every drop.
 func (o *Outbox) AppendReport(size int, class Class, enc func(dst []byte, missed uint64) []byte) (State, error) {
-	return o.append(size, class, 0, 0, true, func(dst []byte, missed uint64) ([]byte, int) { return enc(dst, missed), -1 })
+	return o.append(size, class, 0, 0, true, nil, func(dst []byte, missed uint64) ([]byte, int) { return enc(dst, missed), -1 })
+}
+
+// AppendShared is AppendReport for a message whose last frames are a
+// shared segment: enc appends the message's own first part (whose last
+// frame header says MORE) and seg follows it on the wire, written from
+// the segment itself (a vectored write), not copied into this queue.
+// size bounds what enc appends. The queue's limits count size plus
+// seg.Len(); the budget only size, since seg was charged once when it was
+// made. The queue holds a reference to seg until the message is written,
+// dropped or discarded.
+func (o *Outbox) AppendShared(size int, class Class, seg *Shared, enc func(dst []byte, missed uint64) []byte) (State, error) {
+	return o.append(size, class, 0, 0, true, seg, func(dst []byte, missed uint64) ([]byte, int) { return enc(dst, missed), -1 })
 }
 
 // AppendDeadline queues a command that must not be written after
@@ -61,11 +73,14 @@ func (o *Outbox) AppendReport(size int, class Class, enc func(dst []byte, missed
 // write those digits are overwritten with the milliseconds left, so the
 // peer sees how long it has from the moment the bytes leave.
 func (o *Outbox) AppendDeadline(size int, deadline time.Time, tag uint64, enc func(dst []byte) (b []byte, ttlAt int)) (State, error) {
-	return o.append(size, Command, deadline.UnixNano(), tag, false, func(dst []byte, _ uint64) ([]byte, int) { return enc(dst) })
+	return o.append(size, Command, deadline.UnixNano(), tag, false, nil, func(dst []byte, _ uint64) ([]byte, int) { return enc(dst) })
 }
 
-func (o *Outbox) append(size int, class Class, deadline int64, tag uint64, report bool, enc func([]byte, uint64) ([]byte, int)) (State, error) {
-	st, err, failed := o.appendLocked(size, class, deadline, tag, report, enc)
+func (o *Outbox) append(size int, class Class, deadline int64, tag uint64, report bool, seg *Shared, enc func([]byte, uint64) ([]byte, int)) (State, error) {
+	if class != Control && o.budget.excess(size) > 0 {
+		o.budget.Reclaim(size) // cut the largest queues first (this one included), without o.mu
+	}
+	st, err, failed := o.appendLocked(size, class, deadline, tag, report, seg, enc)
 	if failed && o.onFail != nil { // set before the outbox is shared, never changed
 		o.onFail(err)
 	}
@@ -74,11 +89,15 @@ func (o *Outbox) append(size int, class Class, deadline int64, tag uint64, repor
 
 // appendLocked admits, encodes and records one message under o.mu; failed
 // says this call made the queue fail (OverflowDisconnect).
-func (o *Outbox) appendLocked(size int, class Class, deadline int64, tag uint64, report bool,
+func (o *Outbox) appendLocked(size int, class Class, deadline int64, tag uint64, report bool, seg *Shared,
 	enc func([]byte, uint64) ([]byte, int)) (st State, err error, failed bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if err := o.admitLocked(size, class); err != nil {
+	qsize := size
+	if seg != nil {
+		qsize += seg.Len()
+	}
+	if err := o.admitLocked(qsize, size, class); err != nil {
 		return 0, err, err == ErrSlowConsumer && o.failed == err
 	}
 	if len(o.marks) == 0 {
@@ -99,6 +118,12 @@ func (o *Outbox) appendLocked(size int, class Class, deadline int64, tag uint64,
 		}
 	}
 	o.budget.add(len(b) - start)
+	if seg != nil {
+		seg.acquire()
+		m.seg = seg
+		o.segBytes += seg.Len()
+		o.nsegs++
+	}
 	o.pending = b
 	o.marks = append(o.marks, m)
 	o.queued++
@@ -111,9 +136,10 @@ func (o *Outbox) appendLocked(size int, class Class, deadline int64, tag uint64,
 	return st, nil, false
 }
 
-// admitLocked checks that a message of size bytes may be queued, applying
-// the overflow policy if the queue or the budget is full.
-func (o *Outbox) admitLocked(size int, class Class) error {
+// admitLocked checks that a message of size bytes (charge of them new to
+// the budget) may be queued, applying the overflow policy if the queue or
+// the budget is full.
+func (o *Outbox) admitLocked(size, charge int, class Class) error {
 	if o.closed || o.closing || o.failed != nil {
 		if o.failed != nil {
 			return o.failed
@@ -123,18 +149,18 @@ func (o *Outbox) admitLocked(size int, class Class) error {
 	if class == Control {
 		return nil
 	}
-	full := len(o.marks) > 0 && (len(o.pending)+size > o.limits.MaxBytes || len(o.marks)+1 > o.limits.MaxMessages)
-	if !full && o.budget.excess(size) <= 0 {
+	full := len(o.marks) > 0 && (o.bytesLocked()+size > o.limits.MaxBytes || len(o.marks)+1 > o.limits.MaxMessages)
+	if !full && o.budget.excess(charge) <= 0 {
 		return nil
 	}
 	o.behind = true
-	return o.overflowLocked(size, class == Notification)
+	return o.overflowLocked(size, charge, class == Notification)
 }
 
 // highLocked reports whether the queue or its budget is past three
 // quarters of its limits.
 func (o *Outbox) highLocked() bool {
-	return len(o.pending) > o.limits.MaxBytes/4*3 || len(o.marks) > o.limits.MaxMessages/4*3 || o.budget.high()
+	return o.bytesLocked() > o.limits.MaxBytes/4*3 || len(o.marks) > o.limits.MaxMessages/4*3 || o.budget.high()
 }
 
 // patientLocked reports whether the queue may still ask its producers to

@@ -23,7 +23,7 @@ func TestOutboxReusesBatchesWhenWriterAlternates(t *testing.T) {
 		}
 	}
 	var stop atomic.Bool
-	take := func() []byte {
+	take := func() batch {
 		b, ok := o.take(&stop)
 		if !ok {
 			t.Fatal("take failed")
