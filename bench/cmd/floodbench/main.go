@@ -29,7 +29,7 @@ import (
 
 func main() {
 	var (
-		scens    = flag.String("scenarios", "all", "comma-separated: 1to1,1to10,100distinct,1to1-1KiB,1to1-64KiB")
+		scens    = flag.String("scenarios", "all", "comma-separated: 1to1,1to10,100distinct,1to1-1KiB,1to1-64KiB,1to10-64KiB")
 		dur      = flag.Duration("duration", 2*time.Second, "publishing time per run")
 		idle     = flag.Int("idle", 0, "idle clients to measure (0: skip)")
 		idleWin  = flag.Duration("idle-window", 10*time.Second, "idle measuring window")

@@ -24,6 +24,7 @@ var Scenarios = []Scenario{
 	{Name: "100distinct", Subs: 100, Distinct: true, Size: 100},
 	{Name: "1to1-1KiB", Subs: 1, Size: 1 << 10},
 	{Name: "1to1-64KiB", Subs: 1, Size: 64 << 10},
+	{Name: "1to10-64KiB", Subs: 10, Size: 64 << 10},
 }
 
 // Target is a running broker under test.
