@@ -27,7 +27,6 @@ type auditor struct {
 // before serving any endpoint.
 func (b *Broker) EnableAudit(l *audit.Log) {
 	b.audit = &auditor{log: l}
-	b.log.Info("audit log on", "dir", l.Dir())
 }
 
 // AuditLog returns the audit log, or nil when auditing is off.

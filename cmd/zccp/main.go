@@ -80,6 +80,7 @@ func commands() []command {
 		{"completion", "bash|zsh", "print a shell completion script", runCompletion},
 		{"keygen", "", "make this client's CURVE key pair and print its public key", runKeygen},
 		{"keys", "list|show|accept|reject|revoke [KEY]", "manage the client keys of a broker with --enrol", runKeys},
+		{"audit", "[--since D|TIME] [--target ID] [--method M]", "print the broker's audit log (requests, key changes, refusals)", runAudit},
 		{"version", "", "print the version", runVersion},
 	}
 }

@@ -74,6 +74,7 @@ type settings struct {
 	policy          string      // policy_flags.go: --policy
 
 	cluster clusterSettings // cluster_flags.go: --cluster (federation over NATS)
+	audit   auditSettings   // audit.go: --audit, --audit-max-bytes, --audit-keep
 }
 
 func parse(args []string, stderr io.Writer) (*settings, error) {
@@ -108,6 +109,7 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	addSecurityFlags(fs, &s.sec, &s.op.dataDir)
 	addPolicyFlags(fs, &s.policy)   // policy_flags.go
 	addClusterFlags(fs, &s.cluster) // cluster_flags.go
+	addAuditFlags(fs, &s.audit)     // audit.go
 	if err := s.op.loadConfig(fs, s, args); err != nil {
 		return nil, err
 	}
@@ -153,6 +155,9 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 		return nil, err
 	}
 	if err := s.sec.check(s.binds.vals); err != nil {
+		return nil, err
+	}
+	if err := s.audit.check(); err != nil {
 		return nil, err
 	}
 	switch s.overflow {

@@ -70,6 +70,8 @@ func subcommand(args []string, stdout, stderr io.Writer) (rest []string, done bo
 		return []string{"--version"}, false, 0
 	case "key":
 		return nil, true, keyCommand(args[1:], stdout, stderr)
+	case "audit":
+		return nil, true, auditCommand(args[1:], stdout, stderr) // audit.go
 	case "policy":
 		return nil, true, policyCommand(args[1:], stdout, stderr) // policy_flags.go
 	case "gen-man":

@@ -40,6 +40,11 @@ func startOperator(s *settings, b *broker.Broker, log *slog.Logger) (stop, markR
 		return fail(err)
 	}
 	stops = append(stops, b.CloseRetain)
+	stopAudit, err := startAudit(s, b, log) // audit.go
+	if err != nil {
+		return fail(err)
+	}
+	stops = append(stops, stopAudit)
 	stops = append(stops, handleSIGHUP(s, log))
 	h := &health{}
 	if s.op.httpAddr != "" {
