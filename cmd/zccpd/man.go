@@ -23,6 +23,8 @@ func writeMan(w io.Writer) error {
 		More: []manpage.Section{
 			{Title: "Signals", Text: "SIGINT, SIGTERM: stop accepting, flush queued messages for up to --shutdown-timeout, exit.\n" +
 				"SIGHUP: reload the log level from the configuration file (and the security policy, when configured); never exits."},
+			{Title: "Audit log", Text: "With --audit (on by default with --data-dir or a curve+ endpoint), every request and group request (requester, key, target or recipients, method, id, TTL, outcome), every key state change and identifier binding (and who made it) and every refused operation is appended to DATA-DIR/audit/audit.jsonl, one JSON object per line, rotated at --audit-max-bytes with --audit-keep files kept.\n" +
+				"zccp audit reads it over the broker API (admin keys, or local ipc sessions); zccpd audit [--data-dir DIR] [--since D|TIME] [--target ID] [--method M] [--kind K] [--limit N] [--json] reads the files directly."},
 			{Title: "HTTP", Text: "With --http-addr: /healthz (the process runs), /readyz (endpoints bound, store open, not stopping), the dashboard at /."},
 			{Title: "See also", Text: "zccp(1)"},
 		},

@@ -18,8 +18,9 @@ _zccp() {
   completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")) ;;
   keygen) COMPREPLY=($(compgen -W "--force --key-file" -- "$cur")) ;;
   keys) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --ident --json --key-file --server-key --state --timeout" -- "$cur")) ;;
+  audit) COMPREPLY=($(compgen -W "--connect-timeout --endpoint --id --json --key-file --kind --limit --method --server-key --since --target --timeout" -- "$cur")) ;;
   version) COMPREPLY=($(compgen -W "" -- "$cur")) ;;
-  *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients top demo completion keygen keys version --endpoint --version --help" -- "$cur")) ;;
+  *) COMPREPLY=($(compgen -W "sub pub last send recv call device clients top demo completion keygen keys audit version --endpoint --version --help" -- "$cur")) ;;
   esac
 }
 complete -F _zccp zccp
