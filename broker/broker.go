@@ -349,10 +349,14 @@ func (b *Broker) endSession(s *session, why CloseReason) {
 			delete(b.perHost, s.host)
 		}
 	}
-	if !s.anonymous && b.byIdent[s.ident] == s {
+	held := !s.anonymous && b.byIdent[s.ident] == s
+	if held {
 		delete(b.byIdent, s.ident)
 	}
 	b.mu.Unlock()
+	if held {
+		b.releaseIdentity(s) // federation_ident.go
+	}
 	b.sessionRequestsEnded(s, why)
 	if why == ReasonExpired {
 		b.presence(codec.AddrPresenceExpire, s, why)

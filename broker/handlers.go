@@ -57,6 +57,9 @@ func (p *peer) hello(v codec.View) {
 		codec.HdrSession:      strconv.FormatUint(s.num, 10),
 	}
 	p.heartbeatProps(s, props)
+	if elsewhere := b.claimIdentity(s); elsewhere != "" && old == nil { // federation_ident.go
+		props[codec.HdrReplaced] = "1"
+	}
 	if old != nil {
 		props[codec.HdrReplaced] = "1"
 		b.log.Warn("identifier taken over by a newer session", "identifier", ident,

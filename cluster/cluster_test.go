@@ -58,6 +58,18 @@ func startMember(t testing.TB, url, name string) *member {
 // order (the first one first: not shuffled).
 func startMemberURLs(t testing.TB, urls []string, name string) *member {
 	t.Helper()
+	return startMemberWith(t, urls, name, false)
+}
+
+// startMemberOpts is startMember without the identity registry when
+// noRegistry.
+func startMemberOpts(t testing.TB, url, name string, noRegistry bool) *member {
+	t.Helper()
+	return startMemberWith(t, []string{url}, name, noRegistry)
+}
+
+func startMemberWith(t testing.TB, urls []string, name string, noRegistry bool) *member {
+	t.Helper()
 	b, err := broker.New(broker.Config{Name: name, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
@@ -71,6 +83,7 @@ func startMemberURLs(t testing.TB, urls []string, name string) *member {
 	n, err := federation.Start(ctx, b, federation.Options{
 		URLs: urls, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
 		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
+		RegistryTTL: 3 * time.Second, NoRegistry: noRegistry,
 	})
 	if err != nil {
 		t.Fatal(err)

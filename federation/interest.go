@@ -127,6 +127,9 @@ func (n *Node) onAdvert(m *nats.Msg) {
 		r = &remote{sets: map[string]*remoteSet{}}
 		n.remotes[a.ID] = r
 		n.log.Info("broker joined", "remote", a.ID, "name", a.Name)
+		if n.reg != nil {
+			n.reg.brokerUp(a.ID) // registry_cache.go
+		}
 		n.wake() // so that it learns this broker's interest now
 	}
 	r.name, r.seen = a.Name, time.Now()

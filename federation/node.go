@@ -126,6 +126,7 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 	if n.nc, err = connect(ctx, o.URLs, opts); err != nil {
 		return nil, err
 	}
+	n.useRegistry(ctx) // registry_node.go
 	if err := n.subscribe(); err != nil {
 		n.nc.Close()
 		return nil, err
@@ -229,6 +230,9 @@ func (n *Node) halt() {
 	n.stopOnce.Do(func() { close(n.stop) })
 	<-n.done
 	n.b.SetFederation(nil)
+	if n.reg != nil {
+		n.reg.close()
+	}
 	for _, s := range n.subs {
 		s.Unsubscribe()
 	}

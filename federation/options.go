@@ -35,6 +35,18 @@ type Options struct {
 	Scan time.Duration
 	// NATS are extra options for the NATS connection (credentials, TLS).
 	NATS []nats.Option
+	// NoRegistry: identifiers are advertised like expressions instead of
+	// kept in the JetStream identity registry (registry.go); also what
+	// happens when JetStream is not available. Without the registry an
+	// identifier taken on two brokers is not taken over.
+	NoRegistry bool
+	// RegistryTTL: a registry entry its broker stops refreshing expires
+	// after this long (it refreshes its entries every third of it).
+	// Default 2 min.
+	RegistryTTL time.Duration
+	// RegistryReplicas: replicas of the registry's bucket. Default 3
+	// (1 when the NATS cluster has fewer JetStream servers).
+	RegistryReplicas int
 	// Logger receives the federation's log; default slog.Default().
 	Logger *slog.Logger
 }
@@ -44,6 +56,8 @@ const (
 	DefaultPrefix    = "zccp"
 	DefaultAdvertise = 2 * time.Second
 	DefaultScan      = 50 * time.Millisecond
+
+	DefaultRegistryTTL = 2 * time.Minute
 )
 
 func (o Options) withDefaults() (Options, error) {
@@ -70,6 +84,15 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.Scan == 0 {
 		o.Scan = DefaultScan
+	}
+	if o.RegistryTTL < 0 || o.RegistryReplicas < 0 {
+		return o, errors.New("federation: negative RegistryTTL or RegistryReplicas")
+	}
+	if o.RegistryTTL == 0 {
+		o.RegistryTTL = DefaultRegistryTTL
+	}
+	if o.RegistryReplicas == 0 {
+		o.RegistryReplicas = 3
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()

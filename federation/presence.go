@@ -62,7 +62,7 @@ func (n *Node) onPresence(m *nats.Msg) {
 func (n *Node) remoteGone(id string, r *remote) {
 	var idents []string
 	if n.reg != nil {
-		idents = n.reg.heldBy(id)
+		idents = n.reg.brokerDown(id)
 	} else if s := r.sets[setIdents]; s != nil {
 		for ident := range s.items {
 			idents = append(idents, ident)

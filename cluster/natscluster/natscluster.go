@@ -6,38 +6,77 @@ package natscluster
 import (
 	"context"
 	"fmt"
+	"net"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Start starts n routed nodes and waits, bounded by ctx, until a message
 // published on any node reaches a subscriber on every other one. On
 // error the nodes started are shut down.
 func Start(ctx context.Context, n int) ([]*server.Server, error) {
+	// The cluster ports are picked free, then closed and handed to the
+	// nodes: another program may take one meanwhile (a node then never
+	// gets ready). Try again with other ports.
+	var err error
+	for range 3 {
+		var nodes []*server.Server
+		if nodes, err = start(ctx, n); err == nil || ctx.Err() != nil {
+			return nodes, err
+		}
+	}
+	return nil, err
+}
+
+func start(ctx context.Context, n int) ([]*server.Server, error) {
 	var nodes []*server.Server
 	fail := func(err error) ([]*server.Server, error) {
 		Stop(nodes)
 		return nil, err
 	}
+	// Cluster ports are chosen first so that every node can route to all
+	// the others from the start: a JetStream node is not ready for
+	// clients until it has peers, so the nodes must start together.
+	ports, err := freePorts(n)
+	if err != nil {
+		return nil, err
+	}
 	for i := range n {
-		o := &server.Options{
-			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
-			Cluster: server.ClusterOpts{Name: "zccp", Host: "127.0.0.1", Port: -1},
-		}
-		if i > 0 {
-			o.Routes = server.RoutesFromStr(fmt.Sprintf("nats://%s", nodes[0].ClusterAddr()))
-		}
-		s, err := server.NewServer(o)
+		dir, err := os.MkdirTemp("", "zccp-nats-js-")
 		if err != nil {
 			return fail(err)
 		}
+		// JetStream (the federation's identity registry) in a temporary
+		// directory, removed by Stop; small limits, this is a test cluster.
+		o := &server.Options{
+			ServerName: fmt.Sprintf("n%d", i), Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true,
+			Cluster:   server.ClusterOpts{Name: "zccp", Host: "127.0.0.1", Port: ports[i]},
+			JetStream: true, StoreDir: dir, JetStreamMaxMemory: 64 << 20, JetStreamMaxStore: 256 << 20,
+		}
+		var routes []string
+		for j, p := range ports {
+			if j != i {
+				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+			}
+		}
+		o.Routes = server.RoutesFromStr(strings.Join(routes, ","))
+		s, err := server.NewServer(o)
+		if err != nil {
+			os.RemoveAll(dir)
+			return fail(err)
+		}
 		go s.Start()
+		nodes = append(nodes, s)
+	}
+	for i, s := range nodes {
 		if !s.ReadyForConnections(10 * time.Second) {
 			return fail(fmt.Errorf("nats node %d not ready", i))
 		}
-		nodes = append(nodes, s)
 	}
 	for _, from := range nodes {
 		for _, to := range nodes {
@@ -49,14 +88,70 @@ func Start(ctx context.Context, n int) ([]*server.Server, error) {
 			}
 		}
 	}
+	if err := waitJetStream(ctx, nodes[0]); err != nil {
+		return fail(err)
+	}
 	return nodes, nil
 }
 
-// Stop shuts the nodes down and waits for them.
+// Stop shuts the nodes down, waits for them and removes their JetStream
+// directories.
 func Stop(nodes []*server.Server) {
 	for _, s := range nodes {
+		dir := s.StoreDir()
 		s.Shutdown()
 		s.WaitForShutdown()
+		if dir != "" {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+// freePorts returns n TCP ports free on 127.0.0.1 now (closed again: a
+// race with other programs is possible, and would fail Start).
+func freePorts(n int) ([]int, error) {
+	var ports []int
+	var lns []net.Listener
+	defer func() {
+		for _, l := range lns {
+			l.Close()
+		}
+	}()
+	for range n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		lns = append(lns, l)
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// waitJetStream waits until the cluster's JetStream answers (it has
+// elected a meta leader).
+func waitJetStream(ctx context.Context, s *server.Server) error {
+	nc, err := nats.Connect(s.ClientURL())
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	for {
+		actx, cancel := context.WithTimeout(ctx, time.Second)
+		_, err := js.AccountInfo(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("JetStream not ready: %w", err)
+		case <-time.After(100 * time.Millisecond):
+		}
 	}
 }
 

@@ -1,0 +1,27 @@
+package federation
+
+import (
+	"context"
+	"slices"
+)
+
+// useRegistry starts the identity registry unless Options.NoRegistry.
+// When JetStream is not available (not enabled on the NATS cluster, no
+// quorum yet within ctx) the node falls back to advertising identifiers
+// like expressions, logged as a warning: DIRECTs across brokers still
+// work, but an identifier taken on two brokers is not taken over (each
+// broker keeps its session; DIRECTs go to the one advertised last).
+func (n *Node) useRegistry(ctx context.Context) {
+	if n.o.NoRegistry {
+		return
+	}
+	g, err := startRegistry(ctx, n)
+	if err != nil {
+		n.log.Warn("identity registry unavailable (JetStream): identifiers advertised instead; no takeover across brokers", "err", err)
+		return
+	}
+	n.reg = g
+	// The registry alone says who holds what: identifiers are not advertised.
+	n.sets = slices.DeleteFunc(n.sets, func(ls *localSet) bool { return ls.name == setIdents })
+	n.log.Info("identity registry in use", "bucket", bucketName(n.o.Prefix), "entries", n.Registry().Entries)
+}
