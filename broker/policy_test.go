@@ -3,6 +3,9 @@ package broker
 import (
 	"bytes"
 	"context"
+	"os"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -275,6 +278,34 @@ func TestPolicyRoleByKey(t *testing.T) {
 		c.publish("a.b", "x")
 		if m := c.expectNotice(codec.ErrCodeNotAuthorized); m.Headers[codec.HdrAddress] != "a.b" {
 			t.Fatalf("notice %v", m.Headers)
+		}
+	}
+}
+
+// Roles by ipc user id (SO_PEERCRED): the same identifier gets the role
+// of this process's uid over ipc and the default role over tcp.
+func TestPolicyRoleByUID(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("SO_PEERCRED is Linux only")
+	}
+	b, eps := startBroker(t, Config{})
+	b.SetPolicy(mustPolicy(t, "role local\n publish **\nrole remote\n deliver **\nassign local uid="+strconv.Itoa(os.Getuid())+"\ndefault remote\n"))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for i, want := range []string{"refused", "allowed"} { // eps[0] tcp, eps[1] ipc
+		p, err := rawpeer.Dial(ctx, eps[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		if err := p.Hello(ctx, "same"); err != nil {
+			t.Fatal(err)
+		}
+		p.Publish("a.b", nil, []byte("x"))
+		if want == "refused" {
+			expectRefusal(t, ctx, p, "a.b", "")
+		} else {
+			pingPong(t, ctx, p) // no notice before PING-OK
 		}
 	}
 }
