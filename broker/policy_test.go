@@ -206,8 +206,9 @@ func TestPolicyAPIAndSubscribe(t *testing.T) {
 	call("a2", "keys.list")
 	expectRefusal(t, ctx, view, "", "a2")
 	call("a3", codec.MethodClients)
-	if m := expectDeliver(t, ctx, view, codec.NoticeSender, "viewer-1"); m.Headers()[codec.HdrStatus] != codec.StatusOK {
-		t.Fatalf("clients: %v", m.Headers())
+	if m := expectDeliver(t, ctx, view, codec.NoticeSender, "viewer-1"); m.Headers()[codec.HdrStatus] != codec.StatusOK ||
+		len(m.Content) != 1 || !strings.Contains(string(m.Content[0]), `"role":"viewer"`) {
+		t.Fatalf("clients: %v %q, want the viewer's record with its role", m.Headers(), m.Content)
 	}
 	mute := hello("mute-1")
 	mute.Send(rawpeer.Frame1(rawpeer.Subscribe, []string{".*"}, true, nil))

@@ -82,6 +82,9 @@ func (b *Broker) Clients(sel string) []codec.ClientInfo {
 			Delivered: s.delivered(), Dropped: s.dropped(), Subscriptions: s.subs.Load(),
 		})
 		securityInfo(&out[len(out)-1], s.peer.conn) // keybind.go: CURVE key, ipc credentials
+		if g := b.grant(s); g != nil {
+			out[len(out)-1].Role = g.Role // policy_enforce.go
+		}
 	}
 	sortClients(out)
 	return out

@@ -15,8 +15,9 @@ type ClientInfo struct {
 	Delivered     uint64            `json:"delivered"`
 	Dropped       uint64            `json:"dropped"`
 	Subscriptions int64             `json:"subscriptions"`
-	Serves        bool              `json:"serves"`        // declared at HELLO (zccp-serves: 1): a member of group requests
-	Key           string            `json:"key,omitempty"` // the client's CURVE public key (Z85); absent with NULL
-	UID           *int              `json:"uid,omitempty"` // ipc: the client process's user id (SO_PEERCRED)
-	PID           int               `json:"pid,omitempty"` // ipc: the client process's id
+	Serves        bool              `json:"serves"`         // declared at HELLO (zccp-serves: 1): a member of group requests
+	Key           string            `json:"key,omitempty"`  // the client's CURVE public key (Z85); absent with NULL
+	UID           *int              `json:"uid,omitempty"`  // ipc: the client process's user id (SO_PEERCRED)
+	PID           int               `json:"pid,omitempty"`  // ipc: the client process's id
+	Role          string            `json:"role,omitempty"` // its role under the broker's permission policy; absent without one
 }
