@@ -30,7 +30,7 @@ func (b *Broker) Observe() []ClientView {
 		if s == nil {
 			continue // ended in between
 		}
-		v := ClientView{ClientInfo: ci, LastSeen: s.peer.conn.LastReceived()}
+		v := ClientView{ClientInfo: ci, LastSeen: s.peer.fx.lastReceived()}
 		v.QueuedMessages, v.QueuedBytes = s.out.Len()
 		out = append(out, v)
 	}
