@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"errors"
+	"net"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -249,4 +251,28 @@ func (p *peer) auditRequestRefused(s *session, command, target string, e *ext, r
 	p.b.auditRefusal(audit.Record{Time: time.Now().UTC(), Kind: audit.KindRefusal, By: p.actor(s, ""),
 		Code: codec.ErrCodeNotAuthorized, Command: command, Target: audit.Clip(target), Method: audit.Clip(string(e.method)),
 		RequestID: audit.Clip(string(e.requestID)), Reason: audit.Clip(reason)})
+}
+
+// auditDryRun records a group dry run: not a call, but it tells its
+// requester who would be reached, so the log says who asked.
+func (b *Broker) auditDryRun(g *groupCall) {
+	ga := g.a
+	if ga == nil || b.audit == nil {
+		return
+	}
+	r := ga.record(audit.KindGroup, g.start, OutcomeOK)
+	r.Outcome, r.Recipients, r.NumRecip = "dry_run", ga.recipients, ga.n
+	b.audit.log.Add(r)
+}
+
+// handshakeFailed is the zmtp server's OnError: every refused connection
+// is logged (rate-limited); a CURVE key refused by the Authorize hook of
+// zccpd --client-keys is also a refusal in the audit log (with enrolment
+// on, AuthorizeKey has recorded it with its key already).
+func (b *Broker) handshakeFailed(remote net.Addr, err error) {
+	b.refusals.note(remote, err)
+	if b.audit != nil && b.enrol == nil && errors.Is(err, zmtp.ErrUnauthorized) {
+		b.auditRefusal(audit.Record{Time: time.Now().UTC(), Kind: audit.KindRefusal, By: audit.Actor{Remote: addrString(remote)},
+			Code: codec.ErrCodeNotAuthorized, Command: "CURVE", Reason: audit.Clip(err.Error())})
+	}
 }

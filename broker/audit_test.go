@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"net/url"
 	"slices"
 	"strconv"
@@ -156,6 +157,10 @@ func TestAuditRequestsOverSockets(t *testing.T) {
 	dev2.Close()
 	awaitReply(t, ctx, ctl, "r-disc")
 
+	// A dry run is not a call, but it is recorded: who asked who would be reached.
+	ctl.Publish("rack", hdr(codec.HdrRequestID, "dry", codec.HdrMethod, "reboot", codec.HdrDryRun, "1"))
+	awaitReply(t, ctx, ctl, "dry")
+
 	// Refused: a broker-owned header, a reserved HELLO identifier.
 	ctl.Publish("x", hdr(codec.HdrMissed, "1"))
 	bad, err := rawpeer.Dial(ctx, eps[0])
@@ -176,7 +181,7 @@ func TestAuditRequestsOverSockets(t *testing.T) {
 				n++
 			}
 		}
-		return n == len(want)+3
+		return n == len(want)+4
 	})
 	for _, r := range recs {
 		switch {
@@ -184,6 +189,10 @@ func TestAuditRequestsOverSockets(t *testing.T) {
 			if r.By.Identifier != "ctl" || r.By.Remote == "" || r.Target != "dev1" || r.Method != "outlet.on" ||
 				r.TTLms == nil || *r.TTLms != 5000 || r.Start.IsZero() || r.Time.Before(r.Start) {
 				t.Errorf("ok record %+v", r)
+			}
+		case r.Kind == audit.KindGroup && r.RequestID == "dry":
+			if r.Outcome != "dry_run" || r.NumRecip != 1 || r.Recipients[0] != "dev1" {
+				t.Errorf("dry run record %+v", r)
 			}
 		case r.Kind == audit.KindGroup:
 			slices.Sort(r.Recipients)
@@ -371,4 +380,29 @@ func TestAuditPolicyRefusals(t *testing.T) {
 	if got[1].Command != "PUBLISH" || got[1].Target != "cmd.pdu-1.off" || got[1].By.Identifier != "guest" {
 		t.Errorf("publish refusal %+v", got[1])
 	}
+}
+
+// Without enrolment, a key refused by the CURVE server's own check (as
+// zccpd --client-keys does) is recorded as a refusal in the handshake.
+func TestAuditClientKeysRefusal(t *testing.T) {
+	b, eps, _ := auditBroker(t, Config{})
+	kp, _ := zmtp.NewCurveKeyPair()
+	m := zmtp.NewCurveServer(kp)
+	m.Authorize = func(_ context.Context, p zmtp.CurvePeer) error { return errors.New("key " + p.Key.String() + " is not in the list") }
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, m))
+	stranger, _ := zmtp.NewCurveKeyPair()
+	if _, err := dialCurveErr(zmtp.EndpointOf(ln), kp.Public, stranger); err == nil {
+		t.Fatal("a refused key completed the handshake")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	ctl := rawDial(t, ctx, eps[1], "ctl")
+	testutil.Eventually(t, "the refusal recorded", func() bool {
+		got, _ := auditQuery(t, ctx, ctl, "kind=refusal")
+		return len(got) == 1 && got[0].Command == "CURVE" && strings.Contains(got[0].Reason, stranger.Public.String())
+	})
 }

@@ -142,7 +142,7 @@ func New(cfg Config) (*Broker, error) {
 			Queue:          queue,
 		},
 		Handler:         b.serveConn,
-		OnError:         b.refusals.note,
+		OnError:         b.handshakeFailed, // audit.go: refusals.note, and the audit log for a refused key
 		MaxConnsPerHost: cfg.MaxConnsPerHost,
 	}
 	b.pol.cur.Store(cfg.Policy) // policy_enforce.go

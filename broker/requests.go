@@ -322,7 +322,8 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 	// reply can reach the requester ahead of it.
 	p.reply(receipt)
 	if e.dryRun {
-		return // not a call: nothing is observed
+		b.auditDryRun(g) // audit.go: who asked whom would be reached
+		return           // not a call: nothing is observed
 	}
 	if len(recipients) == 0 {
 		b.latency[1][OutcomeNoRecipient].observe(time.Since(g.start))
