@@ -388,7 +388,9 @@ func TestAuditClientKeysRefusal(t *testing.T) {
 	b, eps, _ := auditBroker(t, Config{})
 	kp, _ := zmtp.NewCurveKeyPair()
 	m := zmtp.NewCurveServer(kp)
-	m.Authorize = func(_ context.Context, p zmtp.CurvePeer) error { return errors.New("key " + p.Key.String() + " is not in the list") }
+	m.Authorize = func(_ context.Context, p zmtp.CurvePeer) error {
+		return errors.New("key " + p.Key.String() + " is not in the list")
+	}
 	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
