@@ -119,7 +119,7 @@ func (p *peer) forwardDirect(s *session, v codec.View, content [][]byte, e *ext)
 	if e.requestID != nil || e.replyTo != nil || e.cancel != nil {
 		reason := "client " + strconv.Quote(to) + " is connected to another broker of the federation; requests, replies and cancels across brokers are not supported yet"
 		if e.requestID != nil {
-			p.b.observeSingle(time.Now(), OutcomeRefused)
+			call{start: time.Now(), a: p.auditReq(s, v.Address, e)}.end(p.b, OutcomeRefused) // latency and audit
 			p.reply(requestError(string(e.requestID), to, codec.ErrCodeNoSuchClient, reason))
 		} else {
 			p.notice(codec.ErrCodeNoSuchClient, reason, "DIRECT", to)
