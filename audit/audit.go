@@ -81,10 +81,15 @@ type Record struct {
 // Limits on what one record holds, so that a line stays small whatever a
 // client sends (header values can be megabytes).
 const (
-	MaxRecipients = 64  // recipient names kept in a group record (NumRecip has the count)
-	MaxField      = 256 // bytes kept of a client-chosen string (method, request id, identifiers)
-	MaxLine       = 64 << 10
+	MaxRecipients     = 64   // recipient names kept in a group record (NumRecip has the count)
+	MaxRecipientBytes = 2048 // and at most this many bytes of them
+	MaxField          = 256  // bytes kept of a client-chosen string (method, request id, identifiers)
+	MaxLine           = 64 << 10
 )
+
+// So a record holds at most ~4 KiB of client-chosen bytes, and a full
+// queue (DefaultQueue records) at most ~32 MiB, whatever clients send;
+// typical records are 200-400 bytes.
 
 // Clip returns s cut to MaxField bytes.
 func Clip(s string) string {
@@ -111,7 +116,7 @@ type Options struct {
 const (
 	DefaultMaxBytes = 16 << 20
 	DefaultKeep     = 8
-	DefaultQueue    = 16384
+	DefaultQueue    = 8192
 	maxBatch        = 4096 // records written per fsync at most
 )
 

@@ -120,8 +120,12 @@ func (ga *groupAudit) setRecipients(rs []*session) {
 		return
 	}
 	ga.n = len(rs)
+	size := 0
 	for _, r := range rs[:min(len(rs), audit.MaxRecipients)] {
-		ga.recipients = append(ga.recipients, audit.Clip(r.ident))
+		if size += len(r.ident); size > audit.MaxRecipientBytes {
+			break
+		}
+		ga.recipients = append(ga.recipients, r.ident)
 	}
 }
 
