@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
 
 	"github.com/zccp-go/zccp/codec"
 )
@@ -14,8 +15,16 @@ type ClientInfo = codec.ClientInfo
 // Clients asks the broker who is connected, optionally only the clients
 // carrying every label in labels.
 func (c *Client) Clients(ctx context.Context, labels map[string]string) ([]ClientInfo, error) {
+	list, _, err := c.ClientsTruncated(ctx, labels)
+	return list, err
+}
+
+// ClientsTruncated is Clients that also says how many matching clients
+// the broker left out of its answer to keep it under its message size
+// (zccp-truncated; 0 when the list is complete).
+func (c *Client) ClientsTruncated(ctx context.Context, labels map[string]string) (list []ClientInfo, left int, err error) {
 	if err := c.require("clients", "listing clients"); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	call := Call{Method: codec.MethodClients}
 	if sel := selector(labels); sel != "" {
@@ -23,7 +32,12 @@ func (c *Client) Clients(ctx context.Context, labels map[string]string) ([]Clien
 	}
 	r, err := c.Do(ctx, codec.NoticeSender, call)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
+	}
+	if v, ok := r.Headers[codec.HdrTruncated]; ok {
+		if left, err = strconv.Atoi(v); err != nil || left < 0 {
+			return nil, 0, fmt.Errorf("zccp: broker sent a bad %s header %q", codec.HdrTruncated, v)
+		}
 	}
 	out := make([]ClientInfo, 0, len(r.Content))
 	for _, line := range r.Content {
@@ -32,9 +46,9 @@ func (c *Client) Clients(ctx context.Context, labels map[string]string) ([]Clien
 		}
 		var ci ClientInfo
 		if err := json.Unmarshal(line, &ci); err != nil {
-			return nil, fmt.Errorf("zccp: broker sent a bad client record: %w", err)
+			return nil, 0, fmt.Errorf("zccp: broker sent a bad client record: %w", err)
 		}
 		out = append(out, ci)
 	}
-	return out, nil
+	return out, left, nil
 }

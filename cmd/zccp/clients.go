@@ -20,7 +20,9 @@ queued to it, DROPPED the notifications dropped because it did not keep up.
 --label k=v (repeatable) lists only the clients carrying every such label.
 This command's own session is left out. --json prints one JSON object per
 client instead (the broker's record: identifier, labels, since, session,
-remote, published, directs, delivered, dropped, subscriptions).`
+remote, published, directs, delivered, dropped, subscriptions).
+The broker's answer is one message: when it had to leave matching clients
+out, a warning on stderr says how many (narrow the list with --label).`
 
 func runClients(ctx context.Context, e *env, args []string) int {
 	fs, endpoint := flagsFor(e, "clients", "[--label k=v]...", clientsSummary)
@@ -43,10 +45,13 @@ func runClients(ctx context.Context, e *env, args []string) int {
 	defer c.Close()
 	qctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
-	list, err := c.Clients(qctx, labels)
+	list, left, err := c.ClientsTruncated(qctx, labels)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "zccp clients:", err)
 		return exitFor(err)
+	}
+	if left > 0 {
+		fmt.Fprintf(e.stderr, "zccp clients: warning: the broker left %d matching clients out of its answer (it must fit in one message); narrow the list with --label\n", left)
 	}
 	list = slices.DeleteFunc(list, func(ci client.ClientInfo) bool { return ci.Identifier == c.Identifier() })
 	if *asJSON {
