@@ -34,8 +34,9 @@ type Broker struct {
 	nextTag uint64              // guarded by reqMu
 	pairs   map[pairKey]int     // requests outstanding per (device, requester); guarded by reqMu
 
-	refusals *refusalLog    // rate-limited log of refused connections and sessions
-	perHost  map[string]int // live sessions by remote IP (MaxSessionsPerHost); guarded by mu
+	refusals *refusalLog           // rate-limited log of refused connections and sessions
+	perHost  map[string]int        // live sessions by remote IP (MaxSessionsPerHost); guarded by mu
+	perKey   map[zmtp.CurveKey]int // live sessions by CURVE client key (MaxSessionsPerKey, perkey.go); guarded by mu
 
 	nextSession atomic.Uint64
 	nextPeer    atomic.Uint64
@@ -125,6 +126,7 @@ func New(cfg Config) (*Broker, error) {
 		reqs:     map[uint64]*request{},
 		byIdent:  map[string]*session{},
 		perHost:  map[string]int{},
+		perKey:   map[zmtp.CurveKey]int{},
 		refusals: &refusalLog{log: cfg.Logger, every: refusalEvery},
 		peers:    map[*peer]struct{}{},
 		stopTick: make(chan struct{}),
@@ -309,9 +311,13 @@ func (b *Broker) register(s *session) (old *session, err error) {
 	if old == nil && s.host != "" && b.perHost[s.host] >= b.cfg.MaxSessionsPerHost {
 		return nil, errTooManySessions
 	}
+	if !b.keyRoomLocked(s) && old == nil { // perkey.go
+		return nil, errTooManyKeySessions
+	}
 	if s.host != "" {
 		b.perHost[s.host]++
 	}
+	b.countKeyLocked(s, 1)
 	if !s.anonymous {
 		b.byIdent[s.ident] = s
 	}
@@ -349,6 +355,7 @@ func (b *Broker) endSession(s *session, why CloseReason) {
 			delete(b.perHost, s.host)
 		}
 	}
+	b.countKeyLocked(s, -1)
 	held := !s.anonymous && b.byIdent[s.ident] == s
 	if held {
 		delete(b.byIdent, s.ident)

@@ -42,6 +42,10 @@ type Config struct {
 	// session slot. Default 16384 each.
 	MaxConnsPerHost    int
 	MaxSessionsPerHost int
+	// MaxSessionsPerKey bounds the sessions of one CURVE client key,
+	// wherever they connect from (NULL sessions are not counted), so that
+	// one key cannot take every session slot. Default 1024.
+	MaxSessionsPerKey int
 	// MaxLabelBytes bounds the encoded size of a HELLO's headers (the
 	// session's labels, kept for the session's life and listed by the
 	// clients method). Default 4096.
@@ -92,6 +96,7 @@ const (
 	DefaultMaxQueuedTotal   = 256 << 20
 	DefaultStallWait        = 2 * time.Millisecond
 	DefaultMaxPerHost       = 16384
+	DefaultMaxPerKey        = 1024
 	DefaultMaxLabelBytes    = 4096
 )
 
@@ -135,6 +140,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxSessionsPerHost == 0 {
 		c.MaxSessionsPerHost = DefaultMaxPerHost
 	}
+	if c.MaxSessionsPerKey == 0 {
+		c.MaxSessionsPerKey = DefaultMaxPerKey
+	}
 	if c.MaxLabelBytes == 0 {
 		c.MaxLabelBytes = DefaultMaxLabelBytes
 	}
@@ -165,7 +173,7 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxInflight < 0 || c.MaxInflightPerRequester < 0 || c.MaxTTL < 0:
 		return c, fmt.Errorf("broker: negative request limit or TTL cap")
 	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0,
-		c.MaxConnsPerHost < 0 || c.MaxSessionsPerHost < 0 || c.MaxLabelBytes < 0:
+		c.MaxConnsPerHost < 0 || c.MaxSessionsPerHost < 0 || c.MaxSessionsPerKey < 0 || c.MaxLabelBytes < 0:
 		return c, fmt.Errorf("broker: negative limit")
 	}
 	return c, nil

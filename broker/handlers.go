@@ -95,6 +95,9 @@ func (p *peer) labelsAllowed(v codec.View) bool {
 // refuseSession tells the client why its HELLO was refused; a refusal for
 // its address's limit is also logged (rate-limited).
 func (p *peer) refuseSession(err error, s *session) {
+	if p.refuseKeySession(err, s) { // perkey.go
+		return
+	}
 	if errors.Is(err, errTooManySessions) {
 		p.b.refusals.note(p.fx.remote(), err)
 		p.notice(codec.ErrCodeTooManyClients, "limit of "+strconv.Itoa(p.b.cfg.MaxSessionsPerHost)+" sessions from "+s.host+" reached", "HELLO", s.ident)

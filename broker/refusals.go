@@ -27,6 +27,7 @@ const (
 	refusedOther                              // anything else (resets, malformed frames)
 	refusedConnsPerHost                       // over MaxConnsPerHost: closed before the handshake
 	refusedSessionsPerHost                    // HELLO over MaxSessionsPerHost
+	refusedSessionsPerKey                     // HELLO over MaxSessionsPerKey
 	refusedCurve                              // CURVE handshake failed: wrong server key, garbage, replay
 	refusedUnauthorized                       // CURVE key refused (--client-keys, rejected or revoked)
 	refusedPolicy                             // an operation refused by the permission policy
@@ -40,6 +41,7 @@ var refusalMessages = [refusalKinds]string{
 	refusedOther:           "connection refused",
 	refusedConnsPerHost:    "connection refused: too many connections from this address (--max-conns-per-host)",
 	refusedSessionsPerHost: "HELLO refused: too many sessions from this address (--max-sessions-per-host)",
+	refusedSessionsPerKey:  "HELLO refused: too many sessions with this CURVE key (--max-sessions-per-key)",
 	refusedCurve:           "connection refused: CURVE handshake failed (a client with another server key, or malformed, replayed or forged handshake data)",
 	refusedUnauthorized:    "connection refused: CURVE client key not authorised",
 	refusedPolicy:          "operation refused by the permission policy (notice not-authorized sent)",
@@ -55,6 +57,8 @@ func kindOf(err error) refusalKind {
 		return refusedConnsPerHost
 	case errors.Is(err, errTooManySessions):
 		return refusedSessionsPerHost
+	case errors.Is(err, errTooManyKeySessions):
+		return refusedSessionsPerKey
 	case errors.Is(err, errNotAuthorized):
 		return refusedPolicy
 	case errors.Is(err, zmtp.ErrUnauthorized):

@@ -24,6 +24,7 @@ type session struct {
 	heartbeat time.Duration // declared in HELLO (zccp-heartbeat), clamped; 0: none
 	ref       *sessionRef   // what the subscription indexes hold
 	host      string        // remote IP address (tcp), counted against MaxSessionsPerHost
+	key       zmtp.CurveKey // CURVE client key (zero: NULL), counted against MaxSessionsPerKey; set by register
 
 	inflight map[requestKey]*request // requests outstanding to this session as a device; guarded by Broker.reqMu
 	asked    int                     // requests this session ever made; guarded by Broker.reqMu

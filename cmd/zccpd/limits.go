@@ -14,6 +14,7 @@ import (
 func limitFlags(fs *flag.FlagSet, cfg *broker.Config) {
 	fs.Var(&autoInt{p: &cfg.MaxConnsPerHost}, "max-conns-per-host", "most connections from one remote IP address, loopback included (ipc is not counted); default min(16384, 3/4 of the descriptor limit) [ZCCPD_MAX_CONNS_PER_HOST]")
 	fs.Var(&autoInt{p: &cfg.MaxSessionsPerHost}, "max-sessions-per-host", "most sessions from one remote IP address; default as --max-conns-per-host [ZCCPD_MAX_SESSIONS_PER_HOST]")
+	fs.IntVar(&cfg.MaxSessionsPerKey, "max-sessions-per-key", broker.DefaultMaxPerKey, "most sessions of one CURVE client key, from any address (NULL sessions are not counted) [ZCCPD_MAX_SESSIONS_PER_KEY]")
 	fs.IntVar(&cfg.MaxLabelBytes, "max-label-bytes", broker.DefaultMaxLabelBytes, "largest HELLO labels (encoded headers) in bytes [ZCCPD_MAX_LABEL_BYTES]")
 	// Set after registering: the flag package records a default shown
 	// in --help, and this one depends on the machine.
