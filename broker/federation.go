@@ -40,6 +40,7 @@ type fedState struct {
 	byID   map[string]*remoteBroker // guarded by mu
 	idents map[string]*remoteBroker // identifiers held by remote brokers (federation_direct.go); guarded by mu
 	once   sync.Once
+	req    fedRequests // requests across brokers (federation_request.go)
 }
 
 type fedLink struct{ f Federation }
@@ -128,6 +129,7 @@ func (b *Broker) ChangeRemoteInterest(id string, add, del []string) error {
 // is presumed dead).
 func (b *Broker) DropRemote(id string) {
 	ix := b.fed.index()
+	defer b.dropProxies(id) // federation_request.go: after fed.mu is released
 	b.fed.mu.Lock()
 	defer b.fed.mu.Unlock()
 	if rb := b.fed.byID[id]; rb != nil {

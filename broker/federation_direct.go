@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/zmtp"
@@ -100,8 +99,8 @@ func (f *fedState) holder(ident []byte) *remoteBroker {
 
 // forwardDirect handles a DIRECT to an identifier with no local session:
 // when a remote broker holds it, the DIRECT goes there and it returns
-// true. Requests, replies and cancels across brokers are not supported
-// yet: they are refused with no-such-client saying so.
+// true. A request goes through remoteRequest; a reply or a cancel also
+// settles the request it ends (federation_request.go).
 func (p *peer) forwardDirect(s *session, v codec.View, content [][]byte, e *ext) bool {
 	l := p.b.fed.link.Load()
 	if l == nil {
@@ -116,14 +115,8 @@ func (p *peer) forwardDirect(s *session, v codec.View, content [][]byte, e *ext)
 		return false
 	}
 	to := string(v.Address)
-	if e.requestID != nil || e.replyTo != nil || e.cancel != nil {
-		reason := "client " + strconv.Quote(to) + " is connected to another broker of the federation; requests, replies and cancels across brokers are not supported yet"
-		if e.requestID != nil {
-			call{start: time.Now(), a: p.auditReq(s, v.Address, e)}.end(p.b, OutcomeRefused) // latency and audit
-			p.reply(requestError(string(e.requestID), to, codec.ErrCodeNoSuchClient, reason))
-		} else {
-			p.notice(codec.ErrCodeNoSuchClient, reason, "DIRECT", to)
-		}
+	if e.requestID != nil {
+		p.remoteRequest(s, v, content, e, df, rb.id)
 		return true
 	}
 	frame := codec.AppendDeliver(make([]byte, 0, codec.DeliverSize(s.identB, v.Address, v.Headers, nil)), s.identB, v.Address, v.Headers, nil)
@@ -132,6 +125,7 @@ func (p *peer) forwardDirect(s *session, v codec.View, content [][]byte, e *ext)
 		return true
 	}
 	p.b.stats.directs.Add(1)
+	p.settleRemote(s, rb.id, to, e)
 	return true
 }
 
@@ -147,6 +141,11 @@ func (b *Broker) InjectDirect(frame []byte, content [][]byte) (sender string, er
 	if v.ID != codec.Deliver {
 		return "", ErrNotDeliver
 	}
+	return b.injectDirect(v, content)
+}
+
+// injectDirect queues a forwarded DIRECT (parsed) to its recipient.
+func (b *Broker) injectDirect(v codec.View, content [][]byte) (sender string, err error) {
 	t := b.lookup(v.Address)
 	if t == nil {
 		return string(v.Sender), ErrNoSuchClient

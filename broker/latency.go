@@ -104,7 +104,12 @@ func (b *Broker) memberEnded(g *groupCall, o Outcome) {
 
 // ended records how request r ended: in the single histogram, or towards
 // its group call.
-func (b *Broker) ended(r *request, o Outcome) { call{start: r.start, group: r.group, a: r.a}.end(b, o) }
+func (b *Broker) ended(r *request, o Outcome) {
+	if r.requester.remote != "" {
+		return // observed (and audited) by the requester's broker
+	}
+	call{start: r.start, group: r.group, a: r.a}.end(b, o)
+}
 
 // LatencySeries is one histogram as RequestLatency returns it.
 type LatencySeries struct {

@@ -221,6 +221,10 @@ func brokerDeliver(address string, h codec.Headers, content [][]byte, filler str
 // notify queues a broker message to s from any goroutine and wakes its
 // writer (no batching: used off the hot path).
 func (b *Broker) notify(s *session, m codec.Message) {
+	if s.remote != "" {
+		b.tellRemote(s, m) // federation_request.go: a requester on another broker
+		return
+	}
 	frames, err := m.Frames()
 	if err != nil {
 		b.log.Error("encoding notice", "err", err)
@@ -302,12 +306,15 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 	}
 	b.stats.groupReqs.Add(1)
 	recipients := b.resolveGroup(s, v.Address, e.sel)
-	g.pending.Store(int32(len(recipients)))
+	far := p.resolveFar(s, v, content, deadline) // federation_group.go: the other brokers' recipients
+	total := len(recipients) + far.count()
+	g.pending.Store(int32(total))
 	g.a.setRecipients(recipients)
+	far.audit(g.a)
 	h := codec.Headers{
 		codec.HdrReplyTo:    id,
 		codec.HdrStatus:     codec.StatusOK,
-		codec.HdrRecipients: strconv.Itoa(len(recipients)),
+		codec.HdrRecipients: strconv.Itoa(total),
 	}
 	if e.dryRun {
 		h[codec.HdrDryRun] = "1"
@@ -316,6 +323,7 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 	for i, r := range recipients {
 		names[i] = r.identB
 	}
+	names = far.appendNames(names)
 	// No recipients: one empty frame (zccp-recipients: 0 says it names nobody).
 	receipt := brokerDeliver(codec.AddrReceipt, h, names, "")
 	// The receipt is queued before the command goes anywhere, so that no
@@ -325,13 +333,14 @@ func (p *peer) groupRequest(s *session, v codec.View, content [][]byte, e *ext) 
 		b.auditDryRun(g) // audit.go: who asked whom would be reached
 		return           // not a call: nothing is observed
 	}
-	if len(recipients) == 0 {
+	if total == 0 {
 		b.latency[1][OutcomeNoRecipient].observe(time.Since(g.start))
 		b.auditGroupEnd(g, OutcomeNoRecipient)
 	}
 	for _, r := range recipients {
 		p.sendCommand(s, r, v.Address, v.Headers, content, e, deadline, call{start: g.start, group: g})
 	}
+	p.commitFar(s, far, e.requestID, deadline, call{start: g.start, group: g})
 }
 
 // resolveGroup returns the live sessions, other than s, that a group

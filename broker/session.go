@@ -25,6 +25,7 @@ type session struct {
 	ref       *sessionRef   // what the subscription indexes hold
 	host      string        // remote IP address (tcp), counted against MaxSessionsPerHost
 	key       zmtp.CurveKey // CURVE client key (zero: NULL), counted against MaxSessionsPerKey; set by register
+	remote    string        // a proxy (federation_request.go): the broker id of a client on another broker; "" for a local session
 
 	inflight map[requestKey]*request // requests outstanding to this session as a device; guarded by Broker.reqMu
 	asked    int                     // requests this session ever made; guarded by Broker.reqMu

@@ -148,7 +148,7 @@ func (n *Node) onDirect(m *nats.Msg) {
 	if !n.inOrder(n.inSeqDirect, w.origin, w.seq) {
 		return
 	}
-	sender, err := n.b.InjectDirect(w.deliver, w.content)
+	sender, err := n.b.InjectDirectFrom(hex.EncodeToString(w.origin[:]), w.deliver, w.content)
 	if err == nil {
 		return
 	}

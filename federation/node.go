@@ -39,6 +39,7 @@ type Node struct {
 		forwarded, lost, received, injected, bad, withdrawn, adverts, gaps, directs, told, presence atomic.Uint64
 	}
 	lastLossLog atomic.Int64 // unix ns of the last "lost" log line
+	groups      groupStats   // request.go
 
 	mu      sync.Mutex
 	remotes map[string]*remote // other brokers by id; guarded by mu
@@ -188,6 +189,9 @@ func (n *Node) subscribe() error {
 		return fmt.Errorf("federation: subscribe presence: %w", err)
 	}
 	n.subs = []*nats.Subscription{si, sd, sx, sn, sp}
+	if err := n.subscribeGroups(); err != nil { // request.go
+		return err
+	}
 	// The subscriptions must be known to the server before anyone is told
 	// this broker exists.
 	return n.nc.Flush()

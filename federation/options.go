@@ -33,6 +33,10 @@ type Options struct {
 	// atomic load when nothing changed); changes go out as one delta per
 	// scan. Default 50 ms.
 	Scan time.Duration
+	// ResolveWait bounds how long a group request waits for the other
+	// brokers' recipients (request.go); a broker that has not answered
+	// by then is left out of the call. Default 1 s.
+	ResolveWait time.Duration
 	// NATS are extra options for the NATS connection (credentials, TLS).
 	NATS []nats.Option
 	// NoRegistry: identifiers are advertised like expressions instead of
@@ -53,9 +57,10 @@ type Options struct {
 
 // Defaults for Options.
 const (
-	DefaultPrefix    = "zccp"
-	DefaultAdvertise = 2 * time.Second
-	DefaultScan      = 50 * time.Millisecond
+	DefaultPrefix      = "zccp"
+	DefaultAdvertise   = 2 * time.Second
+	DefaultScan        = 50 * time.Millisecond
+	DefaultResolveWait = time.Second
 
 	DefaultRegistryTTL = 2 * time.Minute
 )
@@ -93,6 +98,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.RegistryReplicas == 0 {
 		o.RegistryReplicas = 3
+	}
+	if o.ResolveWait <= 0 {
+		o.ResolveWait = DefaultResolveWait
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
