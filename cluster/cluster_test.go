@@ -84,6 +84,7 @@ func startMemberWith(t testing.TB, urls []string, name string, noRegistry bool) 
 		URLs: urls, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
 		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
 		RegistryTTL: 3 * time.Second, NoRegistry: noRegistry,
+		ResolveWait: 10 * time.Second, // a loaded machine must not leave a live broker out of a group call
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -70,8 +70,10 @@ func TestGroupCallCLIAcrossZccpdKilled(t *testing.T) {
 		"c1": device(t, ctx, ep, "c1", `^dc1\.pdus$`),
 		"c2": device(t, ctx, ep, "c2", `^dc1\.pdus$`),
 	}
-	testutil.Eventually(t, "A knows the devices on B and C", func() bool {
-		return a.b.RemoteHolder("b1") != "" && a.b.RemoteHolder("c1") != "" && a.b.RemoteHolder("c2") != "" && len(a.b.RemoteInterest()) == 2
+	testutil.Eventually(t, "A knows the devices on B and C and their interest", func() bool {
+		ri := a.b.RemoteInterest()
+		return a.b.RemoteHolder("b1") != "" && a.b.RemoteHolder("c1") != "" && a.b.RemoteHolder("c2") != "" &&
+			len(ri) == 2 && ri[a.b.RemoteHolder("b1")] == 1 && ri[a.b.RemoteHolder("c1")] == 1
 	})
 
 	var stdout bytes.Buffer
@@ -82,7 +84,10 @@ func TestGroupCallCLIAcrossZccpdKilled(t *testing.T) {
 	}
 	reqID := map[string]string{}
 	for _, id := range []string{"a1", "b1", "c1", "c2"} {
-		m := nextDeliver(t, ctx, devs[id])
+		m, err := devs[id].NextContext(ctx)
+		if err != nil {
+			t.Fatalf("device %s: %v (A's group stats %+v)", id, err, a.node.GroupStats())
+		}
 		if reqID[id] = m.Headers()["zccp-request-id"]; string(m.Sender) != "cli-ops" || reqID[id] == "" {
 			t.Fatalf("device %s read %q %v", id, m.Sender, m.Headers())
 		}

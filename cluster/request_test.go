@@ -40,6 +40,7 @@ func startMemberConfig(t *testing.T, url, name string, cfg broker.Config, ipc bo
 	n, err := federation.Start(ctx, b, federation.Options{
 		URLs: []string{url}, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
 		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
+		RegistryTTL: 3 * time.Second, ResolveWait: 10 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
