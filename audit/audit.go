@@ -65,7 +65,7 @@ type Record struct {
 
 	// Key changes.
 	Key        string `json:"key,omitempty"`        // the key concerned (Z85)
-	Identifier string `json:"identifier,omitempty"` // the identifier concerned
+	Identifier string `json:"identifier,omitempty"` // the identifier (or identifier pattern, for bindings) concerned
 	Action     string `json:"action,omitempty"`     // pending, accepted, rejected, revoked, bound, released
 	From       string `json:"from,omitempty"`       // the key's previous state / the identifier's previous key
 

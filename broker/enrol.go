@@ -13,6 +13,7 @@ import (
 
 	"github.com/zccp-go/zccp/audit"
 	"github.com/zccp-go/zccp/codec"
+	"github.com/zccp-go/zccp/policy"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -192,7 +193,7 @@ func (p *peer) keysAPI(s *session, e *ext) bool {
 		p.auditMethodRefused(s, e, codec.ErrCodeNotAuthorized, "not an admin") // audit.go
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNotAuthorized, "the keys methods need an admin key (zccpd --admin-keys) or a local ipc session"))
 	default:
-		lines, err := p.b.keysCall(method, keySelector(string(e.sel)), p.actor(s, ""))
+		lines, err := p.b.keysCall(method, string(e.sel), p.actor(s, ""))
 		if err != nil {
 			p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeBadRequest, err.Error()))
 			return true
@@ -211,7 +212,8 @@ func (p *peer) isKeyAdmin(en *enrolment) bool {
 	return local
 }
 
-// keySelector parses "k=v,k2=v2" (a Z85 key may itself contain '=').
+// keySelector parses "k=v,k2=v2" (a Z85 key may itself contain '='; of a
+// repeated k the last one counts, see selIdents).
 func keySelector(sel string) map[string]string {
 	m := map[string]string{}
 	for _, kv := range strings.Split(sel, ",") {
@@ -224,7 +226,8 @@ func keySelector(sel string) map[string]string {
 
 // keysCall runs one keys.* method for the operator by and returns the
 // records it answers with, one JSON line each.
-func (b *Broker) keysCall(method string, sel map[string]string, by audit.Actor) ([][]byte, error) {
+func (b *Broker) keysCall(method, rawSel string, by audit.Actor) ([][]byte, error) {
+	sel := keySelector(rawSel)
 	if method == MethodKeysList {
 		return b.keyLines(sel["state"]), nil
 	}
@@ -236,30 +239,64 @@ func (b *Broker) keysCall(method string, sel map[string]string, by audit.Actor) 
 	if state == "" && method != MethodKeysShow {
 		return nil, fmt.Errorf("no method %q (keys.list, keys.show, keys.accept, keys.reject, keys.revoke)", method)
 	}
+	var pats []policy.Pattern
+	idents := selIdents(rawSel)
+	if method == MethodKeysAccept && len(idents) > 0 {
+		if b.keys == nil {
+			return nil, errNoBinding
+		}
+		if pats, err = parseBindings(idents); err != nil {
+			return nil, err
+		}
+	}
 	rec, err := b.setKeyState(key, state, by)
 	if err != nil {
 		return nil, err
 	}
-	if ident, ok := sel["ident"]; ok && method == MethodKeysAccept {
-		if err := b.bindIdent(ident, key, by); err != nil {
-			return nil, err
-		}
+	if method == MethodKeysAccept {
+		b.bindAtAccept(key, pats, rec.Identifier, by)
 	}
 	rec.Owns = b.keys.owned(key)
 	line, _ := json.Marshal(rec)
 	return [][]byte{line}, nil
 }
 
-// bindIdent gives ident to key at accept time, taking it from any key
-// that held it: the operator moving an identifier to a new device.
-func (b *Broker) bindIdent(ident string, key zmtp.CurveKey, by audit.Actor) error {
-	if b.keys == nil || ident == "" {
-		return errors.New("ident=ID needs identifier binding (zccpd binds identifiers on CURVE endpoints) and an identifier")
+// selIdents returns the values of every ident= in a zccp-select.
+func selIdents(sel string) []string {
+	var idents []string
+	for _, kv := range strings.Split(sel, ",") {
+		if k, v, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(k) == "ident" {
+			idents = append(idents, strings.TrimSpace(v))
+		}
 	}
-	prev := b.keys.bind(ident, key)
-	b.log.Warn("identifier bound to CURVE key by an operator", "identifier", ident, "key", key.String(), "previous", keyString(prev))
-	b.auditKey(by, key, ident, auditBound, keyFrom(prev)) // audit.go
-	return nil
+	return idents
+}
+
+// bindAtAccept sets the identifiers key may use: pats, taken from any key
+// that held them; without pats, the identifier the key asked for while
+// pending (asked), if no binding covers it and the key has none.
+func (b *Broker) bindAtAccept(key zmtp.CurveKey, pats []policy.Pattern, asked string, by audit.Actor) {
+	kb := b.keys
+	switch {
+	case kb == nil:
+		return
+	case len(pats) == 0:
+		if asked != "" {
+			if ok, created, _, _ := kb.claim(asked, key, true); ok && created {
+				kb.persistClaim(asked, key, b)
+				b.auditKey(by, key, asked, auditBound, "") // audit.go
+			}
+		}
+		return
+	}
+	prev, dropped := kb.setBindings(key, pats)
+	for i, p := range pats {
+		b.log.Warn("identifier bound to CURVE key by an operator", "identifier", p.String(), "key", key.String(), "previous", keyString(prev[i]))
+		b.auditKey(by, key, p.String(), auditBound, keyFrom(prev[i])) // audit.go
+	}
+	for _, d := range dropped {
+		b.auditKey(by, key, d, auditReleased, "")
+	}
 }
 
 // keyLines lists the records (of one state, if given), oldest first.

@@ -16,6 +16,9 @@ import (
 // on only a session proving that key may use it, so another key cannot
 // take a device's identifier over, and neither can a NULL session.
 // Identifiers never claimed over CURVE stay free for anyone, as before.
+// With enrolment on, a key is limited to its bindings: exact identifiers
+// and patterns set at accept time (keypattern.go), by default the
+// identifier it asked for; it claims on first use only while it has none.
 
 // bucketIdentities holds identifier → 32-byte client key in the store.
 const bucketIdentities = "identities"
@@ -32,48 +35,60 @@ type BindingStore interface {
 type keyBinding struct {
 	mu     sync.Mutex
 	owners map[string]zmtp.CurveKey
-	store  BindingStore // nil: bindings last as long as the broker
+	pats   []boundPattern        // bindings by pattern (keypattern.go)
+	nbound map[zmtp.CurveKey]int // bindings (exact and patterns) per key
+	store  BindingStore          // nil: bindings last as long as the broker
 }
 
 // EnableKeyBinding turns identifier binding on, with the bindings kept in
 // st (nil: in memory only). Call it before serving any endpoint.
 func (b *Broker) EnableKeyBinding(st BindingStore) error {
-	kb := &keyBinding{owners: map[string]zmtp.CurveKey{}, store: st}
+	kb := &keyBinding{owners: map[string]zmtp.CurveKey{}, nbound: map[zmtp.CurveKey]int{}, store: st}
 	if st != nil {
 		err := st.ForEach(bucketIdentities, func(k, v []byte) error {
 			if len(v) != zmtp.CurveKeySize {
 				return fmt.Errorf("identity binding %q: %d-byte key", k, len(v))
 			}
 			kb.owners[string(k)] = zmtp.CurveKey(v)
+			kb.nbound[zmtp.CurveKey(v)]++
 			return nil
 		})
+		if err == nil {
+			err = kb.loadPatterns(st)
+		}
 		if err != nil {
 			return fmt.Errorf("broker: loading identity bindings: %w", err)
 		}
 	}
 	b.keys = kb
-	b.log.Info("identifiers claimed over CURVE are bound to the claiming key", "bound", len(kb.owners), "persistent", st != nil)
+	b.log.Info("identifiers claimed over CURVE are bound to the claiming key", "bound", len(kb.owners), "patterns", len(kb.pats), "persistent", st != nil)
 	return nil
 }
 
-// claim binds ident to key if it is free and reports whether key may use
-// it, with the owner's key when it may not.
-func (kb *keyBinding) claim(ident string, key zmtp.CurveKey) (ok, created bool, owner zmtp.CurveKey) {
+// claim binds ident to key if no binding covers it and key may claim it
+// (not limited to its bindings, or holding none yet), and reports whether
+// key may use ident; when it may not, why says so.
+func (kb *keyBinding) claim(ident string, key zmtp.CurveKey, limited bool) (ok, created bool, owner zmtp.CurveKey, why string) {
 	kb.mu.Lock()
 	defer kb.mu.Unlock()
-	owner, bound := kb.owners[ident]
+	owner, bound, ambiguous := kb.ownerOf(ident)
 	switch {
-	case bound:
-		return owner == key, false, owner
-	case key.IsZero():
-		return true, false, owner
+	case ambiguous:
+		return false, false, owner, "is matched equally by the identifier patterns of two CURVE keys (an operator binds it: zccp keys accept KEY --ident ID)"
+	case bound && owner != key:
+		return false, false, owner, "belongs to another CURVE key"
+	case bound || key.IsZero():
+		return true, false, owner, ""
+	case limited && kb.nbound[key] > 0:
+		return false, false, owner, "is not among the identifiers CURVE key " + key.String() + " may use (zccp keys show KEY)"
 	}
 	kb.owners[ident] = key
-	return true, true, key
+	kb.nbound[key]++
+	return true, true, key, ""
 }
 
-// owned returns the identifiers bound to key, sorted (none when binding
-// is off).
+// owned returns the identifiers and patterns bound to key, sorted (none
+// when binding is off).
 func (kb *keyBinding) owned(key zmtp.CurveKey) []string {
 	if kb == nil {
 		return nil
@@ -85,42 +100,24 @@ func (kb *keyBinding) owned(key zmtp.CurveKey) []string {
 			idents = append(idents, ident)
 		}
 	}
+	for _, bp := range kb.pats {
+		if bp.key == key {
+			idents = append(idents, bp.pat.String())
+		}
+	}
 	kb.mu.Unlock()
 	slices.Sort(idents)
 	return idents
 }
 
-// bind gives ident to key, whoever held it, and returns the previous
-// owner (zero if none).
-func (kb *keyBinding) bind(ident string, key zmtp.CurveKey) zmtp.CurveKey {
-	kb.mu.Lock()
-	prev := kb.owners[ident]
-	kb.owners[ident] = key
-	kb.mu.Unlock()
-	if kb.store != nil {
-		kb.store.Put(bucketIdentities, []byte(ident), key[:])
-	}
-	return prev
-}
-
-// release frees every identifier bound to key (its key was revoked or
-// rejected, e.g. a replaced device) and returns them.
+// release frees every identifier and pattern bound to key (its key was
+// revoked or rejected, e.g. a replaced device) and returns them.
 func (kb *keyBinding) release(key zmtp.CurveKey) []string {
 	kb.mu.Lock()
-	var idents []string
-	for ident, owner := range kb.owners {
-		if owner == key {
-			idents = append(idents, ident)
-			delete(kb.owners, ident)
-		}
-	}
+	idents, pats := kb.releaseLocked(key, nil)
 	kb.mu.Unlock()
-	if kb.store != nil {
-		for _, ident := range idents {
-			kb.store.Delete(bucketIdentities, []byte(ident))
-		}
-	}
-	return idents
+	kb.deleteStored(idents, pats)
+	return append(idents, pats...)
 }
 
 // keyMayUse is hello's check: it refuses, with a not-authorized notice,
@@ -131,23 +128,28 @@ func (p *peer) keyMayUse(ident string) bool {
 		return true
 	}
 	key := p.fx.peerKey()
-	ok, created, owner := kb.claim(ident, key)
+	ok, created, owner, why := kb.claim(ident, key, p.b.enrol != nil)
 	if !ok {
-		p.b.log.Warn("HELLO refused: identifier bound to another CURVE key", "identifier", ident,
-			"key", keyString(key), "owner", owner.String(), "remote", addrString(p.fx.remote()))
-		p.notice(codec.ErrCodeNotAuthorized, "identifier "+strconv.Quote(ident)+" belongs to another CURVE key; HELLO refused", "HELLO", ident)
+		p.b.log.Warn("HELLO refused: identifier not bound to the session's CURVE key", "identifier", ident,
+			"key", keyString(key), "owner", keyString(owner), "why", why, "remote", addrString(p.fx.remote()))
+		p.notice(codec.ErrCodeNotAuthorized, "identifier "+strconv.Quote(ident)+" "+why+"; HELLO refused", "HELLO", ident)
 		return false
 	}
 	if created {
 		p.b.log.Info("identifier bound to CURVE key", "identifier", ident, "key", key.String())
 		p.b.auditKey(p.actor(nil, ident), key, ident, auditBound, "") // audit.go: first use
-		if kb.store != nil {
-			if err := kb.store.Put(bucketIdentities, []byte(ident), key[:]); err != nil {
-				p.b.log.Error("identity binding not persisted", "identifier", ident, "err", err)
-			}
-		}
+		kb.persistClaim(ident, key, p.b)
 	}
 	return true
+}
+
+// persistClaim stores a binding made by claim.
+func (kb *keyBinding) persistClaim(ident string, key zmtp.CurveKey, b *Broker) {
+	if kb.store != nil {
+		if err := kb.store.Put(bucketIdentities, []byte(ident), key[:]); err != nil {
+			b.log.Error("identity binding not persisted", "identifier", ident, "err", err)
+		}
+	}
 }
 
 // keyString shows a client's key, or that it has none.

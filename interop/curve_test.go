@@ -568,3 +568,54 @@ func TestCurveLibzmqEnrolment(t *testing.T) {
 	d.send(codec.Message{ID: codec.Hello, Identifier: "pdu-libzmq"})
 	zrecvNone(t, d.s, 300*time.Millisecond)
 }
+
+// Identifier patterns with libzmq peers only: the local operator (a
+// libzmq NULL client over ipc) accepts a key with --ident 'rack1.pdu*'
+// before it ever connects; a libzmq CURVE client with that key gets a
+// session as rack1.pdu5 and is refused not-authorized as rack2.pdu5.
+func TestCurveLibzmqIdentifierPattern(t *testing.T) {
+	srv, dev := newZKeys(t), newZKeys(t)
+	b, err := broker.New(broker.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.EnableEnrolment(nil, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.EnableKeyBinding(nil); err != nil {
+		t.Fatal(err)
+	}
+	m := zmtp.NewCurveServer(srv.pair)
+	m.Authorize = b.AuthorizeKey
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, m))
+	ipc, err := b.Listen(abstractEndpoint())
+	if err != nil {
+		t.Fatal(err)
+	}
+	zctx := newZContext(t)
+	op := newZccpPeer(t, zctx, ipc)
+	op.send(codec.Message{ID: codec.Hello, Identifier: "operator"})
+	op.expect(codec.HelloOK)
+	op.send(codec.Message{ID: codec.Direct, Address: codec.NoticeSender, Headers: codec.Headers{
+		codec.HdrRequestID: "1", codec.HdrMethod: "keys.accept", codec.HdrSelect: "key=" + dev.pub + ",ident=rack1.pdu*"}})
+	if r := op.expect(codec.Deliver); r.Headers[codec.HdrStatus] != codec.StatusOK || !strings.Contains(string(r.Content[0]), `"owns":["rack1.pdu*"]`) {
+		t.Fatalf("accept: %+v %q", r.Headers, r.Content)
+	}
+	for ident, allowed := range map[string]bool{"rack1.pdu5": true, "rack2.pdu5": false} {
+		d := &zccpPeer{t: t, s: curveClientSocket(t, zctx, dev, srv.pub)}
+		if err := d.s.Connect(zmtp.EndpointOf(ln)); err != nil {
+			t.Fatal(err)
+		}
+		d.send(codec.Message{ID: codec.Hello, Identifier: ident})
+		if allowed {
+			d.expect(codec.HelloOK)
+		} else if n := d.expect(codec.Deliver); n.Headers[codec.HdrError] != codec.ErrCodeNotAuthorized || !strings.Contains(n.Headers[codec.HdrReason], "not among") {
+			t.Fatalf("%s: %+v", ident, n.Headers)
+		}
+	}
+}

@@ -197,3 +197,24 @@ func TestExamplePolicyParses(t *testing.T) {
 		t.Fatalf("roles %s", got)
 	}
 }
+
+// The exported Pattern is the policy's own matcher.
+func TestExportedPattern(t *testing.T) {
+	p, err := CompilePattern("rack1.pdu*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for s, want := range map[string]bool{"rack1.pdu3": true, "rack1.pdu": true, "rack1.pdu3.x": false, "rack2.pdu3": false} {
+		if p.Match(s) != want {
+			t.Errorf("%q: %v", s, !want)
+		}
+	}
+	if !p.Wild() || p.Literals() != 9 || p.String() != "rack1.pdu*" {
+		t.Errorf("%v %d %q", p.Wild(), p.Literals(), p.String())
+	}
+	for _, bad := range []string{"", "a.b**", "cmd.{id}"} {
+		if _, err := CompilePattern(bad); err == nil {
+			t.Errorf("%q compiled", bad)
+		}
+	}
+}

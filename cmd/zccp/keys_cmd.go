@@ -17,8 +17,10 @@ const keysSummary = `Manage the CURVE client keys of a broker run with --enrol (
 itself, so it works from any host with an admin key, or locally over ipc):
   list [--state pending|accepted|rejected|revoked]   STATE KEY IDENTIFIER REMOTE LAST-SEEN OWNS
   show KEY       one key's record
-  accept KEY     let the key open sessions (its connections are closed so it says HELLO again);
-                 --ident ID also binds identifier ID to it (taken from any other key)
+  accept KEY     let the key open sessions (its connections are closed so it says HELLO again)
+                 and set the identifiers it may use: --ident ID or PATTERN, repeatable
+                 ('rack1.pdu*': * within a dot-separated part, ** any parts), each taken from
+                 any other key; default: the identifier it asked for, if no other key holds it
   reject KEY     refuse the key from now on
   revoke KEY     refuse the key and end its live connections at once
 --json prints the broker's records, one JSON object per line.`
@@ -27,7 +29,8 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 	fs, endpoint := flagsFor(e, "keys", "list|show|accept|reject|revoke [KEY]", keysSummary)
 	cf := addConnectFlags(fs, endpoint, defaultID("keys"))
 	state := fs.String("state", "", "with list: only keys in this state")
-	ident := fs.String("ident", "", "with accept: bind this identifier to the key")
+	var idents stringsFlag
+	fs.Var(&idents, "ident", "with accept: an identifier or pattern the key may use, repeatable (replaces its bindings)")
 	asJSON := fs.Bool("json", false, "print one JSON object per key")
 	timeout := positiveDurationFlag(fs, "timeout", 5*time.Second, "how long to wait for the broker's answer")
 	pos, err := parseInterspersed(fs, args)
@@ -42,8 +45,14 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 		}
 	case len(pos) == 2 && (pos[0] == "show" || pos[0] == "accept" || pos[0] == "reject" || pos[0] == "revoke"):
 		sel = "key=" + pos[1]
-		if *ident != "" && pos[0] == "accept" {
-			sel += ",ident=" + *ident
+		if len(idents) > 0 && pos[0] != "accept" {
+			return usageError(e, fs, "--ident goes with accept")
+		}
+		for _, id := range idents {
+			if strings.Contains(id, ",") {
+				return usageError(e, fs, "--ident %q: no ',' in an identifier or pattern here", id)
+			}
+			sel += ",ident=" + id
 		}
 	default:
 		return usageError(e, fs, "want list, or show|accept|reject|revoke KEY")

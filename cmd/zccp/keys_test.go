@@ -125,7 +125,7 @@ func TestKeysCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "pending") || !strings.Contains(out, dev.Public.String()) || !strings.Contains(out, "pdu-4") {
 		t.Fatalf("keys list: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "accept", dev.Public.String(), "--ident", "pdu-4", "--json"); code != exitOK || !strings.Contains(out, `"state":"accepted"`) || !strings.Contains(out, `"owns":["pdu-4"]`) {
+	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "accept", dev.Public.String(), "--ident", "pdu-4", "--ident", "rack1.pdu*", "--json"); code != exitOK || !strings.Contains(out, `"state":"accepted"`) || !strings.Contains(out, `"owns":["pdu-4","rack1.pdu*"]`) {
 		t.Fatalf("keys accept: exit %d\n%s%s", code, out, errs)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
@@ -135,6 +135,22 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("accepted key: %v", err)
 	}
 	c.Close()
+	c, err = client.Connect(ctx2, ep, client.WithIdentifier("rack1.pdu2"), client.WithCurve(dev, server.Public))
+	if err != nil {
+		t.Fatalf("an identifier the key's pattern covers: %v", err)
+	}
+	c.Close()
+	ctx3, cancel3 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel3()
+	if _, err := client.Connect(ctx3, ep, client.WithIdentifier("rack2.pdu2"), client.WithCurve(dev, server.Public)); err == nil {
+		t.Fatal("an identifier outside the key's patterns got a session")
+	}
+	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "list"); code != exitOK || !strings.Contains(out, "pdu-4,rack1.pdu*") {
+		t.Fatalf("keys list: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, _ := zccp(context.Background(), b.IPC, "", "keys", "show", dev.Public.String(), "--ident", "x"); code != exitUsage {
+		t.Fatalf("--ident with show: exit %d", code)
+	}
 	if code, _, _ := zccp(context.Background(), b.IPC, "", "keys", "accept"); code != exitUsage {
 		t.Fatalf("accept without a key: exit %d", code)
 	}
