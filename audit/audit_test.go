@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 func open(t *testing.T, o Options) *Log {
@@ -126,8 +128,7 @@ func TestGapRecord(t *testing.T) {
 	}
 	l.Add(req(1)) // may drop too; a later one carries the gap
 	l.Sync(5 * time.Second)
-	for l.Add(req(2)) == false {
-	}
+	testutil.Eventually(t, "room in the queue", func() bool { return l.Add(req(2)) })
 	l.Sync(5 * time.Second)
 	res, _ := Query(l.Dir(), Filter{Kind: KindGap}, 0, 0)
 	var lost uint64
