@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +24,11 @@ import (
 type auditor struct {
 	log *audit.Log
 	lim audit.Limiter // refusals, aggregated per client and kind
+
+	// queries lets one audit query read the files at a time: a query
+	// scans up to the whole trail, so clients asking in a loop cost the
+	// broker one scan at a time, not one per connection.
+	queries sync.Mutex
 }
 
 // EnableAudit makes the broker write its audit records to l. Call it

@@ -5,17 +5,11 @@ import (
 	"net"
 	"net/url"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/zccp-go/zccp/audit"
 	"github.com/zccp-go/zccp/codec"
 )
-
-// auditQueries lets one audit query read the files at a time: a query
-// scans up to the whole trail, so a client asking in a loop costs the
-// broker one scan at a time, not one per connection.
-var auditQueries sync.Mutex
 
 // auditAPI answers the broker API method audit; it reports whether the
 // method was that one. The records are those of the filter in
@@ -46,8 +40,8 @@ func (p *peer) auditAPI(s *session, e *ext) bool {
 
 // auditAnswer runs one query and builds its reply.
 func (b *Broker) auditAnswer(s *session, id string, f audit.Filter, limit int) codec.Message {
-	auditQueries.Lock()
-	defer auditQueries.Unlock()
+	b.audit.queries.Lock()
+	defer b.audit.queries.Unlock()
 	b.audit.log.Sync(time.Second) // what is queued now is in the files
 	res, err := audit.Query(b.audit.log.Dir(), f, limit, b.cfg.MaxMessageSize-4096)
 	if err != nil {
