@@ -13,6 +13,7 @@ import (
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/internal/brokertest"
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -154,7 +155,7 @@ func TestStalledNextToFast(t *testing.T) {
 	var tl rawpeer.Tally
 	drained := make(chan error, 1)
 	go func() { drained <- readUntil(ctx, stalled, &tl, n+1) }()
-	brokertest.Eventually(t, "queues drained", func() bool { return b.Stats().QueuedBytes == 0 })
+	testutil.Eventually(t, "queues drained", func() bool { return b.Stats().QueuedBytes == 0 })
 	if _, err := pub.PublishBurst(ctx, "load", n+1, 1, 100, 1<<10); err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/internal/brokertest"
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 func start(t *testing.T) (*brokertest.Broker, *httptest.Server) {
@@ -61,7 +62,7 @@ func TestAPI(t *testing.T) {
 	defer cancel()
 	pdu := rawDevice(t, ctx, b.TCP, "pdu-r1-1", rawpeer.Header{Name: "rack", Value: "r1"})
 	pdu.Publish("power.r1.pdu1", []rawpeer.Header{{Name: "zccp-retain", Value: "1"}}, []byte("412 W"))
-	brokertest.Eventually(t, "value stored", func() bool { return b.RetainStats().Values == 1 })
+	testutil.Eventually(t, "value stored", func() bool { return b.RetainStats().Values == 1 })
 
 	var clients []broker.ClientView
 	getJSON(t, hs.URL+"/api/clients", &clients)
@@ -149,7 +150,7 @@ func TestGroupCall(t *testing.T) {
 		p := rawDevice(t, ctx, b.TCP, id, rawpeer.Header{Name: "zccp-serves", Value: "1"}, rawpeer.Header{Name: "kind", Value: "switch"})
 		go serve(ctx, p, id)
 	}
-	brokertest.Eventually(t, "devices", func() bool { return len(b.Clients("kind=switch")) == 3 })
+	testutil.Eventually(t, "devices", func() bool { return len(b.Clients("kind=switch")) == 3 })
 	resp, err := http.Post(hs.URL+"/api/call", "application/json", strings.NewReader(`{"labels":{"kind":"switch"},"method":"port.status","timeout_ms":5000}`))
 	if err != nil {
 		t.Fatal(err)

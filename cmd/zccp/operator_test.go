@@ -264,7 +264,7 @@ func TestDemoAndTop(t *testing.T) {
 	go func() {
 		done <- dispatch(ctx, e, []string{"demo", "--endpoint", b.IPC, "--racks", "2", "--hypervisors", "1", "--interval", "50ms", "--seed", "3"})
 	}()
-	brokertest.Eventually(t, "demo connected", func() bool { return strings.Contains(derr.String(), "6 devices in 2 racks") })
+	testutil.Eventually(t, "demo connected", func() bool { return strings.Contains(derr.String(), "6 devices in 2 racks") })
 	code, out, errs := zccp(context.Background(), b.IPC, "", "top", "--once", "--interval", "500ms")
 	if code != exitOK {
 		t.Fatalf("top: exit %d %s", code, errs)

@@ -54,10 +54,3 @@ func Start(t testing.TB, cfg broker.Config) *Broker {
 	})
 	return tb
 }
-
-// Eventually is testutil.Eventually (kept for the packages that still
-// call it here).
-func Eventually(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	testutil.Eventually(t, what, cond)
-}

@@ -10,6 +10,7 @@ import (
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/internal/brokertest"
 	"github.com/zccp-go/zccp/internal/rawpeer"
+	"github.com/zccp-go/zccp/internal/testutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -57,7 +58,7 @@ func TestDataCenter(t *testing.T) {
 		t.Fatalf("%d hypervisors in r2", n)
 	}
 	for _, addr := range []string{`^power\.r1\.pdu1$`, `^temp\.r2$`, `^net\.r1\.sw1$`, `^vm\.r2\.hv2$`} {
-		brokertest.Eventually(t, addr, func() bool { v, _ := b.LastValues(addr); return len(v) == 1 })
+		testutil.Eventually(t, addr, func() bool { v, _ := b.LastValues(addr); return len(v) == 1 })
 	}
 	p, err := rawpeer.Dial(ctx, b.TCP)
 	if err != nil {
@@ -89,12 +90,12 @@ func TestDataCenter(t *testing.T) {
 	}
 	// Rack r2 overheats: its PDU draws more and more while every outlet is on.
 	first := reading(t, b, `^power\.r2\.pdu1$`)
-	brokertest.Eventually(t, "r2 heating up", func() bool { return reading(t, b, `^power\.r2\.pdu1$`) > first*1.2 })
+	testutil.Eventually(t, "r2 heating up", func() bool { return reading(t, b, `^power\.r2\.pdu1$`) > first*1.2 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	brokertest.Eventually(t, "devices gone", func() bool { return len(b.Clients("")) == 1 }) // the operator peer is left
+	testutil.Eventually(t, "devices gone", func() bool { return len(b.Clients("")) == 1 }) // the operator peer is left
 }
 
 func reading(t *testing.T, b *brokertest.Broker, expr string) float64 {
