@@ -66,3 +66,18 @@ func (b *Broker) TakeOver(ident string, session uint64, by string) bool {
 	b.endSession(s, ReasonTakenOver)
 	return true
 }
+
+// EachIdentity calls fn for every addressable session now (identifier,
+// session number, HELLO time): a registry that starts after sessions did
+// claims them.
+func (b *Broker) EachIdentity(fn func(ident string, session uint64, since time.Time)) {
+	b.mu.RLock()
+	held := make([]*session, 0, len(b.byIdent))
+	for _, s := range b.byIdent {
+		held = append(held, s)
+	}
+	b.mu.RUnlock()
+	for _, s := range held {
+		fn(s.ident, s.num, s.since)
+	}
+}

@@ -68,7 +68,7 @@ func startMemberOpts(t testing.TB, url, name string, noRegistry bool) *member {
 	return startMemberWith(t, []string{url}, name, noRegistry)
 }
 
-func startMemberWith(t testing.TB, urls []string, name string, noRegistry bool) *member {
+func startMemberWith(t testing.TB, urls []string, name string, noRegistry bool, extra ...nats.Option) *member {
 	t.Helper()
 	b, err := broker.New(broker.Config{Name: name, Logger: quietLog()})
 	if err != nil {
@@ -81,7 +81,7 @@ func startMemberWith(t testing.TB, urls []string, name string, noRegistry bool) 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	n, err := federation.Start(ctx, b, federation.Options{
-		URLs: urls, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
+		URLs: urls, Name: name, Logger: quietLog(), NATS: append([]nats.Option{nats.DontRandomize()}, extra...),
 		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
 		RegistryTTL: 3 * time.Second, NoRegistry: noRegistry,
 		ResolveWait: 10 * time.Second, // a loaded machine must not leave a live broker out of a group call

@@ -30,8 +30,11 @@ func zccpd(t *testing.T) string {
 
 // A zccpd process started with --cluster serves a subscriber that gets
 // the publishes of a broker elsewhere in the federation; when the process
-// is killed (SIGKILL: no bye) the other broker withdraws its interest
-// after its own DeadAfter and forwards nothing more to it.
+// is killed (SIGKILL: no bye) its device reconnects to another broker (C)
+// and a DIRECT from a third (A) reaches it there once the registry has
+// converged; presence on A says it joined on C, and reports B's other
+// session gone (broker-lost) when A presumes B dead, withdrawing B's
+// interest and forwarding nothing more to it.
 func TestZccpdProcessJoinsAndDies(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
@@ -86,11 +89,55 @@ func TestZccpdProcessJoinsAndDies(t *testing.T) {
 		t.Fatalf("B's subscriber read %+v, %v", m, err)
 	}
 
+	// A device on B, known to A and C through the registry; a watcher of
+	// presence events on A.
+	dev, err := rawpeer.Dial(ctx, ep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	if err := dev.Hello(ctx, "pdu-k"); err != nil {
+		t.Fatal(err)
+	}
+	c := startMember(t, nodes[2].ClientURL(), "C")
+	watcher := peer(t, ctx, a.ep, "watcher")
+	if err := watcher.Subscribe(ctx, `^\$zccp\.presence\.`); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "A and C learn pdu-k is on B", func() bool {
+		return a.b.RemoteHolder("pdu-k") == bID && c.b.RemoteHolder("pdu-k") == bID
+	})
+
 	toB := countSubject(t, nodes[0].ClientURL(), "zccp.fed.deliver."+bID)
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
+	// The device reconnects to C: a DIRECT from A reaches it there once
+	// the registry has converged, and A's watcher sees it join on C.
+	dev.Close()
+	dev = peer(t, ctx, c.ep, "pdu-k")
+	testutil.Eventually(t, "A learns pdu-k is on C", func() bool { return a.b.RemoteHolder("pdu-k") == c.node.ID() })
+	if err := pub.Direct("pdu-k", nil, []byte("found you")); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextDeliver(t, ctx, dev); string(m.Sender) != "pub-a" || string(m.Content[0]) != "found you" {
+		t.Fatalf("pdu-k on C read %+v", m)
+	}
+	joined, lost := false, map[string]bool{}
+	for !joined || !lost["sub-b"] { // B's sessions are reported gone when A presumes it dead
+		addr, h := nextEvent(t, ctx, watcher)
+		t.Logf("event %s %v", addr, h)
+		switch {
+		case addr == "$zccp.presence.join" && h["zccp-identifier"] == "pdu-k":
+			joined = h["zccp-broker"] == "C"
+		case addr == "$zccp.presence.leave" && h["zccp-reason"] == "broker-lost":
+			lost[h["zccp-identifier"]] = h["zccp-broker"] == "B"
+		}
+	}
+	if _, ok := lost["pdu-k"]; ok { // it had moved to C before B was presumed dead
+		t.Fatalf("pdu-k reported lost with B: %v", lost)
+	}
 	testutil.Eventually(t, "the killed broker's interest withdrawn", func() bool {
 		_, ok := a.b.RemoteInterest()[bID]
 		return !ok && a.node.Stats().Withdrawn == 1

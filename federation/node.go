@@ -133,6 +133,7 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 		return nil, err
 	}
 	b.SetFederation(n)
+	n.claimExisting() // registry_node.go
 	n.publishAdvert(advert{Kind: kindHello})
 	n.advertiseFull()
 	go n.run()

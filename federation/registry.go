@@ -49,6 +49,8 @@ type registry struct {
 	watcher jetstream.KeyWatcher
 	stats   struct{ claims, releases, refreshes, takeovers, errors uint64 } // guarded by mu
 	stop    chan struct{}
+	ctx     context.Context // writes; cancelled by close
+	cancel  context.CancelFunc
 	once    sync.Once
 	done    sync.WaitGroup
 }
@@ -111,7 +113,8 @@ func startRegistry(ctx context.Context, n *Node) (*registry, error) {
 		live: map[string]bool{}, mine: map[string]regClaim{},
 		pending: map[string]regOp{}, wake: make(chan struct{}, 1), stop: make(chan struct{}),
 	}
-	if g.watcher, err = kv.WatchAll(context.Background()); err != nil {
+	g.ctx, g.cancel = context.WithCancel(context.Background())
+	if g.watcher, err = kv.WatchAll(g.ctx); err != nil {
 		return nil, err
 	}
 	// The initial values end with a nil entry.
@@ -125,6 +128,7 @@ func startRegistry(ctx context.Context, n *Node) (*registry, error) {
 			}
 		case <-ctx.Done():
 			g.watcher.Stop()
+			g.cancel()
 			return nil, fmt.Errorf("identity registry: loading: %w", ctx.Err())
 		}
 	}
@@ -141,6 +145,7 @@ func startRegistry(ctx context.Context, n *Node) (*registry, error) {
 func (g *registry) close() {
 	g.once.Do(func() {
 		close(g.stop)
+		g.cancel()
 		g.watcher.Stop()
 		g.done.Wait()
 	})

@@ -3,6 +3,7 @@ package federation
 import (
 	"context"
 	"slices"
+	"time"
 )
 
 // useRegistry starts the identity registry unless Options.NoRegistry.
@@ -24,4 +25,16 @@ func (n *Node) useRegistry(ctx context.Context) {
 	// The registry alone says who holds what: identifiers are not advertised.
 	n.sets = slices.DeleteFunc(n.sets, func(ls *localSet) bool { return ls.name == setIdents })
 	n.log.Info("identity registry in use", "bucket", bucketName(n.o.Prefix), "entries", n.Registry().Entries)
+}
+
+// claimExisting claims the identifiers of the sessions that said HELLO
+// before the node was linked to the broker (zccpd serves before it joins
+// the federation). One that says HELLO meanwhile is claimed twice: the
+// queue keeps one.
+func (n *Node) claimExisting() {
+	if g := n.reg; g != nil {
+		n.b.EachIdentity(func(ident string, session uint64, since time.Time) {
+			g.enqueue(ident, regOp{claim: true, session: session, since: since})
+		})
+	}
 }

@@ -77,20 +77,29 @@ func (g *registry) write() {
 // opTimeout bounds one write to the bucket.
 const opTimeout = 5 * time.Second
 
+// errOffline: a write not tried because NATS is disconnected.
+var errOffline = errors.New("identity registry: NATS disconnected")
+
 // writeOp writes one claim (a Put: the newest claim wins) or release (a
 // delete on the revision this broker wrote: compare-and-set).
 func (g *registry) writeOp(ident string, op regOp) {
-	ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
+	ctx, cancel := context.WithTimeout(g.ctx, opTimeout)
 	defer cancel()
 	key := identKey(ident)
 	g.mu.Lock()
 	m, held := g.mine[ident]
 	g.mu.Unlock()
+	offline := !g.n.nc.IsConnected()
 	if !op.claim {
 		if !held || m.session > op.session {
 			return
 		}
-		err := g.kv.Delete(ctx, key, jetstream.LastRevision(m.rev))
+		var err error
+		if !offline && m.rev != 0 {
+			// Offline, the entry is left to expire (no refresh keeps it);
+			// meanwhile a DIRECT routed here is answered no-such-client.
+			err = g.kv.Delete(ctx, key, jetstream.LastRevision(m.rev))
+		}
 		g.mu.Lock()
 		if cur, ok := g.mine[ident]; ok && cur == m {
 			delete(g.mine, ident)
@@ -105,9 +114,20 @@ func (g *registry) writeOp(ident string, op regOp) {
 	if held && m.session > op.session {
 		return
 	}
-	rev, err := g.kv.Put(ctx, key, g.value(op.session, op.since))
+	var rev uint64
+	err := errOffline // a write would wait for a reconnection: left to the refresh
+	if !offline {
+		rev, err = g.kv.Put(ctx, key, g.value(op.session, op.since))
+	}
 	if err != nil {
-		g.failed("claim", ident, err)
+		// Not written (NATS or JetStream unreachable): kept with revision 0,
+		// so that the refresh writes it when it can (reconcile).
+		if err != errOffline {
+			g.failed("claim", ident, err)
+		}
+		g.mu.Lock()
+		g.mine[ident] = regClaim{session: op.session, since: op.since}
+		g.mu.Unlock()
 		return
 	}
 	g.claimed(ident, regClaim{session: op.session, since: op.since, rev: rev})
@@ -147,19 +167,25 @@ func (g *registry) refresh() {
 	}
 	g.mu.Unlock()
 	for ident, c := range claims {
-		select {
-		case <-g.stop:
+		if g.ctx.Err() != nil || !g.n.nc.IsConnected() {
 			return
-		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), opTimeout)
-		rev, err := g.kv.Update(ctx, identKey(ident), g.value(c.session, c.since), c.rev)
+		ctx, cancel := context.WithTimeout(g.ctx, opTimeout)
+		var rev uint64
+		var err error = jetstream.ErrKeyExists // revision 0: never written
+		if c.rev != 0 {
+			rev, err = g.kv.Update(ctx, identKey(ident), g.value(c.session, c.since), c.rev)
+		}
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			rev, err = g.reconcile(ctx, ident, c)
+		}
 		cancel()
 		if err != nil {
-			if !errors.Is(err, jetstream.ErrKeyExists) {
-				g.failed("refresh", ident, err)
-			}
+			g.failed("refresh", ident, err)
 			continue
+		}
+		if rev == 0 {
+			continue // lost to a newer claim: taken over
 		}
 		g.mu.Lock()
 		if cur, ok := g.mine[ident]; ok && cur == c {
@@ -169,6 +195,48 @@ func (g *registry) refresh() {
 		g.stats.refreshes++
 		g.mu.Unlock()
 	}
+}
+
+// reconcile rewrites a claim whose entry is not the one this broker
+// wrote: never written (NATS was unreachable at HELLO), expired (this
+// broker was cut off past the TTL), or replaced while the two could not
+// see each other. An entry held elsewhere is resolved by (since, broker
+// id): the later HELLO wins; the earlier session here is taken over
+// (revision 0 returned), or the entry is replaced (compare-and-set on its
+// revision) and the watch ends the other broker's session.
+func (g *registry) reconcile(ctx context.Context, ident string, c regClaim) (uint64, error) {
+	g.mu.Lock()
+	still := g.mine[ident] == c
+	g.mu.Unlock()
+	if !still {
+		return 0, nil // released or taken over meanwhile
+	}
+	key, val := identKey(ident), g.value(c.session, c.since)
+	e, err := g.kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return g.kv.Create(ctx, key, val)
+	}
+	if err != nil {
+		return 0, err
+	}
+	var v regValue
+	if json.Unmarshal(e.Value(), &v) != nil || v.Broker == g.n.id {
+		return g.kv.Update(ctx, key, val, e.Revision())
+	}
+	if v.Since > c.since.UnixMilli() || v.Since == c.since.UnixMilli() && v.Broker > g.n.id {
+		g.mu.Lock()
+		lost := g.mine[ident] == c
+		if lost {
+			delete(g.mine, ident)
+			g.stats.takeovers++
+		}
+		g.mu.Unlock()
+		if lost {
+			g.n.takenOver(&takeover{ident: ident, session: c.session, by: v.Name})
+		}
+		return 0, nil
+	}
+	return g.kv.Update(ctx, key, val, e.Revision())
 }
 
 // failed counts and logs a write that did not happen (NATS or JetStream

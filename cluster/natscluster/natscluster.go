@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -72,10 +73,14 @@ func start(ctx context.Context, n int) ([]*server.Server, error) {
 		}
 		go s.Start()
 		nodes = append(nodes, s)
+		options.Store(s, o)
 	}
 	for i, s := range nodes {
 		if !s.ReadyForConnections(10 * time.Second) {
 			return fail(fmt.Errorf("nats node %d not ready", i))
+		}
+		if v, ok := options.Load(s); ok {
+			v.(*server.Options).Port = s.Addr().(*net.TCPAddr).Port // for Restart
 		}
 	}
 	for _, from := range nodes {
@@ -181,4 +186,37 @@ func waitRoute(ctx context.Context, from, to *server.Server) error {
 		}
 	}
 	return fmt.Errorf("no route from %s to %s: %w", from.Name(), to.Name(), ctx.Err())
+}
+
+// options holds each started node's options, for Restart.
+var options sync.Map // *server.Server -> *server.Options
+
+// Shutdown stops node s as a crash or a cut cable would look to its
+// clients, keeping its JetStream directory for Restart.
+func Shutdown(s *server.Server) {
+	s.Shutdown()
+	s.WaitForShutdown()
+}
+
+// Restart starts node s again (after Shutdown) on the same client and
+// route ports with the same JetStream directory, and waits until it is
+// ready. The caller stops the new node (Stop) as well as the old set.
+func Restart(s *server.Server) (*server.Server, error) {
+	v, ok := options.Load(s)
+	if !ok {
+		return nil, fmt.Errorf("natscluster: %s was not started by Start", s.Name())
+	}
+	o := *v.(*server.Options) // Port: the one it had
+	Shutdown(s)
+	n, err := server.NewServer(&o)
+	if err != nil {
+		return nil, err
+	}
+	go n.Start()
+	if !n.ReadyForConnections(10 * time.Second) {
+		n.Shutdown()
+		return nil, fmt.Errorf("natscluster: %s not ready after restart", s.Name())
+	}
+	options.Store(n, &o)
+	return n, nil
 }
