@@ -13,12 +13,14 @@ import (
 // the lost ones would have reached cannot be known (their addresses are
 // lost with them), so every session the stream has delivered to since it
 // began is told: a subscriber may be told of a loss that was not its own,
-// never left untold of one that was (except one that never received
-// anything from that broker yet). A Stream is used by one goroutine (the
-// federation's subscription callback).
+// never left untold of one that was. Losses before the stream has reached
+// any live session (the first messages from that broker) are told to the
+// sessions its next delivered message reaches. A Stream is used by one
+// goroutine (the federation's subscription callback).
 type Stream struct {
 	refs    map[*sessionRef]struct{}
 	pruneAt int
+	unowned uint64 // lost while the stream had reached no live session: told to the first it reaches
 }
 
 // NewStream returns an empty stream.
@@ -55,12 +57,22 @@ func (b *Broker) InjectStream(st *Stream, frame []byte, content [][]byte) (int, 
 	n := 0
 	f := b.newDeliverFilter(v.Address) // policy_enforce.go
 	for _, r := range b.index.Match(v.Address) {
-		if t := r.get(); t != nil && f.allows(t) && injectTo(t, v, content) {
+		t := r.get()
+		if t == nil || !f.allows(t) {
+			continue
+		}
+		if st != nil && st.unowned > 0 {
+			t.out.Owe(st.unowned) // this message carries it
+		}
+		if injectTo(t, v, content) {
 			n++
 			if st != nil {
 				st.refs[r] = struct{}{}
 			}
 		}
+	}
+	if st != nil && n > 0 {
+		st.unowned = 0
 	}
 	if st != nil && len(st.refs) >= st.pruneAt {
 		st.prune()
@@ -72,7 +84,8 @@ func (b *Broker) InjectStream(st *Stream, frame []byte, content [][]byte) (int, 
 // arrived: each live session the stream delivered to is owed them, and
 // its next notification (of any origin) carries zccp-missed with them
 // added, as a local drop is reported. It returns how many sessions were
-// told.
+// told; with none live, the count waits for the next sessions the stream
+// reaches.
 func (b *Broker) StreamLost(st *Stream, missed uint64) int {
 	n := 0
 	for r := range st.refs {
@@ -83,6 +96,9 @@ func (b *Broker) StreamLost(st *Stream, missed uint64) int {
 		}
 		s.out.Owe(missed)
 		n++
+	}
+	if n == 0 {
+		st.unowned += missed
 	}
 	return n
 }

@@ -45,7 +45,8 @@ func nextDeliver(t *testing.T, ctx context.Context, p *rawpeer.Peer) *rawpeer.Me
 // skips numbers) are told to every local subscriber that stream has
 // delivered to, as zccp-missed on its next delivery — the one that
 // follows the gap, or a later one from any publisher — and to no session
-// the stream never reached.
+// the stream never reached; losses before a stream reached anyone go to
+// the sessions its first delivered message reaches.
 func TestGapToldToSubscribers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -101,5 +102,13 @@ func TestGapToldToSubscribers(t *testing.T) {
 	}
 	if st := b.node.Stats(); st.Gaps != 2 || st.Told != 2 {
 		t.Fatalf("B: %+v, want 2 gaps told to 2 sessions", st)
+	}
+	// A new origin whose first 4 messages are lost: nobody had been
+	// reached yet, so the sessions its first delivered message reaches
+	// are told.
+	origin[0] = 9
+	send(5, "rack.3", "first seen")
+	if m := nextDeliver(t, ctx, rack); string(m.Content[0]) != "first seen" || m.Missed() != 4 {
+		t.Fatalf("rack, new origin: %q missed %d, want 4", m.Content[0], m.Missed())
 	}
 }

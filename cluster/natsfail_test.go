@@ -89,7 +89,7 @@ func TestNATSNodeKilledTrafficResumes(t *testing.T) {
 	// And the subscriber on B was told: what never arrived came back as
 	// zccp-missed on a later delivery, exactly the numbers it skipped, so
 	// every number is received or reported missed.
-	if err := rt.Check(sent); err != nil || rt.Missed != rt.Gaps || rt.Missed != sb.Gaps {
+	if err := rt.Check(sent); err != nil || rt.Missed != sb.Gaps {
 		t.Fatalf("subscriber on B: %+v (%v); B counted %d gaps", rt, err, sb.Gaps)
 	}
 	t.Logf("sent %d: crossed %d, refused at A %d, missing at B %d (told to the subscriber: %d)", sent, rt.Received, st.Lost, sb.Gaps, rt.Missed)
