@@ -55,6 +55,9 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 
 	why := p.readLoop()
 
+	// The session ends before the connection leaves the table, so a Stats
+	// snapshot never counts a closed connection's session without it.
+	p.step(input{kind: inClosed, reason: why})
 	b.mu.Lock()
 	delete(b.peers, p)
 	b.retired.published += p.published.Load()
@@ -62,7 +65,6 @@ func (b *Broker) serveConn(c *zmtp.Conn, _ zmtp.RoutingID) {
 	b.retired.dropped += p.out.Dropped()
 	b.bytes.retire(c)
 	b.mu.Unlock()
-	p.step(input{kind: inClosed, reason: why})
 	b.log.Debug("disconnected", "peer", p.num, "reason", why.String(), "err", c.Err())
 }
 
