@@ -126,7 +126,9 @@ func (c *zmtp2Client) expect(id codec.ID) *codec.Message {
 // past the broker's timeout by answering the broker's ZCCP PINGs (there
 // are no ZMTP heartbeats in 2.0).
 func TestZMTP2ClientSessionDeliveryAndLiveness(t *testing.T) {
-	const timeout = 400 * time.Millisecond
+	// PINGs every 100 ms; the timeout leaves room for a loaded machine
+	// (400 ms timed out once under the full -race suite).
+	const timeout = 750 * time.Millisecond
 	b, eps := startBroker(t, Config{PingInterval: 100 * time.Millisecond, Timeout: timeout})
 	for i, ep := range eps {
 		old := dialZMTP2(t, ep, "")
@@ -149,7 +151,7 @@ func TestZMTP2ClientSessionDeliveryAndLiveness(t *testing.T) {
 		pings := 0
 		until := time.Now().Add(3 * timeout)
 		for time.Now().Before(until) {
-			m := old.next(timeout)
+			m := old.next(2 * timeout)
 			if m.ID != codec.Ping {
 				t.Fatalf("unexpected %s while idle", m.ID)
 			}
