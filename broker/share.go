@@ -47,7 +47,7 @@ func (p *peer) refuseForBudget(address []byte, size int) {
 	b := p.b
 	b.stats.budgetRefused.Add(1)
 	p.notice(codec.ErrCodeQueueFull, "the broker's queue budget is full (slow consumers hold it); a PUBLISH of "+
-		strconv.Itoa(size)+" bytes was not delivered", "PUBLISH", string(address))
+		strconv.Itoa(size)+" bytes was not delivered to its subscribers", "PUBLISH", string(address))
 	now := time.Now().UnixNano()
 	last := b.stats.budgetLog.Load()
 	if now-last < int64(budgetLogEvery) || !b.stats.budgetLog.CompareAndSwap(last, now) {
