@@ -11,6 +11,7 @@ See zccp.client for the thread model and docs/protocol.md for the wire.
 """
 
 from .client import Client, GroupCall, State, Subscription, connect
+from .curve import KeyPair, curve_keypair, read_key_file
 from .device import Handler
 from .errors import (BadExpression, BadRequest, BufferFull, Cancelled, Closed, ConnectError, ConnectionLost,
                      DeviceError, Disconnected, Expired, NoSuchClient, NoSuchMethod, ProtocolError, QueueFull,
@@ -21,8 +22,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BadExpression", "BadRequest", "BufferFull", "Cancelled", "Client", "Closed", "ConnectError",
-    "ConnectionLost", "Delivery", "DeviceError", "Disconnected", "Expired", "GroupCall", "Handler",
+    "ConnectionLost", "Delivery", "DeviceError", "Disconnected", "Expired", "GroupCall", "Handler", "KeyPair",
     "NoSuchClient", "NoSuchMethod", "ProtocolError", "QueueFull", "Reply", "Request", "Reserved", "State",
     "Subscription", "Summary", "TakenOver", "Timeout", "TooLarge", "TooManyRequests", "ZccpError", "connect",
-    "error_for",
+    "curve_keypair", "error_for", "read_key_file",
 ]

@@ -37,6 +37,7 @@ from . import codec, errors, zrex
 from .device import Device, Handler
 from .group import GroupCall, _Pending
 from .subscription import Callback, Subscription
+from .curve import check_key, curve_keypair, split_endpoint
 from .messages import (ADDR_ERROR, ADDR_RECEIPT, BROKER, H_CANCEL, H_CANCEL_REQUEST, H_DRY_RUN, H_SERVES,
                        H_METHOD, H_MISSED, H_RECIPIENTS, H_REPLY_TO, H_REQUEST_ID, H_SELECT, H_TTL, PROGRESS,
                        Body, Delivery, Reply, frames_of)
@@ -61,9 +62,20 @@ class Client:
                  heartbeat: float = 2.0, silence: float = 10.0, buffer: int = 10000,
                  pending_limit: int = 65536, workers: int = 8, hello_retry: float = 3.0,
                  serves: bool = False, handlers: Mapping[str, Handler] | None = None,
-                 handle_all: Handler | None = None, context: "zmq.Context[Any]" | None = None) -> None:
+                 handle_all: Handler | None = None, context: "zmq.Context[Any]" | None = None,
+                 server_key: str | bytes | None = None, client_keys: tuple[str, str] | None = None) -> None:
         if len(codec.encode_text(identifier)) > codec.MAX_STRING:
             raise ValueError("identifier longer than 255 bytes")
+        endpoint, curve_ep = split_endpoint(endpoint)
+        self._curve: tuple[bytes, bytes, bytes] | None = None  # server, public, secret (Z85)
+        self.public_key: str | None = None  # this client's CURVE public key, with CURVE
+        if curve_ep and server_key is None:
+            raise ValueError("a curve+ endpoint needs server_key (the broker's public key: zccpd key)")
+        if server_key is not None:
+            kp = client_keys or curve_keypair()
+            self._curve = (check_key(server_key, "server_key"), check_key(kp[0], "client_keys public"),
+                           check_key(kp[1], "client_keys secret"))
+            self.public_key = self._curve[1].decode()
         self.endpoint = endpoint
         self.identifier = identifier
         self.labels = dict(labels or {})
@@ -456,6 +468,8 @@ class Client:
         sock.setsockopt(zmq.IMMEDIATE, 1)  # nothing is queued for a connection not (yet) up
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 5000)
+        if self._curve is not None:
+            sock.curve_serverkey, sock.curve_publickey, sock.curve_secretkey = self._curve
         if self._heartbeat > 0:
             sock.setsockopt(zmq.HEARTBEAT_IVL, int(self._heartbeat * 1000))
             sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, int(self._silence * 1000))
@@ -726,6 +740,8 @@ class Client:
             self._report(err)
             threading.Thread(target=self._shutdown, daemon=True).start()
             return
+        if err.command == "HELLO":
+            self._last_error = str(err)  # e.g. a CURVE key pending or not allowed this identifier
         if err.command == "SUBSCRIBE":
             for w in self._sub_waits:
                 if w[0] == err.address and w[2] is None:
@@ -780,7 +796,14 @@ def connect(endpoint: str, *, identifier: str = "", labels: Mapping[str, str] | 
     (seconds), buffer (messages kept while disconnected), workers (request
     handler threads), pending_limit (per subscription); handlers={method:
     fn} and handle_all=fn register request handlers before HELLO, and
-    serves=True declares the client a group member without them."""
+    serves=True declares the client a group member without them.
+
+    CURVE (docs/protocol.md §1.1): server_key is the broker's public key
+    (what ``zccpd key`` prints, Z85) and client_keys this client's
+    (public, secret) pair (:func:`zccp.curve.curve_keypair`,
+    :func:`zccp.curve.read_key_file` for ``zccp keygen``'s file; default a
+    new pair, see ``Client.public_key``). A ``curve+tcp://`` endpoint
+    requires server_key."""
     c = Client(endpoint, identifier=identifier, labels=labels, **options)
     if not c._hello_event.wait(timeout):
         why = c._last_error or "no HELLO-OK"

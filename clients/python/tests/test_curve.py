@@ -1,0 +1,81 @@
+"""CURVE with pyzmq against a real zccpd (a curve+tcp:// bind with
+--enrol): an unknown key is pending (refused a session), accepted with
+the zccp CLI, then has a session and deliveries; its identifier is bound
+to it; a wrong server key gets no session."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import zmq
+
+import zccp
+from harness import Broker, free_port
+
+pytestmark = pytest.mark.skipif(not zmq.has("curve"), reason="libzmq without CURVE")
+
+
+@pytest.fixture
+def curve_broker(broker_factory, bindir: Path, tmp_path: Path) -> tuple[Broker, str, str]:
+    data = tmp_path / "data"
+    server = subprocess.run([str(bindir / "zccpd"), "key", "--data-dir", str(data)], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    ep = f"curve+tcp://127.0.0.1:{free_port()}"
+    b = broker_factory("--bind", ep, "--enrol", "--data-dir", str(data))
+    return b, ep, server
+
+
+def zccp_cli(bindir: Path, broker: Broker, *args: str) -> str:
+    r = subprocess.run([str(bindir / "zccp"), *args, "--endpoint", broker.ipc], capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    return r.stdout
+
+
+def test_curve_enrolment_session_and_delivery(curve_broker, bindir, clients, tmp_path):
+    b, ep, server = curve_broker
+    keys = zccp.curve_keypair()
+    with pytest.raises(zccp.ConnectError, match="pending"):
+        zccp.connect(ep, identifier="py-dev", server_key=server, client_keys=keys, timeout=1.5)
+    listed = zccp_cli(bindir, b, "keys", "list", "--state", "pending")
+    assert keys.public in listed and "py-dev" in listed
+    assert '"owns":["py-dev"]' in zccp_cli(bindir, b, "keys", "accept", keys.public, "--json")
+
+    dev = clients(ep, identifier="py-dev", server_key=server, client_keys=keys)
+    assert dev.public_key == keys.public
+    sub = dev.subscribe(r"^cmd\.py-dev$")
+    plain = clients(b.tcp, identifier="null-pub")  # NULL on loopback, same broker
+    plain.publish("cmd.py-dev", b"on")
+    assert sub.get(5).content == [b"on"]
+    got = plain.subscribe(r"^metrics\.")
+    dev.publish("metrics.py-dev", b"42")
+    d = got.get(5)
+    assert (d.sender, d.body) == ("py-dev", b"42")
+    # Its identifier is bound to its key: another identifier is refused,
+    # and another key cannot take py-dev.
+    with pytest.raises(zccp.ConnectError, match="not among"):
+        zccp.connect(ep, identifier="py-other", server_key=server, client_keys=keys, timeout=1.5)
+    thief = zccp.curve_keypair()
+    zccp_cli(bindir, b, "keys", "accept", thief.public, "--ident", "py-*")
+    with pytest.raises(zccp.ConnectError, match="belongs to another"):
+        zccp.connect(ep, identifier="py-dev", server_key=server, client_keys=thief, timeout=1.5)
+
+
+def test_curve_key_file_and_wrong_server_key(curve_broker, bindir, clients, tmp_path):
+    b, ep, server = curve_broker
+    path = tmp_path / "curve.key"
+    public = subprocess.run([str(bindir / "zccp"), "keygen", "--key-file", str(path)], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    keys = zccp.read_key_file(path)
+    assert keys.public == public
+    zccp_cli(bindir, b, "keys", "accept", public, "--ident", "py-file")
+    c = clients(ep, identifier="py-file", server_key=server, client_keys=keys)
+    assert c.state is zccp.State.CONNECTED
+    with pytest.raises(zccp.ConnectError):
+        zccp.connect(ep, identifier="py-file", server_key=zccp.curve_keypair().public, client_keys=keys, timeout=1)
+    with pytest.raises(ValueError):
+        zccp.connect(ep, identifier="x")  # curve+ without server_key
+    with pytest.raises(ValueError):
+        zccp.connect(ep, identifier="x", server_key="short")
