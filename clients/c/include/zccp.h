@@ -124,6 +124,25 @@ void
 void
     zccp_client_set_label (zccp_client_t *self, const char *name, const char *value);
 
+//  CURVE (docs/protocol.md 1.1), for a broker endpoint bound as
+//  curve+tcp://...: server_key is the broker's public key (what `zccpd
+//  key` prints), public_key and secret_key this client's pair
+//  (zmq_curve_keypair, zcert_new), each as 40 Z85 characters; call before
+//  connect. 0, or -1 with error "invalid-argument" (a key that is not 40
+//  Z85 characters, a libzmq without CURVE). The endpoint may then be given
+//  as "curve+tcp://..." or plain "tcp://..."; a curve+ endpoint without
+//  these keys is refused by connect. On a broker with --enrol, connect
+//  fails at once with error "not-authorized" while the key is pending (the
+//  reason says so) or may not use the identifier.
+int
+    zccp_client_set_curve (zccp_client_t *self, const char *server_key,
+                           const char *public_key, const char *secret_key);
+//  The same with this client's key pair read from a CZMQ certificate file
+//  (zcert_load; the file `zccp keygen` writes).
+int
+    zccp_client_set_curve_cert (zccp_client_t *self, const char *server_key,
+                                const char *cert_path);
+
 //  Bound, in msecs, of subscribe and unsubscribe (default 5000); destroy
 //  waits for GOODBYE-OK at most the smaller of this and 1000.
 void

@@ -35,6 +35,7 @@ typedef struct {
     zsock_t *dealer;
     zsock_t *monitor;
     char *endpoint;
+    char *curve [3];            //  server, public, secret key (Z85); NULL: NULL mechanism
     zframe_t *hello;
     bool verbose;
     bool terminated;
@@ -239,6 +240,11 @@ s_open (actor_t *self)
     zsock_set_reconnect_ivl_max (self->dealer, 2000);
     zsock_set_heartbeat_ivl (self->dealer, 5000);
     zsock_set_heartbeat_timeout (self->dealer, 15000);
+    if (self->curve [0]) {
+        zsock_set_curve_serverkey (self->dealer, self->curve [0]);
+        zsock_set_curve_publickey (self->dealer, self->curve [1]);
+        zsock_set_curve_secretkey (self->dealer, self->curve [2]);
+    }
     //  A name never used before in this process: a closed monitor's
     //  endpoint is released asynchronously, so reuse could collide
     static uint64_t monitors = 0;
@@ -411,6 +417,19 @@ s_on_deliver (actor_t *self, zccp_wire_t *wire, zmsg_t *raw)
             self->state = S_OVER;
             s_close (self);
         }
+        const char *command = zccp_dict_get (&wire->headers, "zccp-command", NULL);
+        if (code && command && streq (command, "HELLO") && self->connect_deadline && self->state == S_HELLO) {
+            //  HELLO refused (a CURVE key pending or not allowed this
+            //  identifier, a reserved identifier): connect fails now
+            self->connect_deadline = 0;
+            s_lost (self, "HELLO refused");
+            s_close (self);
+            self->state = S_IDLE;
+            const char *reason = zccp_dict_get (&wire->headers, "zccp-reason", NULL);
+            s_answer (self, -1, code, reason? reason: "");
+            zmsg_destroy (&raw);
+            return;
+        }
     }
     s_event (self, raw);
 }
@@ -484,11 +503,29 @@ s_on_monitor (actor_t *self, zmsg_t *msg)
 //  Commands from the handle
 
 static void
+s_curve_free (actor_t *self)
+{
+    for (int i = 0; i < 3; i++)
+        if (self->curve [i]) {
+            memset (self->curve [i], 0, strlen (self->curve [i]));
+            zstr_free (&self->curve [i]);
+        }
+}
+
+static void
 s_cmd_connect (actor_t *self, zmsg_t *msg)
 {
     char *endpoint = zmsg_popstr (msg);
     char *timeout = zmsg_popstr (msg);
     zframe_t *hello = zmsg_pop (msg);
+    s_curve_free (self);
+    for (int i = 0; i < 3; i++) {
+        char *key = zmsg_popstr (msg);
+        if (key && *key)
+            self->curve [i] = key;
+        else
+            zstr_free (&key);
+    }
     if (self->state != S_IDLE)
         s_answer (self, -1, "invalid-argument", "already connected");
     else {
@@ -726,6 +763,7 @@ s_actor_destroy (actor_t **self_p)
     zframe_destroy (&self->hello);
     zsock_destroy (&self->cmd);
     free (self->endpoint);
+    s_curve_free (self);
     free (self->next_id);
     free (self->sub_expr);
     free (self);

@@ -58,6 +58,7 @@ zccp_client_destroy (zccp_client_t **self_p)
     free (self->error);
     free (self->content);
     free (self->info_value);
+    memset (self->curve, 0, sizeof self->curve);
     free (self);
     *self_p = NULL;
 }
@@ -161,6 +162,38 @@ zccpi_answer (zccp_client_t *self)
 //  ---------------------------------------------------------------------
 //  Connection
 
+static bool
+s_z85_key (const char *key)
+{
+    uint8_t raw [32];
+    return key && strlen (key) == 40 && zmq_z85_decode (raw, key) != NULL;
+}
+
+int
+zccp_client_set_curve (zccp_client_t *self, const char *server_key,
+                       const char *public_key, const char *secret_key)
+{
+    if (!zsys_has_curve ())
+        return zccpi_status (self, -1, "invalid-argument", "libzmq was built without CURVE");
+    if (!s_z85_key (server_key) || !s_z85_key (public_key) || !s_z85_key (secret_key))
+        return zccpi_status (self, -1, "invalid-argument", "a CURVE key is 40 Z85 characters");
+    snprintf (self->curve [0], sizeof self->curve [0], "%s", server_key);
+    snprintf (self->curve [1], sizeof self->curve [1], "%s", public_key);
+    snprintf (self->curve [2], sizeof self->curve [2], "%s", secret_key);
+    return zccpi_status (self, 0, NULL, NULL);
+}
+
+int
+zccp_client_set_curve_cert (zccp_client_t *self, const char *server_key, const char *cert_path)
+{
+    zcert_t *cert = cert_path? zcert_load (cert_path): NULL;
+    if (!cert)
+        return zccpi_status (self, -1, "invalid-argument", "no CURVE certificate at that path");
+    int rc = zccp_client_set_curve (self, server_key, zcert_public_txt (cert), zcert_secret_txt (cert));
+    zcert_destroy (&cert);
+    return rc;
+}
+
 int
 zccp_client_connect (zccp_client_t *self, const char *endpoint, int timeout)
 {
@@ -169,14 +202,29 @@ zccp_client_connect (zccp_client_t *self, const char *endpoint, int timeout)
     const char *serves [] = { "zccp-serves", "1", NULL };
     zframe_t *hello = zccp_wire_frame (ZCCP_HELLO, self->identifier, NULL, self->labels,
                                        zlist_size (self->handlers)? serves: NULL);
-    if (!hello || !endpoint)
+    if (!hello || !endpoint) {
+        zframe_destroy (&hello);
         return zccpi_status (self, -1, "invalid-argument",
                                        "identifier, label name or endpoint too long or missing");
+    }
+    if (strncmp (endpoint, "curve+", 6) == 0) {
+        endpoint += 6;
+        if (!*self->curve [0]) {
+            zframe_destroy (&hello);
+            return zccpi_status (self, -1, "invalid-argument",
+                                 "a curve+ endpoint needs zccp_client_set_curve first");
+        }
+    }
+    else
+    if (strncmp (endpoint, "null+", 5) == 0)
+        endpoint += 5;
     zmsg_t *msg = zmsg_new ();
     zmsg_addstr (msg, "CONNECT");
     zmsg_addstr (msg, endpoint);
     zmsg_addstrf (msg, "%d", timeout);
     zmsg_append (msg, &hello);
+    for (int i = 0; i < 3; i++)
+        zmsg_addstr (msg, self->curve [i]);
     int rc = zccpi_ask (self, msg);
     if (rc == 0)
         self->connected = true;

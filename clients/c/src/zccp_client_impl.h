@@ -28,6 +28,7 @@ struct _zccp_client_t {
     char prefix [16];           //  makes request ids unique across runs
     uint64_t seq;
     zlist_t *handlers;          //  handler_t
+    char curve [3][41];         //  server, public, secret key (Z85), "" without CURVE
 };
 
 int

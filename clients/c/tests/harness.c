@@ -43,8 +43,8 @@ h_env (const char *name)
     return v;
 }
 
-static int
-s_free_port (void)
+int
+h_free_port (void)
 {
     int fd = socket (AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
@@ -90,7 +90,7 @@ int
 h_broker_start (h_broker_t *b, const char **flags)
 {
     static int count = 0;
-    b->port = s_free_port ();
+    b->port = h_free_port ();
     snprintf (b->tcp, sizeof b->tcp, "tcp://127.0.0.1:%d", b->port);
     snprintf (b->ipc, sizeof b->ipc, "ipc://@/zccp-ctest-%d-%d", getpid (), ++count);
     snprintf (b->log, sizeof b->log, "%s/zccpd-%d.log", h_env ("ZCCP_TESTDIR"), count);

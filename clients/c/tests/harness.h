@@ -37,6 +37,7 @@ typedef struct {
 } h_broker_t;
 
 int  h_broker_start (h_broker_t *b, const char **flags);
+int  h_free_port (void);        //  a tcp port of 127.0.0.1 free a moment ago
 int  h_broker_restart (h_broker_t *b, const char **flags);    //  same endpoints
 void h_broker_kill (h_broker_t *b, int sig);
 

@@ -805,6 +805,106 @@ test_taken_over (void)
     zccp_client_destroy (&newer);
 }
 
+//  Runs command (a printf format) and returns its exit code, stdout in
+//  out (newline stripped)
+static int
+s_run (char *out, size_t size, const char *format, ...)
+{
+    char command [1024];
+    va_list args;
+    va_start (args, format);
+    vsnprintf (command, sizeof command, format, args);
+    va_end (args);
+    int rc = h_capture (command, out, size);
+    out [strcspn (out, "\n")] = 0;
+    return rc;
+}
+
+//  A client with CURVE keys saying HELLO as identifier; connect's result
+static int
+s_curve_connect (zccp_client_t **c_p, const char *endpoint, const char *identifier,
+                 const char *server, zcert_t *cert, int timeout)
+{
+    zccp_client_t *c = *c_p = zccp_client_new ();
+    zccp_client_set_identifier (c, identifier);
+    if (zccp_client_set_curve (c, server, zcert_public_txt (cert), zcert_secret_txt (cert)))
+        return -2;
+    return zccp_client_connect (c, endpoint, timeout);
+}
+
+//  CURVE against zccpd --enrol on a curve+tcp bind: an unknown key is
+//  pending (connect fails at once with not-authorized), `zccp keys accept`
+//  admits it, then it has a session and deliveries from a NULL client; it
+//  may use only its identifier; a key pair from `zccp keygen`'s file with
+//  a pattern binding; a wrong server key gets no session
+static void
+test_curve (void)
+{
+    char dir [256], bind [64], server [64], out [4096];
+    snprintf (dir, sizeof dir, "%s/curve-data", h_env ("ZCCP_TESTDIR"));
+    REQUIRE (s_run (server, sizeof server, "%s key --data-dir %s 2>/dev/null", h_env ("ZCCPD"), dir) == 0);
+    REQUIRE (strlen (server) == 40);
+    snprintf (bind, sizeof bind, "curve+tcp://127.0.0.1:%d", h_free_port ());
+    const char *flags [] = { "--bind", bind, "--enrol", "--data-dir", dir, NULL };
+    h_broker_t b;
+    REQUIRE (h_broker_start (&b, flags) == 0);
+    zcert_t *cert = zcert_new ();
+    zccp_client_t *dev;
+    CHECK (s_curve_connect (&dev, bind, "c-dev", server, cert, 10000) == -1);
+    CHECK_STR (zccp_client_error (dev), "not-authorized");
+    CHECK (strstr (zccp_client_reason (dev), "pending"));
+    zccp_client_destroy (&dev);
+    CHECK (s_run (out, sizeof out, "%s keys accept '%s' --json --endpoint %s", h_env ("ZCCP_CLI"),
+                  zcert_public_txt (cert), b.ipc) == 0);
+    CHECK (strstr (out, "\"owns\":[\"c-dev\"]"));
+
+    CHECK (s_curve_connect (&dev, bind, "c-dev", server, cert, 10000) == 0);
+    CHECK (zccp_client_subscribe (dev, "^cmd\\.c-dev$") == 0);
+    zccp_client_t *plain = h_client (b.tcp, "c-null");
+    REQUIRE (plain);
+    CHECK (zccp_client_subscribe (plain, "^metrics\\.") == 0);
+    CHECK (zccp_client_publish (plain, "cmd.c-dev", "on") == 0);
+    CHECK (s_recv (dev, 5000) && streq (zccp_client_content (dev), "on"));
+    CHECK (zccp_client_publish (dev, "metrics.c-dev", "42") == 0);
+    CHECK (s_recv (plain, 5000) && streq (zccp_client_content (plain), "42"));
+    CHECK_STR (zccp_client_sender (plain), "c-dev");
+    zccp_client_destroy (&plain);
+    zccp_client_destroy (&dev);
+
+    CHECK (s_curve_connect (&dev, bind, "c-other", server, cert, 10000) == -1);
+    CHECK_STR (zccp_client_error (dev), "not-authorized");
+    CHECK (strstr (zccp_client_reason (dev), "not among"));
+    zccp_client_destroy (&dev);
+
+    //  The key file zccp keygen writes, a pattern binding
+    char path [300], public [64];
+    snprintf (path, sizeof path, "%s/c-client.key", h_env ("ZCCP_TESTDIR"));
+    CHECK (s_run (public, sizeof public, "%s keygen --key-file %s 2>/dev/null", h_env ("ZCCP_CLI"), path) == 0);
+    CHECK (s_run (out, sizeof out, "%s keys accept '%s' --ident 'c-file-*' --endpoint %s", h_env ("ZCCP_CLI"),
+                  public, b.ipc) == 0);
+    dev = zccp_client_new ();
+    zccp_client_set_identifier (dev, "c-file-7");
+    CHECK (zccp_client_set_curve_cert (dev, server, path) == 0);
+    CHECK (zccp_client_connect (dev, bind, 10000) == 0);
+    zccp_client_destroy (&dev);
+
+    //  Wrong server key: the broker closes the connection after HELLO
+    zcert_t *other = zcert_new ();
+    CHECK (s_curve_connect (&dev, bind, "c-dev", zcert_public_txt (other), cert, 1000) == -1);
+    CHECK_STR (zccp_client_error (dev), "timeout");
+    zccp_client_destroy (&dev);
+    //  Bad arguments
+    dev = zccp_client_new ();
+    CHECK (zccp_client_connect (dev, bind, 1000) == -1);     //  curve+ without keys
+    CHECK_STR (zccp_client_error (dev), "invalid-argument");
+    CHECK (zccp_client_set_curve (dev, server, "short", zcert_secret_txt (cert)) == -1);
+    CHECK (zccp_client_set_curve_cert (dev, server, "/nonexistent") == -1);
+    zccp_client_destroy (&dev);
+    zcert_destroy (&other);
+    zcert_destroy (&cert);
+    h_broker_kill (&b, SIGTERM);
+}
+
 int
 main (int argc, char *argv [])
 {
@@ -831,6 +931,7 @@ main (int argc, char *argv [])
         { "device_program", test_device_program },
         { "call_program", test_call_program },
         { "original_api_program", test_original_api_program },
+        { "curve", test_curve },
         { NULL, NULL }
     };
     const char *brisk_flags [] = { "--timeout", "1500ms", "--ping-interval", "250ms", NULL };
