@@ -283,6 +283,9 @@ func (b *Broker) bindAtAccept(key zmtp.CurveKey, pats []policy.Pattern, asked st
 	case len(pats) == 0:
 		if asked != "" {
 			if ok, created, _, _ := kb.claim(asked, key, true); ok && created {
+				if ok, _, _ = b.clusterFirstBind(asked, key); !ok { // federation_keys.go
+					return
+				}
 				kb.persistClaim(asked, key, b)
 				b.auditKey(by, key, asked, auditBound, "") // audit.go
 			}
@@ -290,6 +293,7 @@ func (b *Broker) bindAtAccept(key zmtp.CurveKey, pats []policy.Pattern, asked st
 		return
 	}
 	prev, dropped := kb.setBindings(key, pats)
+	b.shareBindings(key, pats, dropped) // federation_keys.go
 	for i, p := range pats {
 		b.log.Warn("identifier bound to CURVE key by an operator", "identifier", p.String(), "key", key.String(), "previous", keyString(prev[i]))
 		b.auditKey(by, key, p.String(), auditBound, keyFrom(prev[i])) // audit.go
@@ -361,6 +365,7 @@ func (b *Broker) setKeyState(key zmtp.CurveKey, state string, by audit.Actor) (K
 		}
 		b.log.Warn("CURVE key state changed", "key", rec.Key, "state", state, "connections_closed", n, "identifiers_released", released)
 		b.auditKeyState(by, key, state, from, released) // audit.go
+		b.shareKeyState(key, rec, released)             // federation_keys.go
 	}
 	return rec, nil
 }

@@ -129,6 +129,11 @@ func (p *peer) keyMayUse(ident string) bool {
 	}
 	key := p.fx.peerKey()
 	ok, created, owner, why := kb.claim(ident, key, p.b.enrol != nil)
+	if created {
+		if ok, created, owner = p.b.clusterFirstBind(ident, key); !ok { // federation_keys.go
+			why = "belongs to another CURVE key (bound on another broker)"
+		}
+	}
 	if !ok {
 		p.b.log.Warn("HELLO refused: identifier not bound to the session's CURVE key", "identifier", ident,
 			"key", keyString(key), "owner", keyString(owner), "why", why, "remote", addrString(p.fx.remote()))

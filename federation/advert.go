@@ -31,6 +31,9 @@ type advert struct {
 	Parts int      `json:"parts,omitempty"`
 	Add   []string `json:"add,omitempty"`
 	Del   []string `json:"del,omitempty"`
+	// Policy is the digest of the sender's permission policy
+	// (secure_policy.go).
+	Policy string `json:"pd,omitempty"`
 }
 
 const (

@@ -93,7 +93,7 @@ func (n *Node) advertiseFull() {
 }
 
 func (n *Node) publishAdvert(a advert) {
-	a.V, a.ID, a.Name = 1, n.id, n.o.Name
+	a.V, a.ID, a.Name, a.Policy = 1, n.id, n.o.Name, n.policyDigest()
 	data, err := json.Marshal(a)
 	if err != nil {
 		return // strings only: cannot fail
@@ -133,6 +133,7 @@ func (n *Node) onAdvert(m *nats.Msg) {
 		n.wake() // so that it learns this broker's interest now
 	}
 	r.name, r.seen = a.Name, time.Now()
+	n.checkPolicy(a.ID, a.Name, a.Policy) // secure_policy.go
 	switch a.Kind {
 	case kindDelta:
 		n.apply(a.ID, r.set(a.Set), a.Set, a.Add, a.Del)

@@ -52,6 +52,8 @@ type Node struct {
 	streams       map[[8]byte]*broker.Stream // per origin: who to tell of its gaps (loss.go); owned by onDeliver
 	inSeqPresence map[[8]byte]uint64         // the same for presence events; owned by onPresence
 	reg           *registry                  // the identity registry (registry.go); nil without JetStream
+	keys          *keyShare                  // key states and bindings shared (secure_keys.go); nil when not
+	pol           policyCheck                // the other brokers' policy digests (secure_policy.go)
 
 	// Owned by the run goroutine.
 	sets []*localSet // what this broker advertises
@@ -128,6 +130,7 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 		return nil, err
 	}
 	n.useRegistry(ctx) // registry_node.go
+	n.useKeyShare(ctx) // secure_keys.go
 	if err := n.subscribe(); err != nil {
 		n.nc.Close()
 		return nil, err
@@ -237,6 +240,9 @@ func (n *Node) halt() {
 	n.b.SetFederation(nil)
 	if n.reg != nil {
 		n.reg.close()
+	}
+	if n.keys != nil {
+		n.keys.close()
 	}
 	for _, s := range n.subs {
 		s.Unsubscribe()

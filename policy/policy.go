@@ -27,6 +27,8 @@ package policy
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
@@ -40,6 +42,7 @@ import (
 // one.
 type Policy struct {
 	Source  string
+	Digest  string // SHA-256 of the file's bytes, hex (brokers of a federation compare it)
 	roles   map[string]*Role
 	order   []string // role names as defined
 	assigns []assign
@@ -101,7 +104,8 @@ const maxLines = 100000
 // Parse parses a policy; name is used in error messages ("name:line:
 // what is wrong"). Every error found is reported, joined.
 func Parse(name string, data []byte) (*Policy, error) {
-	p := &Policy{Source: name, roles: map[string]*Role{}}
+	sum := sha256.Sum256(data)
+	p := &Policy{Source: name, Digest: hex.EncodeToString(sum[:]), roles: map[string]*Role{}}
 	ps := parser{name: name, p: p}
 	for n, line := range bytes.Split(data, []byte("\n")) {
 		if n >= maxLines {
