@@ -19,6 +19,7 @@ type clusterSettings struct {
 	urls      string
 	prefix    string
 	creds     string
+	nkey      string
 	ca        string
 	cert, key string
 	advertise time.Duration
@@ -30,6 +31,7 @@ func addClusterFlags(fs *flag.FlagSet, c *clusterSettings) {
 	fs.StringVar(&c.urls, "cluster", "", "join a federation of brokers over these NATS servers, comma-separated (nats://host:4222,...); empty: standalone [ZCCPD_CLUSTER]")
 	fs.StringVar(&c.prefix, "cluster-prefix", federation.DefaultPrefix, "first token(s) of the federation's NATS subjects, so that federations can share a NATS cluster [ZCCPD_CLUSTER_PREFIX]")
 	fs.StringVar(&c.creds, "cluster-creds", "", "NATS credentials file (JWT and NKey seed) for the federation's connection [ZCCPD_CLUSTER_CREDS]")
+	fs.StringVar(&c.nkey, "cluster-nkey", "", "file holding the NKey seed (SU...) the federation's connection authenticates with, for NATS servers that list its public key under authorization.users [ZCCPD_CLUSTER_NKEY]")
 	fs.StringVar(&c.ca, "cluster-ca", "", "PEM file of CAs that sign the NATS servers' certificates (TLS) [ZCCPD_CLUSTER_CA]")
 	fs.StringVar(&c.cert, "cluster-cert", "", "PEM client certificate for NATS (TLS), with --cluster-key [ZCCPD_CLUSTER_CERT]")
 	fs.StringVar(&c.key, "cluster-key", "", "PEM key of --cluster-cert [ZCCPD_CLUSTER_KEY]")
@@ -54,6 +56,13 @@ func (c *clusterSettings) options(name string, log *slog.Logger) (*federation.Op
 	}
 	if c.creds != "" {
 		o.NATS = append(o.NATS, nats.UserCredentials(c.creds))
+	}
+	if c.nkey != "" {
+		opt, err := nats.NkeyOptionFromSeed(c.nkey)
+		if err != nil {
+			return nil, fmt.Errorf("--cluster-nkey: %w", err)
+		}
+		o.NATS = append(o.NATS, opt)
 	}
 	if c.ca != "" {
 		o.NATS = append(o.NATS, nats.RootCAs(c.ca))

@@ -28,6 +28,7 @@ func TestClusterFlags(t *testing.T) {
 		{"--cluster", "nats://x:1", "--cluster-dead-after", "1s", "--cluster-advertise", "2s"},
 		{"--cluster", "nats://x:1", "--cluster-advertise", "0s"},
 		{"--cluster", "nats://x:1", "--cluster-cert", "c.pem"},
+		{"--cluster", "nats://x:1", "--cluster-nkey", "/nonexistent/seed"},
 	} {
 		s, err := parse(args, io.Discard)
 		if err != nil {
