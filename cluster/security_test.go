@@ -194,7 +194,8 @@ func newKeys(t *testing.T) zmtp.CurveKeyPair {
 // refused, not-authorized, to another accepted key on A and to a NULL
 // hand-framed peer on C; two first claims of one identifier on two
 // brokers at once leave exactly one owner; revoking the key on C ends its
-// session on B and frees its identifier on every broker.
+// session on B and frees its identifier on every broker; a pattern bound
+// at accept on A is enforced on C.
 func TestKeysAndBindingsAcrossBrokers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -290,6 +291,21 @@ func TestKeysAndBindingsAcrossBrokers(t *testing.T) {
 	}
 	if _, err := zmtpRefused(ctx, a.curveEP, a.server, k1); err == nil {
 		t.Fatal("revoked K1 completed a handshake on A")
+	}
+
+	// A pattern bound at accept on A holds on C: K5 may use rack9.x
+	// there, a NULL peer may not.
+	k5 := newKeys(t)
+	a.operate(t, ctx, broker.MethodKeysAccept, "key="+k5.Public.String()+",ident=rack9.*")
+	testutil.Eventually(t, "C learns rack9.* is bound to K5", func() bool { return boundTo(c, "rack9.*") == k5.Public })
+	if code := dialCurve(t, ctx, c.curveEP, c.server, k5).hello(t, ctx, "rack9.x"); code != "" {
+		t.Fatalf("K5 on C claiming rack9.x: %q", code)
+	}
+	if err := null.Send(rawpeer.Frame1(rawpeer.Hello, []string{"rack9.y"}, true, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := nextNotice(t, ctx, null); code != codec.ErrCodeNotAuthorized {
+		t.Fatalf("NULL peer on C claiming rack9.y: %q", code)
 	}
 }
 
