@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/internal/rawpeer"
 	"github.com/zccp-go/zccp/internal/testutil"
 )
@@ -213,4 +215,56 @@ func TestGroupBrokerDiesMidCall(t *testing.T) {
 	testutil.Eventually(t, "no request tracked on A or B", func() bool {
 		return ms[0].b.Stats().Inflight == 0 && ms[1].b.Stats().Inflight == 0
 	})
+}
+
+// A broker that does not answer resolve within ResolveWait is left out of
+// the call: here a hand-written NATS client posing as a broker (hello and
+// a full advert matching the address, a subscription to its resolve
+// subject that never answers). The receipt lists the local device only,
+// after the bounded wait; A counts the miss; the silent broker is never
+// sent a commit.
+func TestGroupLeavesOutSilentBroker(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	nodes := natsCluster(t)
+	a, _ := startMemberConfig(t, nodes[0].ClientURL(), "A", broker.Config{}, 300*time.Millisecond, false)
+	nc, err := nats.Connect(nodes[1].ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const fake = "00000000000000f1"
+	resolves := countSubject(t, nodes[1].ClientURL(), "zccp.fed.resolve."+fake)
+	commits := countSubject(t, nodes[1].ClientURL(), "zccp.fed.commit."+fake)
+	if _, err := nc.Subscribe("zccp.fed.resolve."+fake, func(*nats.Msg) {}); err != nil { // hears, never answers
+		t.Fatal(err)
+	}
+	nc.Publish("zccp.fed.interest", []byte(`{"v":1,"id":"`+fake+`","name":"silent","kind":"hello","seq":1}`))
+	nc.Publish("zccp.fed.interest", []byte(`{"v":1,"id":"`+fake+`","name":"silent","kind":"full","seq":2,"part":0,"parts":1,"add":["^dc1\\.pdus$"]}`))
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "A learns the silent broker's interest", func() bool { return a.b.RemoteInterest()[fake] == 1 })
+	a1 := device(t, ctx, a.ep, "a1", `^dc1\.pdus$`)
+	ops := peer(t, ctx, a.ep, "ops")
+	start := time.Now()
+	ops.Publish("dc1.pdus", hdr("zccp-request-id", "s1"), []byte("q"))
+	if got := expectReceipt(t, ctx, ops, "s1", false); !slices.Equal(got, []string{"a1"}) {
+		t.Fatalf("receipt lists %v", got)
+	}
+	if waited := time.Since(start); waited < 300*time.Millisecond {
+		t.Fatalf("receipt after %v: the resolve wait was not honoured", waited)
+	}
+	expectCommand(t, ctx, a1, "s1", "ops")
+	a1.Direct("ops", hdr("zccp-reply-to", "s1", "zccp-status", "ok"), []byte("a1"))
+	if got := finals(t, ctx, ops, "s1", []string{"a1"}); got["a1"] != "ok" {
+		t.Fatalf("finals %v", got)
+	}
+	if s := a.node.GroupStats(); s.Resolves != 1 || s.Missed != 1 || s.Commits != 0 {
+		t.Fatalf("A's group stats %+v", s)
+	}
+	testutil.Eventually(t, "the silent broker's subject saw the resolve", func() bool { return resolves.Load() == 1 })
+	if commits.Load() != 0 {
+		t.Fatalf("the silent broker was sent %d commits", commits.Load())
+	}
 }

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -14,11 +15,11 @@ import (
 	"github.com/zccp-go/zccp/internal/testutil"
 )
 
-// startMemberConfig is startMember with a broker configuration (limits)
-// and, when ipc is set, an ipc endpoint too (returned as the second
-// endpoint): ipc's small socket buffers let a test stall a device's
-// writer.
-func startMemberConfig(t *testing.T, url, name string, cfg broker.Config, ipc bool) (*member, string) {
+// startMemberConfig is startMember with a broker configuration (limits),
+// a ResolveWait (0: 10 s) and, when ipc is set, an ipc endpoint too
+// (returned as the second endpoint): ipc's small socket buffers let a
+// test stall a device's writer.
+func startMemberConfig(t *testing.T, url, name string, cfg broker.Config, wait time.Duration, ipc bool) (*member, string) {
 	t.Helper()
 	cfg.Name, cfg.Logger = name, quietLog()
 	b, err := broker.New(cfg)
@@ -40,7 +41,7 @@ func startMemberConfig(t *testing.T, url, name string, cfg broker.Config, ipc bo
 	n, err := federation.Start(ctx, b, federation.Options{
 		URLs: []string{url}, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
 		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
-		RegistryTTL: 3 * time.Second, ResolveWait: 10 * time.Second,
+		RegistryTTL: 3 * time.Second, ResolveWait: cmp.Or(wait, 10*time.Second),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -105,7 +106,7 @@ func TestRequestAcrossBrokers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
-	a, _ := startMemberConfig(t, nodes[0].ClientURL(), "A", broker.Config{MaxInflightPerRequester: 3}, false)
+	a, _ := startMemberConfig(t, nodes[0].ClientURL(), "A", broker.Config{MaxInflightPerRequester: 3}, 0, false)
 	c := startMember(t, nodes[2].ClientURL(), "C")
 	dev := peer(t, ctx, c.ep, "pdu-7")
 	dev8 := peer(t, ctx, c.ep, "pdu-8")
@@ -197,7 +198,7 @@ func TestRequestExpiresAtRemoteDevice(t *testing.T) {
 	defer cancel()
 	nodes := natsCluster(t)
 	a := startMember(t, nodes[0].ClientURL(), "A")
-	c, ipc := startMemberConfig(t, nodes[2].ClientURL(), "C", broker.Config{}, true)
+	c, ipc := startMemberConfig(t, nodes[2].ClientURL(), "C", broker.Config{}, 0, true)
 	stalled := peer(t, ctx, ipc, "stalled")
 	if err := stalled.Subscribe(ctx, "fill"); err != nil {
 		t.Fatal(err)
