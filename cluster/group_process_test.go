@@ -38,6 +38,7 @@ func zccpCLI(t *testing.T) string {
 // B answered ok, C's two are not connected (disconnected replies from A,
 // once A presumes C dead), and the exit code says so (6).
 func TestGroupCallCLIAcrossZccpdKilled(t *testing.T) {
+	t.Parallel() // mostly waiting (DeadAfter, a build): overlaps with the other waiting tests
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	bin, cli := zccpd(t), zccpCLI(t)

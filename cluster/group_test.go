@@ -183,6 +183,7 @@ func TestGroupRequestAcrossBrokers(t *testing.T) {
 // from A, for exactly C's recipients once A presumes C dead; the others'
 // replies arrive, and each listed recipient has exactly one final reply.
 func TestGroupBrokerDiesMidCall(t *testing.T) {
+	t.Parallel() // mostly waiting (DeadAfter, a build): overlaps with the other waiting tests
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	ms, devs, ops := threeBrokers(t, ctx)

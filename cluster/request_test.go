@@ -194,6 +194,7 @@ func TestRequestAcrossBrokers(t *testing.T) {
 // filled by a publisher on C) is dropped there and the requester on A is
 // told expired, with the device as zccp-recipient.
 func TestRequestExpiresAtRemoteDevice(t *testing.T) {
+	t.Parallel() // mostly waiting (DeadAfter, a build): overlaps with the other waiting tests
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
