@@ -262,8 +262,8 @@ func TestAuditQueryTruncated(t *testing.T) {
 }
 
 // Key state changes are recorded with who made them: the pending record
-// of an unknown key, an operator's accept (with the identifier it bound)
-// and revoke (with the identifiers released), and the revoked key's next
+// of an unknown key, an operator's accept (with the identifier and the
+// pattern it bound) and revoke (with the bindings released), and the revoked key's next
 // handshake as a refusal. The device speaks CURVE through zmtp only (no
 // client library); the operator is a hand-framed peer on ipc.
 func TestAuditKeyChanges(t *testing.T) {
@@ -291,7 +291,7 @@ func TestAuditKeyChanges(t *testing.T) {
 	dev.expectNotice(codec.ErrCodeNotAuthorized)
 	op := rawDial(t, ctx, eps[1], "operator")
 	key := devKeys.Public.String()
-	op.Direct(codec.NoticeSender, hdr(codec.HdrRequestID, "acc", codec.HdrMethod, MethodKeysAccept, codec.HdrSelect, "key="+key+",ident=pdu-7"))
+	op.Direct(codec.NoticeSender, hdr(codec.HdrRequestID, "acc", codec.HdrMethod, MethodKeysAccept, codec.HdrSelect, "key="+key+",ident=pdu-7,ident=rack1.pdu*"))
 	awaitReply(t, ctx, op, "acc")
 	dev.waitClosed()
 	op.Direct(codec.NoticeSender, hdr(codec.HdrRequestID, "rev", codec.HdrMethod, MethodKeysRevoke, codec.HdrSelect, "key="+key))
@@ -302,7 +302,7 @@ func TestAuditKeyChanges(t *testing.T) {
 	var recs []audit.Record
 	testutil.Eventually(t, "key records", func() bool {
 		recs, _ = auditQuery(t, ctx, op, url.Values{"target": {key}}.Encode()) // Z85 has & + % =
-		return len(recs) >= 7
+		return len(recs) >= 9
 	})
 	var steps []string
 	for _, r := range recs {
@@ -311,11 +311,13 @@ func TestAuditKeyChanges(t *testing.T) {
 			t.Errorf("operator's change without the operator: %+v", r)
 		}
 	}
-	want := []string{"key:pending", "refusal:not-authorized", "key:accepted", "key:bound", "key:revoked", "key:released", "refusal:not-authorized"}
+	want := []string{"key:pending", "refusal:not-authorized", "key:accepted", "key:bound", "key:bound", "key:revoked",
+		"key:released", "key:released", "refusal:not-authorized"}
 	if !slices.Equal(steps, want) {
 		t.Fatalf("key records %v, want %v\n%+v", steps, want, recs)
 	}
-	if recs[1].Command != "HELLO" || recs[6].Command != "CURVE" || recs[3].Identifier != "pdu-7" || recs[4].From != KeyAccepted {
+	if recs[1].Command != "HELLO" || recs[8].Command != "CURVE" || recs[3].Identifier != "pdu-7" || recs[4].Identifier != "rack1.pdu*" ||
+		recs[5].From != KeyAccepted || recs[6].Identifier != "pdu-7" || recs[7].Identifier != "rack1.pdu*" {
 		t.Fatalf("records %+v", recs)
 	}
 }

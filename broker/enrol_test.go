@@ -19,10 +19,10 @@ import (
 // enrolBroker starts a broker with enrolment (records in st, if given)
 // and a CURVE endpoint; it returns the CURVE endpoint, the ipc (local,
 // admin) and tcp endpoints and the server key.
-func enrolBroker(t *testing.T, st BindingStore) (curveEP, ipcEP, tcpEP string, server zmtp.CurveKey) {
+func enrolBroker(t *testing.T, st BindingStore, admins ...zmtp.CurveKey) (curveEP, ipcEP, tcpEP string, server zmtp.CurveKey) {
 	t.Helper()
 	b, eps := startBroker(t, Config{})
-	if err := b.EnableEnrolment(st, false, nil); err != nil {
+	if err := b.EnableEnrolment(st, false, admins); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.EnableKeyBinding(st); err != nil { // as zccpd does

@@ -128,7 +128,7 @@ func (p *peer) keyMayUse(ident string) bool {
 		return true
 	}
 	key := p.fx.peerKey()
-	ok, created, owner, why := kb.claim(ident, key, p.b.enrol != nil)
+	ok, created, owner, why := kb.claim(ident, key, p.b.enrol.limits(key))
 	if created {
 		if ok, created, owner = p.b.clusterFirstBind(ident, key); !ok { // federation_keys.go
 			why = "belongs to another CURVE key (bound on another broker)"

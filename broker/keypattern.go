@@ -67,6 +67,14 @@ func (kb *keyBinding) ownerOf(ident string) (owner zmtp.CurveKey, bound, ambiguo
 	return owner, best >= 0, ambiguous
 }
 
+// limits reports whether key may use only the identifiers bound to it:
+// under enrolment, unless it is an admin key (an admin may rebind any
+// identifier with keys.accept anyway, and the CLI's default identifiers
+// change with every run).
+func (en *enrolment) limits(key zmtp.CurveKey) bool {
+	return en != nil && !en.admins[key]
+}
+
 // parseBindings compiles the identifiers and patterns of an accept.
 func parseBindings(texts []string) ([]policy.Pattern, error) {
 	if len(texts) > maxKeyBindings {

@@ -139,3 +139,27 @@ func TestIdentifierPatterns(t *testing.T) {
 		t.Fatalf("show after restart: %+v", recs)
 	}
 }
+
+// An admin key is not limited to its bindings under enrolment (the CLI
+// says HELLO with a new identifier each run), but still cannot take an
+// identifier bound to another key.
+func TestAdminKeyNotLimited(t *testing.T) {
+	admin, _ := zmtp.NewCurveKeyPair()
+	ep, ipcEP, _, server := enrolBroker(t, nil, admin.Public)
+	op := dialRaw(t, ipcEP)
+	op.send(codec.Message{ID: codec.Hello, Identifier: "operator"})
+	op.expect(codec.HelloOK)
+	if got := helloAs(t, ep, server, admin, "zccp-keys-host-1"); !strings.Contains(got, "pending") {
+		t.Fatalf("admin key before accept: %q", got)
+	}
+	if recs, code := op.keysCall(MethodKeysAccept, "key="+admin.Public.String()); code != "" || !slices.Equal(recs[0].Owns, []string{"zccp-keys-host-1"}) {
+		t.Fatalf("accept: %+v %q", recs, code)
+	}
+	dev, _ := zmtp.NewCurveKeyPair()
+	op.keysCall(MethodKeysAccept, "key="+dev.Public.String()+",ident=pdu-*")
+	for ident, want := range map[string]string{"zccp-keys-host-2": "", "zccp-call-host-3": "", "pdu-1": "belongs to another"} {
+		if got := helloAs(t, ep, server, admin, ident); (want == "" && got != "") || !strings.Contains(got, want) {
+			t.Errorf("admin's HELLO %q: %q, want %q", ident, got, want)
+		}
+	}
+}
