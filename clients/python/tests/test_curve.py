@@ -6,6 +6,7 @@ to it; a wrong server key gets no session."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -79,3 +80,27 @@ def test_curve_key_file_and_wrong_server_key(curve_broker, bindir, clients, tmp_
         zccp.connect(ep, identifier="x")  # curve+ without server_key
     with pytest.raises(ValueError):
         zccp.connect(ep, identifier="x", server_key="short")
+
+
+def test_curve_go_caller_python_device(curve_broker, bindir, tmp_path):
+    """A request across languages, both over CURVE: the Go CLI (zccp call
+    --server-key --key-file) to a Python device (python3 -m zccp device
+    with the same flags), each key accepted for its identifier first."""
+    from harness import start_peer, stop_peer
+    b, ep, server = curve_broker
+    files = {}
+    for who in ("py", "go"):
+        files[who] = tmp_path / f"{who}.key"
+        public = subprocess.run([str(bindir / "zccp"), "keygen", "--key-file", str(files[who])], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        zccp_cli(bindir, b, "keys", "accept", public, "--ident", f"{who}-echo*")
+    dev = start_peer([sys.executable, "-m", "zccp", "device", "--endpoint", ep, "--id", "py-echo-1",
+                      "--server-key", server, "--key-file", str(files["py"])])
+    try:
+        assert dev.stdout is not None and dev.stdout.readline().strip() == b"ready"
+        r = subprocess.run([str(bindir / "zccp"), "call", "--endpoint", ep, "--server-key", server, "--key-file",
+                            str(files["go"]), "--id", "go-echo-1", "--timeout", "5s", "py-echo-1", "m", "over curve"],
+                           capture_output=True, text=True, timeout=30)
+        assert (r.returncode, r.stdout) == (0, "over curve\n"), r.stderr
+    finally:
+        stop_peer(dev)

@@ -8,6 +8,11 @@
         SIGTERM/SIGINT (GOODBYE, exit 0).
 
     python3 -m zccp call --endpoint E [--timeout S] ID METHOD [BODY]
+
+    Both take --server-key KEY (the broker's public CURVE key, Z85; or
+    $ZCCP_SERVER_KEY) and --key-file PATH (this client's key pair as
+    `zccp keygen` writes it; or $ZCCP_KEY_FILE, default
+    $XDG_CONFIG_HOME/zccp/curve.key) to speak CURVE, as the Go CLI does.
         One request; prints the reply's frames to stdout. Exit codes as
         `zccp call`: 0 ok, 3 broker unreachable or session lost, 4 no such
         client, 5 timeout or expired, 6 any other error reply.
@@ -22,9 +27,11 @@ import signal
 import sys
 import threading
 import time
+from typing import Any
 
 from . import errors
 from .client import connect
+from .curve import read_key_file
 from .messages import Request
 
 
@@ -36,6 +43,18 @@ def _labels(items: list[str]) -> dict[str, str]:
             raise SystemExit(f"--label {kv!r}: want k=v")
         out[k] = v
     return out
+
+
+def _security(a: argparse.Namespace) -> dict[str, Any]:
+    """connect's CURVE options from --server-key and --key-file."""
+    if not a.server_key:
+        return {}
+    path = a.key_file or os.path.join(os.environ.get("XDG_CONFIG_HOME") or os.path.expanduser("~/.config"),
+                                      "zccp", "curve.key")
+    try:
+        return {"server_key": a.server_key, "client_keys": read_key_file(path)}
+    except (OSError, ValueError) as e:
+        raise SystemExit(f"--key-file: {e}") from None
 
 
 def _device(a: argparse.Namespace) -> int:
@@ -59,7 +78,7 @@ def _device(a: argparse.Namespace) -> int:
 
     try:
         c = connect(a.endpoint, identifier=a.id, labels=_labels(a.label), timeout=a.connect_timeout,
-                    on_error=on_error, handle_all=serve)
+                    on_error=on_error, handle_all=serve, **_security(a))
     except errors.ConnectError as e:
         print(e, file=sys.stderr)
         return 3
@@ -74,7 +93,7 @@ def _device(a: argparse.Namespace) -> int:
 
 def _call(a: argparse.Namespace) -> int:
     try:
-        c = connect(a.endpoint, identifier=a.id, timeout=a.connect_timeout)
+        c = connect(a.endpoint, identifier=a.id, timeout=a.connect_timeout, **_security(a))
     except errors.ConnectError as e:
         print(e, file=sys.stderr)
         return 3
@@ -108,6 +127,8 @@ def main(argv: list[str] | None = None) -> int:
         s = sub.add_parser(name)
         s.add_argument("--endpoint", default="ipc://@/zccp")
         s.add_argument("--connect-timeout", type=float, default=3.0)
+        s.add_argument("--server-key", default=os.environ.get("ZCCP_SERVER_KEY", ""))
+        s.add_argument("--key-file", default=os.environ.get("ZCCP_KEY_FILE", ""))
         if name == "device":
             s.add_argument("--id", required=True)
             s.add_argument("--label", action="append", default=[])
