@@ -205,6 +205,17 @@ func (p *peer) settleRemote(s *session, remote, to string, e *ext) {
 	}
 }
 
+// outstandingRemote is outstanding for a client of another broker: e
+// replies to a request its proxy made of s, or cancels one s made of it.
+func (b *Broker) outstandingRemote(s *session, target []byte, e *ext) bool {
+	rb := b.fed.holder(target)
+	if rb == nil {
+		return false
+	}
+	px := b.proxy(rb.id, string(target), false)
+	return px != nil && b.outstanding(s, px, e)
+}
+
 // tellRemote sends what the broker tells a requester (an error reply on a
 // device's behalf) to the requester's broker: a DELIVER from $zccp whose
 // address is the requester's identifier, on the direct subject.

@@ -243,7 +243,7 @@ func (p *peer) mayDirect(s *session, target []byte, e *ext) bool {
 		return true
 	}
 	if e.replyTo != nil || e.cancel != nil {
-		if t := p.b.lookup(target); t != nil && p.b.outstanding(s, t, e) {
+		if t := p.b.lookup(target); t != nil && p.b.outstanding(s, t, e) || p.b.outstandingRemote(s, target, e) { // federation_request.go
 			return true
 		}
 	}

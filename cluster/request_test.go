@@ -13,6 +13,7 @@ import (
 	"github.com/zccp-go/zccp/federation"
 	"github.com/zccp-go/zccp/internal/rawpeer"
 	"github.com/zccp-go/zccp/internal/testutil"
+	"github.com/zccp-go/zccp/policy"
 )
 
 // startMemberConfig is startMember with a broker configuration (limits),
@@ -224,4 +225,35 @@ func TestRequestExpiresAtRemoteDevice(t *testing.T) {
 	if s := c.b.Stats(); s.ExpiredCmds != 1 {
 		t.Fatalf("C's stats: %+v", s)
 	}
+}
+
+// A device whose policy on broker C allows it no DIRECT may still answer
+// a request from a requester on broker A (the reply concerns a request
+// outstanding between the two, as on one broker); a plain DIRECT from it
+// to the same requester is refused by C.
+func TestReplyAcrossBrokersUnderPolicy(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	nodes := natsCluster(t)
+	a := startMember(t, nodes[0].ClientURL(), "A")
+	c := startMember(t, nodes[2].ClientURL(), "C")
+	pol, err := policy.Parse("test.policy", []byte("role dev\n  deliver **\nassign dev ident=pdu-*\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.b.SetPolicy(pol)
+	dev := peer(t, ctx, c.ep, "pdu-7")
+	caller := peer(t, ctx, a.ep, "ops")
+	testutil.Eventually(t, "A and C know each other's clients", func() bool {
+		return a.b.RemoteHolder("pdu-7") == c.node.ID() && c.b.RemoteHolder("ops") == a.node.ID()
+	})
+	dev.Direct("ops", nil, []byte("unasked"))
+	if m := nextDeliver(t, ctx, dev); m.Headers()["zccp-error"] != "not-authorized" {
+		t.Fatalf("a plain DIRECT from the device: %v", m.Headers())
+	}
+	caller.Direct("pdu-7", hdr("zccp-request-id", "p1"), []byte("q"))
+	expectCommand(t, ctx, dev, "p1", "ops")
+	dev.Direct("ops", hdr("zccp-reply-to", "p1", "zccp-status", "ok"), []byte("fine"))
+	expectReply(t, ctx, caller, "p1", "pdu-7", "ok", "", "")
+	inflight(t, a, c, 0)
 }
