@@ -76,6 +76,10 @@ type Record struct {
 	Count   int    `json:"count,omitempty"` // refusals this record stands for, when more than one
 
 	Dropped uint64 `json:"dropped,omitempty"` // a gap: records lost
+
+	// Broker names the broker whose log holds the record, in a
+	// federation's merged answer (never written to the files).
+	Broker string `json:"broker,omitempty"`
 }
 
 // Limits on what one record holds, so that a line stays small whatever a

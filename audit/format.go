@@ -13,6 +13,9 @@ import (
 func Format(r *Record) string {
 	var b strings.Builder
 	b.WriteString(r.Time.Local().Format("2006-01-02 15:04:05.000"))
+	if r.Broker != "" {
+		b.WriteString("  [" + printable(r.Broker) + "]")
+	}
 	b.WriteString("  " + r.Kind + "  " + actorText(r.By))
 	switch r.Kind {
 	case KindRequest, KindGroup:

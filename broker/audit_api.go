@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/zccp-go/zccp/audit"
@@ -40,18 +41,23 @@ func (p *peer) auditAPI(s *session, e *ext) bool {
 
 // auditAnswer runs one query and builds its reply.
 func (b *Broker) auditAnswer(s *session, id string, f audit.Filter, limit int) codec.Message {
+	maxBytes := int64(b.cfg.MaxMessageSize - 4096)
 	b.audit.queries.Lock()
-	defer b.audit.queries.Unlock()
 	b.audit.log.Sync(time.Second) // what is queued now is in the files
-	res, err := audit.Query(b.audit.log.Dir(), f, limit, b.cfg.MaxMessageSize-4096)
+	res, err := audit.Query(b.audit.log.Dir(), f, limit, maxBytes)
+	b.audit.queries.Unlock()
 	if err != nil {
 		return requestError(id, codec.NoticeSender, codec.ErrCodeDeviceError, "reading the audit log: "+err.Error())
 	}
+	lines, left, missing := b.auditMerged(res, f, limit, maxBytes) // federation_audit.go: the other brokers' records
 	h := codec.Headers{codec.HdrReplyTo: id, codec.HdrStatus: codec.StatusOK}
-	if res.Left > 0 {
-		h[codec.HdrTruncated] = strconv.Itoa(res.Left)
+	if left > 0 {
+		h[codec.HdrTruncated] = strconv.Itoa(left)
 	}
-	return brokerDeliver(s.ident, h, res.Lines, "") // none: one empty frame
+	if len(missing) > 0 {
+		h[codec.HdrMissingBrokers] = strings.Join(missing, ",")
+	}
+	return brokerDeliver(s.ident, h, lines, "") // none: one empty frame
 }
 
 // mayReadAudit: who may use keys.* (an admin key, or NULL on ipc) with

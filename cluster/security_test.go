@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/zccp-go/zccp/audit"
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/federation"
@@ -40,6 +41,11 @@ func startSecureMember(t testing.TB, url, name string, pol *policy.Policy) *secu
 	if err := b.EnableKeyBinding(nil); err != nil {
 		t.Fatal(err)
 	}
+	log, err := audit.Open(audit.Options{Dir: t.TempDir(), Logger: quietLog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.EnableAudit(log)
 	ep, err := b.Listen("tcp://127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -70,13 +76,20 @@ func startSecureMember(t testing.TB, url, name string, pol *policy.Policy) *secu
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { n.Close(); b.Close() })
+	t.Cleanup(func() { n.Close(); b.Close(); log.Close() })
 	return &secureMember{member: &member{b: b, ep: ep, node: n}, name: name, curveEP: zmtp.EndpointOf(ln), ipcEP: ipcEP, server: kp.Public}
 }
 
 // operate runs one keys.* method as the broker's local operator (a
 // hand-framed NULL peer on its ipc endpoint) and fails unless it is ok.
 func (m *secureMember) operate(t *testing.T, ctx context.Context, method, sel string) {
+	t.Helper()
+	m.call(t, ctx, method, sel)
+}
+
+// call runs one broker API method as the local operator and returns the
+// reply.
+func (m *secureMember) call(t *testing.T, ctx context.Context, method, sel string) *rawpeer.Message {
 	t.Helper()
 	op := peer(t, ctx, m.ipcEP, "")
 	defer op.Close()
@@ -88,6 +101,7 @@ func (m *secureMember) operate(t *testing.T, ctx context.Context, method, sel st
 	if h := r.Headers(); h[codec.HdrStatus] != codec.StatusOK {
 		t.Fatalf("%s %s on %s: %v", method, sel, m.name, h)
 	}
+	return r
 }
 
 // curveDevice is a CURVE session (our zmtp layer, frames through codec).

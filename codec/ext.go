@@ -31,17 +31,18 @@ const (
 	HdrAddress = "zccp-address" // the address, identifier or expression that command named
 
 	// Requests and replies (on DIRECT, PUBLISH and DELIVER).
-	HdrRequestID     = "zccp-request-id"     // requester-chosen id, unique per requester
-	HdrMethod        = "zccp-method"         // what the device is asked to do
-	HdrTTL           = "zccp-ttl"            // ms within which the command must start; the broker refreshes it when it writes the command
-	HdrReplyTo       = "zccp-reply-to"       // the request id a reply answers
-	HdrStatus        = "zccp-status"         // "ok", "error" or "progress" on replies
-	HdrSelect        = "zccp-select"         // label selector of a group request: "k=v,k2=v2"
-	HdrDryRun        = "zccp-dry-run"        // "1": resolve a group request, send the receipt, deliver nothing
-	HdrCancelRequest = "zccp-cancel-request" // on DIRECT to a device: cancel the request with this id
-	HdrRecipient     = "zccp-recipient"      // on broker-made replies: the device concerned
-	HdrRecipients    = "zccp-recipients"     // on receipts: how many devices the request was routed to
-	HdrTruncated     = "zccp-truncated"      // on a clients reply: how many matching sessions were left out (size cap)
+	HdrRequestID      = "zccp-request-id"      // requester-chosen id, unique per requester
+	HdrMethod         = "zccp-method"          // what the device is asked to do
+	HdrTTL            = "zccp-ttl"             // ms within which the command must start; the broker refreshes it when it writes the command
+	HdrReplyTo        = "zccp-reply-to"        // the request id a reply answers
+	HdrStatus         = "zccp-status"          // "ok", "error" or "progress" on replies
+	HdrSelect         = "zccp-select"          // label selector of a group request: "k=v,k2=v2"
+	HdrDryRun         = "zccp-dry-run"         // "1": resolve a group request, send the receipt, deliver nothing
+	HdrCancelRequest  = "zccp-cancel-request"  // on DIRECT to a device: cancel the request with this id
+	HdrRecipient      = "zccp-recipient"       // on broker-made replies: the device concerned
+	HdrRecipients     = "zccp-recipients"      // on receipts: how many devices the request was routed to
+	HdrTruncated      = "zccp-truncated"       // on a clients reply: how many matching sessions were left out (size cap)
+	HdrMissingBrokers = "zccp-missing-brokers" // on an audit reply in a federation: the brokers whose records are not in it (no answer in time, or an error)
 
 	// Presence events (DELIVER from NoticeSender on AddrPresence*).
 	HdrIdentifier = "zccp-identifier" // the client the event is about

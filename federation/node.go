@@ -135,6 +135,10 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 		n.nc.Close()
 		return nil, err
 	}
+	if err := n.subscribeAudit(); err != nil { // secure_audit.go
+		n.nc.Close()
+		return nil, err
+	}
 	b.SetFederation(n)
 	n.claimExisting() // registry_node.go
 	n.publishAdvert(advert{Kind: kindHello})

@@ -87,5 +87,8 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 	if left := r.Headers[codec.HdrTruncated]; left != "" {
 		fmt.Fprintf(e.stderr, "zccp audit: %s older matching records left out (the reply holds what fits in one message); narrow with --since, --target, --method or --kind\n", left)
 	}
+	if missing := r.Headers[codec.HdrMissingBrokers]; missing != "" {
+		fmt.Fprintf(e.stderr, "zccp audit: the records of these brokers of the federation are not included (no answer in time): %s\n", missing)
+	}
 	return exitOK
 }
