@@ -8,7 +8,9 @@
     seconds first. Prints "ready" once connected and subscribed; stops on
     SIGINT or SIGTERM (GOODBYE, exit 0). Exit 1 on a bad command line or
     an unreachable broker. $ZCCP_ENDPOINT is the default endpoint,
-    $ZCCP_CONNECT_TIMEOUT the connect timeout (msecs, default 3000). */
+    $ZCCP_CONNECT_TIMEOUT the connect timeout (msecs, default 3000).
+    CURVE: $ZCCP_SERVER_KEY (the broker's public key, Z85) and
+    $ZCCP_KEY_FILE (this client's key pair, as `zccp keygen` writes it). */
 
 #include <zccp.h>
 
@@ -66,6 +68,13 @@ main (int argc, char *argv [])
         zccp_client_set_identifier (client, id);
         zccp_client_handle (client, NULL, s_serve, NULL);   //  before connect: a group member
         const char *timeout = getenv ("ZCCP_CONNECT_TIMEOUT");
+        const char *server_key = getenv ("ZCCP_SERVER_KEY");
+        if (server_key && *server_key
+        &&  zccp_client_set_curve_cert (client, server_key, getenv ("ZCCP_KEY_FILE"))) {
+            fprintf (stderr, "zccp_device: ZCCP_SERVER_KEY, ZCCP_KEY_FILE: %s\n", zccp_client_reason (client));
+            rc = 1;
+        }
+        else
         if (zccp_client_connect (client, endpoint, timeout? atoi (timeout): 3000)) {
             fprintf (stderr, "zccp_device: %s: %s\n", endpoint, zccp_client_reason (client));
             rc = 1;

@@ -888,6 +888,32 @@ test_curve (void)
     CHECK (zccp_client_connect (dev, bind, 10000) == 0);
     zccp_client_destroy (&dev);
 
+    //  Across languages, both over CURVE: the Python caller to the C
+    //  example device (its keys from ZCCP_SERVER_KEY, ZCCP_KEY_FILE)
+    char devout [300], env_server [80], env_file [320], pyfile [300];
+    snprintf (devout, sizeof devout, "%s/zccp_device_curve.out", h_env ("ZCCP_TESTDIR"));
+    snprintf (env_server, sizeof env_server, "ZCCP_SERVER_KEY=%s", server);
+    snprintf (env_file, sizeof env_file, "ZCCP_KEY_FILE=%s", path);
+    const char *argv [24];
+    int n = h_wrap (argv, 10);
+    const char *args [] = { h_env ("ZCCP_DEVICE"), "--endpoint", bind, "--id", "c-file-dev", NULL };
+    for (int i = 0; args [i]; i++)
+        argv [n++] = args [i];
+    argv [n] = NULL;
+    const char *env [] = { "ZCCP_CONNECT_TIMEOUT=20000", env_server, env_file, NULL };
+    pid_t cdev = h_spawn ((char *const *) argv, env, devout);
+    CHECK (h_file_has (devout, "ready", 60000));
+    snprintf (pyfile, sizeof pyfile, "%s/py-client.key", h_env ("ZCCP_TESTDIR"));
+    CHECK (s_run (public, sizeof public, "%s keygen --key-file %s 2>/dev/null", h_env ("ZCCP_CLI"), pyfile) == 0);
+    CHECK (s_run (out, sizeof out, "%s keys accept '%s' --ident 'py-c-*' --endpoint %s", h_env ("ZCCP_CLI"),
+                  public, b.ipc) == 0);
+    CHECK (s_run (out, sizeof out, "PYTHONPATH=%s %s -m zccp call --endpoint %s --server-key '%s' --key-file %s"
+                  " --id py-c-1 --timeout 20 c-file-dev echo 'over curve' 2>&1",
+                  h_env ("ZCCP_PYTHONPATH"), h_env ("ZCCP_PYTHON"), bind, server, pyfile) == 0);
+    CHECK_STR (out, "over curve");
+    kill (cdev, SIGTERM);
+    CHECK (h_wait (cdev, 60000) == 0);
+
     //  Wrong server key: the broker closes the connection after HELLO
     zcert_t *other = zcert_new ();
     CHECK (s_curve_connect (&dev, bind, "c-dev", zcert_public_txt (other), cert, 1000) == -1);
