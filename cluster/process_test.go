@@ -16,7 +16,7 @@ import (
 
 // zccpd builds the daemon from this tree into a temporary directory.
 // (When GO is set, as make sets it, that go is used.)
-func zccpd(t *testing.T) string {
+func zccpd(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "zccpd")
 	build := exec.Command(goTool(), "build", "-o", bin, "./cmd/zccpd")

@@ -142,3 +142,25 @@ func TestDirectWithoutRegistry(t *testing.T) {
 		t.Fatalf("device read %+v", m)
 	}
 }
+
+// Brokers that start at the same moment on a fresh NATS cluster all get
+// the registry (creating one bucket from two clients at once once hung
+// both until their deadline: see federation.createBucket).
+func TestRegistryConcurrentStart(t *testing.T) {
+	nodes := natsCluster(t)
+	ms := make([]*member, 3)
+	var wg sync.WaitGroup
+	for i := range ms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ms[i] = startMember(t, nodes[i].ClientURL(), string(rune('A'+i)))
+		}()
+	}
+	wg.Wait()
+	for _, m := range ms {
+		if m == nil || !m.node.Registry().On {
+			t.Fatal("a broker started without the registry")
+		}
+	}
+}

@@ -46,7 +46,8 @@ type Options struct {
 	NoRegistry bool
 	// RegistryTTL: a registry entry its broker stops refreshing expires
 	// after this long (it refreshes its entries every third of it).
-	// Default 2 min.
+	// Default 30 min: refreshing costs 3 × identifiers / RegistryTTL writes
+	// a second (docs/architecture.md, the 100 × 10k model).
 	RegistryTTL time.Duration
 	// RegistryReplicas: replicas of the registry's bucket. Default 3
 	// (1 when the NATS cluster has fewer JetStream servers).
@@ -62,7 +63,7 @@ const (
 	DefaultScan        = 50 * time.Millisecond
 	DefaultResolveWait = time.Second
 
-	DefaultRegistryTTL = 2 * time.Minute
+	DefaultRegistryTTL = 30 * time.Minute
 )
 
 func (o Options) withDefaults() (Options, error) {

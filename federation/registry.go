@@ -178,19 +178,29 @@ func keyIdent(key string) (string, bool) {
 // errRegistry wraps registry write failures for the log.
 var errRegistry = errors.New("identity registry")
 
-// createBucket creates or opens the bucket, retrying while JetStream is
-// still starting (no meta leader yet) until ctx ends; a NATS cluster
-// without JetStream fails at once.
+// createBucket opens the bucket, or creates it when there is none,
+// retrying while JetStream is still starting (no meta leader yet) until
+// ctx ends; a NATS cluster without JetStream fails at once. Each attempt
+// is bounded by 2 s: CreateOrUpdateKeyValue from two brokers at once on
+// a fresh cluster was seen to hang both until their deadline (nats.go
+// 1.53/1.55, nats-server 2.15.3); open, then create, does not. An
+// existing bucket is used with its own settings (its TTL and replicas
+// were set by the broker that created it).
 func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	for {
-		kv, err := js.CreateOrUpdateKeyValue(ctx, cfg)
-		if err == nil || !starting(err) {
+		actx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		kv, err := js.KeyValue(actx, cfg.Bucket)
+		if errors.Is(err, jetstream.ErrBucketNotFound) {
+			kv, err = js.CreateKeyValue(actx, cfg)
+		}
+		cancel()
+		if err == nil || !starting(err) && !errors.Is(err, jetstream.ErrBucketExists) {
 			return kv, err
 		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w (last: %w)", ctx.Err(), err)
-		case <-time.After(250 * time.Millisecond):
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
@@ -203,7 +213,7 @@ func starting(err error) bool {
 	}
 	var ae *jetstream.APIError
 	if errors.As(err, &ae) {
-		return ae.Code == 503
+		return ae.Code == 503 && ae.ErrorCode != 10023 // insufficient resources: fewer servers than replicas
 	}
 	return errors.Is(err, nats.ErrTimeout) || errors.Is(err, context.DeadlineExceeded)
 }

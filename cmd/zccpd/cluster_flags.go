@@ -24,6 +24,8 @@ type clusterSettings struct {
 	cert, key string
 	advertise time.Duration
 	deadAfter time.Duration
+	regTTL    time.Duration
+	noReg     bool
 }
 
 // addClusterFlags registers --cluster and its companions.
@@ -37,6 +39,8 @@ func addClusterFlags(fs *flag.FlagSet, c *clusterSettings) {
 	fs.StringVar(&c.key, "cluster-key", "", "PEM key of --cluster-cert [ZCCPD_CLUSTER_KEY]")
 	fs.DurationVar(&c.advertise, "cluster-advertise", federation.DefaultAdvertise, "period of the full re-advertisement of this broker's interest (also its heartbeat) [ZCCPD_CLUSTER_ADVERTISE]")
 	fs.DurationVar(&c.deadAfter, "cluster-dead-after", 3*federation.DefaultAdvertise, "withdraw the interest of a broker silent this long; more than --cluster-advertise [ZCCPD_CLUSTER_DEAD_AFTER]")
+	fs.DurationVar(&c.regTTL, "cluster-registry-ttl", federation.DefaultRegistryTTL, "the identity registry (JetStream KV) forgets an identifier its broker stopped refreshing after this long; each broker rewrites its entries every third of it [ZCCPD_CLUSTER_REGISTRY_TTL]")
+	fs.BoolVar(&c.noReg, "cluster-no-registry", false, "advertise identifiers instead of using the JetStream identity registry (no takeover across brokers); also what happens when JetStream is unavailable [ZCCPD_CLUSTER_NO_REGISTRY]")
 }
 
 // options turns the flags into federation options; nil when --cluster is
@@ -48,7 +52,11 @@ func (c *clusterSettings) options(name string, log *slog.Logger) (*federation.Op
 	if c.advertise <= 0 || c.deadAfter <= c.advertise {
 		return nil, fmt.Errorf("--cluster-advertise %v must be positive and --cluster-dead-after %v longer", c.advertise, c.deadAfter)
 	}
-	o := &federation.Options{Prefix: c.prefix, Name: name, Advertise: c.advertise, DeadAfter: c.deadAfter, Logger: log}
+	if c.regTTL <= 0 {
+		return nil, fmt.Errorf("--cluster-registry-ttl %v must be positive", c.regTTL)
+	}
+	o := &federation.Options{Prefix: c.prefix, Name: name, Advertise: c.advertise, DeadAfter: c.deadAfter, Logger: log,
+		RegistryTTL: c.regTTL, NoRegistry: c.noReg}
 	for _, u := range strings.Split(c.urls, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			o.URLs = append(o.URLs, u)
