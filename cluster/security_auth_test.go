@@ -3,6 +3,9 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,7 +45,9 @@ func nkeySeed(t *testing.T) (string, string) {
 // (--cluster-nkey) joins and gets the publishes of an in-process broker
 // using the same seed; zccpd processes with another seed or none fail to
 // join and exit; a plain NATS client without credentials cannot connect,
-// so it cannot inject a forged forwarded message.
+// so it cannot inject a forged forwarded message. The process's policy
+// differs from the in-process broker's: both report it (stats, and
+// zccpd_federation_policy_mismatches on the process's /metrics).
 func TestBrokerAuthNATS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
@@ -93,7 +98,13 @@ func TestBrokerAuthNATS(t *testing.T) {
 	}
 
 	ipc := fmt.Sprintf("ipc://@/zccp-fedsec-auth-%d-%d", os.Getpid(), time.Now().UnixNano())
-	cmd := runZccpd(ctx, bin, "--bind", ipc, "--name", "B", "--cluster", url, "--cluster-nkey", good, "--cluster-advertise", "200ms")
+	pol := filepath.Join(t.TempDir(), "zccpd.policy")
+	if err := os.WriteFile(pol, []byte("role all\n  publish **\n  deliver **\ndefault all\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	metrics := freeAddr(t)
+	cmd := runZccpd(ctx, bin, "--bind", ipc, "--name", "B", "--cluster", url, "--cluster-nkey", good, "--cluster-advertise", "200ms",
+		"--policy", pol, "--metrics-addr", metrics)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -123,6 +134,33 @@ func TestBrokerAuthNATS(t *testing.T) {
 	if m := nextDeliver(t, ctx, sub); string(m.Sender) != "pub-a" || string(m.Content[0]) != "authenticated" {
 		t.Fatalf("B's subscriber read %+v", m)
 	}
+
+	// B has a policy, A none: each reports the other (A in its stats, the
+	// zccpd process on /metrics).
+	testutil.Eventually(t, "A reports B's policy", func() bool {
+		mm, _ := n.PolicyMismatches()
+		return len(mm) == 1 && mm[0].Name == "B"
+	})
+	testutil.Eventually(t, "zccpd B's /metrics reports one mismatch", func() bool {
+		resp, err := http.Get("http://" + metrics + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(body), "\nzccpd_federation_policy_mismatches 1\n")
+	})
+}
+
+// freeAddr returns a 127.0.0.1 address with a port free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // runZccpd prepares a zccpd process that dies with the test.

@@ -102,5 +102,6 @@ func startCluster(s *settings, b *broker.Broker, log *slog.Logger) (stop func(),
 		log.Error("cannot join the federation", "err", err)
 		return nil, false
 	}
-	return func() { n.Close() }, true
+	clusterNode.Store(n) // cluster_metrics.go
+	return func() { clusterNode.Store(nil); n.Close() }, true
 }

@@ -26,7 +26,7 @@ func metricsHandler(b *broker.Broker) http.Handler {
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "zccpd_build_info", Help: "zccpd's version and Go version; always 1."},
 		[]string{"version", "goversion"})
 	build.WithLabelValues(broker.Version, runtime.Version()).Set(1)
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), build, &opCollector{b: b})
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), build, &opCollector{b: b}, fedCollector{})
 	return promhttp.HandlerFor(prometheus.Gatherers{reg, brokerGatherer(b)}, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
