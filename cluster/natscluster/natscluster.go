@@ -103,7 +103,10 @@ func start(ctx context.Context, n int) ([]*server.Server, error) {
 // directories.
 func Stop(nodes []*server.Server) {
 	for _, s := range nodes {
-		dir := s.StoreDir()
+		var dir string // the temporary directory Start made (StoreDir is its jetstream subdirectory)
+		if v, ok := options.Load(s); ok {
+			dir = v.(*server.Options).StoreDir
+		}
 		s.Shutdown()
 		s.WaitForShutdown()
 		if dir != "" {
