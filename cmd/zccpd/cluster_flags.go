@@ -26,6 +26,7 @@ type clusterSettings struct {
 	deadAfter time.Duration
 	regTTL    time.Duration
 	noReg     bool
+	resolve   time.Duration
 }
 
 // addClusterFlags registers --cluster and its companions.
@@ -41,6 +42,7 @@ func addClusterFlags(fs *flag.FlagSet, c *clusterSettings) {
 	fs.DurationVar(&c.deadAfter, "cluster-dead-after", 3*federation.DefaultAdvertise, "withdraw the interest of a broker silent this long; more than --cluster-advertise [ZCCPD_CLUSTER_DEAD_AFTER]")
 	fs.DurationVar(&c.regTTL, "cluster-registry-ttl", federation.DefaultRegistryTTL, "the identity registry (JetStream KV) forgets an identifier its broker stopped refreshing after this long; each broker rewrites its entries every third of it [ZCCPD_CLUSTER_REGISTRY_TTL]")
 	fs.BoolVar(&c.noReg, "cluster-no-registry", false, "advertise identifiers instead of using the JetStream identity registry (no takeover across brokers); also what happens when JetStream is unavailable [ZCCPD_CLUSTER_NO_REGISTRY]")
+	fs.DurationVar(&c.resolve, "cluster-resolve-wait", federation.DefaultResolveWait, "how long a group request waits for the other brokers' recipients; a broker silent this long is left out of the call [ZCCPD_CLUSTER_RESOLVE_WAIT]")
 }
 
 // options turns the flags into federation options; nil when --cluster is
@@ -55,8 +57,11 @@ func (c *clusterSettings) options(name string, log *slog.Logger) (*federation.Op
 	if c.regTTL <= 0 {
 		return nil, fmt.Errorf("--cluster-registry-ttl %v must be positive", c.regTTL)
 	}
+	if c.resolve <= 0 {
+		return nil, fmt.Errorf("--cluster-resolve-wait %v must be positive", c.resolve)
+	}
 	o := &federation.Options{Prefix: c.prefix, Name: name, Advertise: c.advertise, DeadAfter: c.deadAfter, Logger: log,
-		RegistryTTL: c.regTTL, NoRegistry: c.noReg}
+		RegistryTTL: c.regTTL, NoRegistry: c.noReg, ResolveWait: c.resolve}
 	for _, u := range strings.Split(c.urls, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			o.URLs = append(o.URLs, u)

@@ -12,12 +12,12 @@ import (
 )
 
 func TestClusterFlags(t *testing.T) {
-	s, err := parse([]string{"--cluster", "nats://127.0.0.1:4222, nats://127.0.0.1:4223", "--cluster-advertise", "1s", "--cluster-dead-after", "5s"}, io.Discard)
+	s, err := parse([]string{"--cluster", "nats://127.0.0.1:4222, nats://127.0.0.1:4223", "--cluster-advertise", "1s", "--cluster-dead-after", "5s", "--cluster-resolve-wait", "250ms"}, io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
 	o, err := s.cluster.options("b1", nil)
-	if err != nil || o == nil || len(o.URLs) != 2 || o.URLs[1] != "nats://127.0.0.1:4223" || o.Advertise != time.Second || o.DeadAfter != 5*time.Second || o.Prefix != "zccp" {
+	if err != nil || o == nil || len(o.URLs) != 2 || o.URLs[1] != "nats://127.0.0.1:4223" || o.Advertise != time.Second || o.DeadAfter != 5*time.Second || o.Prefix != "zccp" || o.ResolveWait != 250*time.Millisecond {
 		t.Fatalf("options %+v, %v", o, err)
 	}
 	s, _ = parse(nil, io.Discard)
@@ -27,6 +27,7 @@ func TestClusterFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--cluster", "nats://x:1", "--cluster-dead-after", "1s", "--cluster-advertise", "2s"},
 		{"--cluster", "nats://x:1", "--cluster-advertise", "0s"},
+		{"--cluster", "nats://x:1", "--cluster-resolve-wait", "0s"},
 		{"--cluster", "nats://x:1", "--cluster-cert", "c.pem"},
 		{"--cluster", "nats://x:1", "--cluster-nkey", "/nonexistent/seed"},
 	} {
