@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"encoding/json"
 	"crypto/rand"
 	"encoding/hex"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/zccp-go/zccp/internal/rawpeer"
 	"github.com/zccp-go/zccp/internal/testutil"
 	"github.com/zccp-go/zccp/policy"
+	"github.com/zccp-go/zccp/store"
 	"github.com/zccp-go/zccp/zmtp"
 )
 
@@ -30,15 +32,22 @@ type secureMember struct {
 
 func startSecureMember(t testing.TB, url, name string, pol *policy.Policy) *secureMember {
 	t.Helper()
+	return startSecureMemberStore(t, url, name, pol, nil)
+}
+
+// startSecureMemberStore is startSecureMember with keys and bindings
+// kept in st (nil: in memory).
+func startSecureMemberStore(t testing.TB, url, name string, pol *policy.Policy, st broker.BindingStore) *secureMember {
+	t.Helper()
 	b, err := broker.New(broker.Config{Name: name, Logger: quietLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	b.SetPolicy(pol)
-	if err := b.EnableEnrolment(nil, false, nil); err != nil {
+	if err := b.EnableEnrolment(st, false, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.EnableKeyBinding(nil); err != nil {
+	if err := b.EnableKeyBinding(st); err != nil {
 		t.Fatal(err)
 	}
 	log, err := audit.Open(audit.Options{Dir: t.TempDir(), Logger: quietLog()})
@@ -372,4 +381,52 @@ func TestPolicyDigestMismatchReported(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// A broker that joins with keys and bindings in its store (decided and
+// bound before the federation existed) publishes them: the other brokers
+// accept its key and refuse its identifier to other keys; a binding the
+// cluster already has wins over its own, which it adopts (its store too).
+func TestJoinPublishesStoredKeys(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	nodes := natsCluster(t)
+	a := startSecureMember(t, nodes[0].ClientURL(), "A", nil)
+	kA, kD := newKeys(t), newKeys(t)
+	a.operate(t, ctx, broker.MethodKeysAccept, "key="+kA.Public.String()+",ident=shared-1")
+	testutil.Eventually(t, "the bucket has shared-1", func() bool { return a.node.KeyShare().Written >= 2 })
+
+	st, err := store.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	now := time.Now().UTC()
+	rec, _ := json.Marshal(broker.KeyRecord{Key: kD.Public.String(), State: broker.KeyAccepted, FirstSeen: now, LastSeen: now, Changed: now})
+	for _, w := range []struct {
+		bucket string
+		k, v   []byte
+	}{
+		{store.BucketKeys, kD.Public[:], rec},
+		{"identities", []byte("legacy-1"), kD.Public[:]},
+		{"identities", []byte("shared-1"), kD.Public[:]}, // A's in the cluster
+	} {
+		if err := st.Put(w.bucket, w.k, w.v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d := startSecureMemberStore(t, nodes[1].ClientURL(), "D", nil, st)
+	testutil.Eventually(t, "A learns D's key and binding; D adopts shared-1's owner", func() bool {
+		return keyState(a, kD.Public) == broker.KeyAccepted && boundTo(a, "legacy-1") == kD.Public && boundTo(d, "shared-1") == kA.Public
+	})
+	if v, err := st.Get("identities", []byte("shared-1")); err != nil || string(v) != string(kA.Public[:]) {
+		t.Fatalf("D's store: shared-1 -> %x, %v", v, err)
+	}
+	thief := dialCurve(t, ctx, a.curveEP, a.server, kA)
+	if code := thief.hello(t, ctx, "legacy-1"); code != codec.ErrCodeNotAuthorized {
+		t.Fatalf("kA on A claiming D's legacy-1: %q", code)
+	}
+	if code := dialCurve(t, ctx, a.curveEP, a.server, kD).hello(t, ctx, "legacy-1"); code != "" {
+		t.Fatalf("kD on A claiming its legacy-1: %q", code)
+	}
 }
