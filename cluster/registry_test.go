@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/zccp-go/zccp/internal/rawpeer"
 	"github.com/zccp-go/zccp/internal/testutil"
 )
@@ -162,5 +163,44 @@ func TestRegistryConcurrentStart(t *testing.T) {
 		if m == nil || !m.node.Registry().On {
 			t.Fatal("a broker started without the registry")
 		}
+	}
+}
+
+// A NATS server without JetStream: the brokers start anyway, without the
+// registry (logged), and advertise identifiers: DIRECTs cross, no
+// takeover across brokers (both sessions stay).
+func TestNoJetStreamFallsBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats-server not ready")
+	}
+	t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+	a := startMember(t, s.ClientURL(), "A")
+	c := startMember(t, s.ClientURL(), "C")
+	if a.node.Registry().On || c.node.Registry().On {
+		t.Fatal("registry in use without JetStream")
+	}
+	dev := peer(t, ctx, c.ep, "pdu-1")
+	caller := peer(t, ctx, a.ep, "ops")
+	testutil.Eventually(t, "A learns pdu-1 is on C (advert)", func() bool { return a.b.RemoteHolder("pdu-1") == c.node.ID() })
+	if err := caller.Direct("pdu-1", nil, []byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if m := nextDeliver(t, ctx, dev); string(m.Content[0]) != "x" {
+		t.Fatalf("device read %+v", m)
+	}
+	twin := peer(t, ctx, a.ep, "pdu-1") // no takeover across brokers without the registry
+	if err := twin.Subscribe(ctx, "^sync$"); err != nil {
+		t.Fatal(err)
+	}
+	testutil.Eventually(t, "C hears A's advert of pdu-1", func() bool { return c.b.RemoteHolder("pdu-1") == a.node.ID() })
+	if n := holders("pdu-1", a, c); n != 2 {
+		t.Fatalf("%d sessions of pdu-1, want both kept", n)
 	}
 }
