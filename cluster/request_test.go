@@ -5,11 +5,13 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/federation"
 	"github.com/zccp-go/zccp/internal/rawpeer"
 	"github.com/zccp-go/zccp/internal/testutil"
@@ -255,5 +257,41 @@ func TestReplyAcrossBrokersUnderPolicy(t *testing.T) {
 	expectCommand(t, ctx, dev, "p1", "ops")
 	dev.Direct("ops", hdr("zccp-reply-to", "p1", "zccp-status", "ok"), []byte("fine"))
 	expectReply(t, ctx, caller, "p1", "pdu-7", "ok", "", "")
+	inflight(t, a, c, 0)
+}
+
+// A retry (same requester, same id) across brokers reaches the device
+// again and the device answers it from its record of answers: the Go
+// client's handler on broker C runs once, the hand-framed requester on A
+// gets an ok for each attempt.
+func TestRetryAcrossBrokersRunsOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
+	defer cancel()
+	nodes := natsCluster(t)
+	a := startMember(t, nodes[0].ClientURL(), "A")
+	c := startMember(t, nodes[2].ClientURL(), "C")
+	var runs atomic.Int32
+	dev, err := client.Connect(ctx, c.ep, client.WithIdentifier("pdu-9"),
+		client.WithHandler("outlet.off", func(context.Context, *client.Request) (*client.Reply, error) {
+			runs.Add(1)
+			return &client.Reply{Content: [][]byte{[]byte("off")}}, nil
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dev.Close()
+	caller := peer(t, ctx, a.ep, "ops")
+	testutil.Eventually(t, "A and C know each other's clients", func() bool {
+		return a.b.RemoteHolder("pdu-9") == c.node.ID() && c.b.RemoteHolder("ops") == a.node.ID()
+	})
+	for range 2 {
+		caller.Direct("pdu-9", hdr("zccp-request-id", "once-1", "zccp-method", "outlet.off"), []byte("q"))
+		if m := expectReply(t, ctx, caller, "once-1", "pdu-9", "ok", "", ""); string(m.Content[0]) != "off" {
+			t.Fatalf("reply content %q", m.Content)
+		}
+	}
+	if n := runs.Load(); n != 1 {
+		t.Fatalf("the handler ran %d times", n)
+	}
 	inflight(t, a, c, 0)
 }
