@@ -128,6 +128,7 @@ func threeBrokers(t *testing.T, ctx context.Context) (ms [3]*member, devs map[st
 // empty address with a label selection reaches a device on C with no
 // subscription.
 func TestGroupRequestAcrossBrokers(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	ms, devs, ops := threeBrokers(t, ctx)
@@ -225,6 +226,7 @@ func TestGroupBrokerDiesMidCall(t *testing.T) {
 // after the bounded wait; A counts the miss; the silent broker is never
 // sent a commit.
 func TestGroupLeavesOutSilentBroker(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)

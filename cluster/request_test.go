@@ -106,6 +106,7 @@ func inflight(t *testing.T, a, c *member, n int) {
 // ending (disconnected from C, through A), and the requester's limit
 // enforced by A itself.
 func TestRequestAcrossBrokers(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
@@ -234,6 +235,7 @@ func TestRequestExpiresAtRemoteDevice(t *testing.T) {
 // outstanding between the two, as on one broker); a plain DIRECT from it
 // to the same requester is refused by C.
 func TestReplyAcrossBrokersUnderPolicy(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
@@ -265,6 +267,7 @@ func TestReplyAcrossBrokersUnderPolicy(t *testing.T) {
 // client's handler on broker C runs once, the hand-framed requester on A
 // gets an ok for each attempt.
 func TestRetryAcrossBrokersRunsOnce(t *testing.T) {
+	t.Parallel()
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
