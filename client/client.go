@@ -228,8 +228,15 @@ func (c *Client) onConnect(conn *zmtp.Conn) error {
 		exprs = append(exprs, e)
 	}
 	slices.Sort(exprs)
+	last := map[string]bool{} // expressions of SubscribeLast subscriptions ask again (retain.go)
+	for s := range c.subs {
+		last[s.expr] = last[s.expr] || s.last
+	}
 	for _, e := range exprs {
 		m := codec.Message{ID: codec.Subscribe, Expression: e}
+		if last[e] {
+			m.Headers = codec.Headers{codec.HdrLast: "1"}
+		}
 		f, err := m.Frames()
 		if err != nil {
 			continue

@@ -128,6 +128,9 @@ func (c *Client) fastDeliver(frames [][]byte) bool {
 // fanOut hands d to every target subscription, each its own view, all
 // made before any handler can see (and change) d.
 func fanOut(d *Delivery, targets []*Subscription) {
+	if d.Headers[codec.HdrRetained] == "1" {
+		targets = lastOnly(targets)
+	}
 	switch len(targets) {
 	case 0:
 		return
@@ -162,4 +165,17 @@ func bytesString(b []byte) string {
 		return ""
 	}
 	return unsafe.String(&b[0], len(b))
+}
+
+// lastOnly returns the SubscribeLast subscriptions among targets (a new
+// slice: targets may be the index's cached answer). A last value goes
+// only to them: a plain Subscribe sees live traffic only.
+func lastOnly(targets []*Subscription) []*Subscription {
+	out := make([]*Subscription, 0, len(targets))
+	for _, s := range targets {
+		if s.last {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -23,10 +23,17 @@ func (c *Client) PublishRetained(address string, headers map[string]string, cont
 
 // SubscribeLast is Subscribe that first receives the last value of every
 // matching address (Delivery.Retained reports them, Delivery.Age says how
-// old), then live traffic, with nothing lost or repeated in between. The
-// last values come only when this subscription sends its own SUBSCRIBE:
-// not when this client already subscribed to the same expression, nor
-// again after a reconnection.
+// old), then live traffic, with nothing lost or repeated in between. It
+// asks the broker even when this client already holds the expression.
+// Last values go only to SubscribeLast subscriptions (a plain Subscribe
+// sees live traffic only), so a handler may see a last value again: when
+// another SubscribeLast of this client asks for matching ones, and after
+// every reconnection, when the client re-subscribes asking for the last
+// values again. After a reconnection the handler thus gets each matching
+// address's current last value (repeated if unchanged, the newest if it
+// changed while the client was away: values published and replaced in
+// between are not seen, nor are unretained publishes of that time), then
+// live traffic. Use Retained and Age to tell them apart.
 func (c *Client) SubscribeLast(ctx context.Context, expr string, h Handler) (*Subscription, error) {
 	if h == nil {
 		return nil, fmt.Errorf("zccp: SubscribeLast: nil handler")

@@ -98,9 +98,11 @@ func (c *Client) subscribe(ctx context.Context, s *Subscription) (*Subscription,
 	}
 	c.subs[s] = struct{}{}
 	c.exprs[s.expr]++
-	if c.exprs[s.expr] > 1 || c.state != Connected {
+	if (c.exprs[s.expr] > 1 && !s.last) || c.state != Connected {
 		// Already subscribed on the broker, or not connected: the next
-		// connection's re-subscription covers it.
+		// connection's re-subscription covers it. SubscribeLast on an
+		// expression already held subscribes again for the last values
+		// (the broker keeps the expression once).
 		c.mu.Unlock()
 		return s, nil
 	}
