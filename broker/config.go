@@ -60,6 +60,11 @@ type Config struct {
 	// MaxTTL is the longest zccp-ttl a request may carry; a longer one is
 	// refused (bad-request). Default 1 hour.
 	MaxTTL time.Duration
+	// RequestGrace is how long an unanswered request is remembered past
+	// its deadline (or past its last sign of life when it has none)
+	// before the broker forgets it (outcome forgotten); the requester has
+	// its own timeout. Default 1 minute.
+	RequestGrace time.Duration
 	// Queue bounds each client's outbound queue. Default 8 MiB, 100000
 	// messages; a zero Overflow means drop-oldest for notifications.
 	Queue zmtp.Limits
@@ -93,6 +98,7 @@ const (
 	DefaultMaxInflight      = 10000
 	DefaultMaxInflightPer   = 1000
 	DefaultMaxTTL           = time.Hour
+	DefaultRequestGrace     = time.Minute
 	DefaultMaxQueuedTotal   = 256 << 20
 	DefaultStallWait        = 2 * time.Millisecond
 	DefaultMaxPerHost       = 16384
@@ -134,6 +140,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.MaxTTL == 0 {
 		c.MaxTTL = DefaultMaxTTL
 	}
+	if c.RequestGrace == 0 {
+		c.RequestGrace = DefaultRequestGrace
+	}
 	if c.MaxConnsPerHost == 0 {
 		c.MaxConnsPerHost = DefaultMaxPerHost
 	}
@@ -170,7 +179,7 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("broker: negative queue budget or stall wait")
 	case c.MaxQueuedTotal < c.MaxMessageSize:
 		return c, fmt.Errorf("broker: queue budget %d bytes is smaller than the largest message (%d bytes)", c.MaxQueuedTotal, c.MaxMessageSize)
-	case c.MaxInflight < 0 || c.MaxInflightPerRequester < 0 || c.MaxTTL < 0:
+	case c.MaxInflight < 0 || c.MaxInflightPerRequester < 0 || c.MaxTTL < 0 || c.RequestGrace < 0:
 		return c, fmt.Errorf("broker: negative request limit or TTL cap")
 	case c.MaxHeaders < 0 || c.MaxSubscriptions < 0 || c.MaxClients < 0,
 		c.MaxConnsPerHost < 0 || c.MaxSessionsPerHost < 0 || c.MaxSessionsPerKey < 0 || c.MaxLabelBytes < 0:

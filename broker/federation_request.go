@@ -67,7 +67,7 @@ func (b *Broker) proxy(remote, ident string, create bool) *session {
 // next prune at twice what remains (so pruning costs O(1) per proxy made).
 // A proxy forgotten while a request is being tracked to it is rebuilt by
 // the next message for it; that request's replies then find no record and
-// the record is swept (requestGrace).
+// the record is swept (Config.RequestGrace).
 func (b *Broker) pruneProxies() {
 	b.reqMu.Lock()
 	busy := map[*session]bool{}

@@ -28,11 +28,6 @@ type requestKey struct {
 	id        string
 }
 
-// requestGrace is how long an unanswered request is remembered past its
-// deadline (or past its last sign of life when it has none) before the
-// broker forgets it; the requester has its own timeout.
-const requestGrace = time.Minute
-
 // pairKey names what one requester has outstanding at one device.
 type pairKey struct{ device, requester *session }
 
@@ -183,7 +178,7 @@ func (b *Broker) sweepRequests(now time.Time) {
 		if r.deadline.After(last) {
 			last = r.deadline
 		}
-		if now.Sub(last) > requestGrace {
+		if now.Sub(last) > b.cfg.RequestGrace {
 			b.untrackLocked(r)
 			b.ended(r, OutcomeForgotten)
 		}

@@ -271,3 +271,81 @@ func TestPrometheusRequestLatencyAndBytes(t *testing.T) {
 	t.Logf("latency %v; broker received %d ≥ %d written by the raw peers, sent %d ≥ %d read by them",
 		latencyCounts(last), counterValue(last, "zccpd_received_bytes_total"), out.Load()+gout.Load(), counterValue(last, "zccpd_sent_bytes_total"), in.Load()+gin.Load())
 }
+
+// expectExpired reads the requester's next message and checks it is the
+// broker's expired error reply to id.
+func expectExpired(ctx context.Context, req *rawpeer.Peer, id string) error {
+	m, err := req.NextContext(ctx)
+	if err != nil {
+		return err
+	}
+	to, _ := m.Header("zccp-reply-to")
+	code, _ := m.Header("zccp-error")
+	if to != id || code != codec.ErrCodeExpired {
+		return fmt.Errorf("want the expired error reply to %s, got %+v", id, m.Headers())
+	}
+	return nil
+}
+
+// The outcomes that need time to pass, from hand-framed raw peers:
+// expired (a zero TTL at once, and a command still queued to a device
+// that stopped reading when its TTL runs out) and forgotten (a device
+// that reads the command and never answers, swept RequestGrace past the
+// TTL; the requester is not told).
+func TestPrometheusRequestExpiredAndForgotten(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{PingInterval: 200 * time.Millisecond, Timeout: 30 * time.Second, RequestGrace: 100 * time.Millisecond})
+	srv := httptest.NewServer(metricsHandler(b.Broker))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var in, out atomic.Uint64
+	req := rawCounted(t, ctx, b, "req", &in, &out)
+	dev := rawCounted(t, ctx, b, "dev", &in, &out)
+	request := func(to, id, ttl string) {
+		t.Helper()
+		if err := req.Direct(to, []rawpeer.Header{{Name: "zccp-request-id", Value: id}, {Name: "zccp-ttl", Value: ttl}}, []byte("go")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	request("dev", "e0", "0")
+	if err := expectExpired(ctx, req, "e0"); err != nil {
+		t.Fatal(err)
+	}
+	// A device that subscribes and then never reads, over ipc (small
+	// socket buffers): a raw publisher fills them until the broker's
+	// writer to it is blocked, so the next command waits in its queue.
+	stalled, err := rawpeer.Dial(ctx, b.IPC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stalled.Close()
+	if err := stalled.Hello(ctx, "stalled"); err != nil {
+		t.Fatal(err)
+	}
+	if err := stalled.Subscribe(ctx, "^fill$"); err != nil {
+		t.Fatal(err)
+	}
+	big := make([]byte, 256<<10)
+	for range 64 {
+		if err := dev.Publish("fill", nil, big); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, "filler routed", func() bool { return b.Stats().Published == 64 })
+	request("stalled", "e1", "100")
+	if err := expectExpired(ctx, req, "e1"); err != nil {
+		t.Fatal(err)
+	}
+	// Read by the device, never answered.
+	request("dev", "f1", "50")
+	if m, err := dev.NextContext(ctx); err != nil || m.ID != rawpeer.Deliver {
+		t.Fatalf("f1 at the device: %v %+v", err, m)
+	}
+	want := map[string]uint64{"single/expired": 2, "single/forgotten": 1}
+	testutil.Eventually(t, "expired and forgotten observed", func() bool {
+		return fmt.Sprint(latencyCounts(scrape(t, srv.URL))) == fmt.Sprint(want)
+	})
+	if s := b.Stats(); s.ExpiredCmds != 2 || s.Inflight != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
