@@ -104,6 +104,7 @@ func TestZccpdProcessJoinsAndDies(t *testing.T) {
 	if err := watcher.Subscribe(ctx, `^\$zccp\.presence\.`); err != nil {
 		t.Fatal(err)
 	}
+	testutil.Eventually(t, "C learns that A has a presence watcher", func() bool { return c.node.Listening(a.node.ID()) })
 	testutil.Eventually(t, "A and C learn pdu-k is on B", func() bool {
 		return a.b.RemoteHolder("pdu-k") == bID && c.b.RemoteHolder("pdu-k") == bID
 	})

@@ -98,7 +98,7 @@ func startRegistry(ctx context.Context, n *Node) (*registry, error) {
 		History: 1, TTL: n.o.RegistryTTL, Replicas: n.o.RegistryReplicas, Storage: jetstream.FileStorage,
 	}
 	kv, err := createBucket(ctx, js, cfg)
-	if err != nil && cfg.Replicas > 1 && ctx.Err() == nil {
+	if err != nil && cfg.Replicas > 1 && ctx.Err() == nil && !noJetStream(err) {
 		// A NATS cluster with fewer JetStream servers than replicas.
 		n.log.Warn("identity registry: fewer replicas", "want", cfg.Replicas, "err", err)
 		cfg.Replicas = 1
@@ -205,10 +205,16 @@ func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 	}
 }
 
+// noJetStream reports an error saying the NATS servers have no JetStream.
+func noJetStream(err error) bool {
+	return errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) ||
+		errors.Is(err, nats.ErrNoResponders)
+}
+
 // starting tells the errors of a JetStream that is not ready yet (503
 // without a leader, a request timing out) from definitive ones.
 func starting(err error) bool {
-	if errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, jetstream.ErrJetStreamNotEnabledForAccount) {
+	if noJetStream(err) {
 		return false
 	}
 	var ae *jetstream.APIError
