@@ -41,7 +41,7 @@ const (
 	HdrCancelRequest  = "zccp-cancel-request"  // on DIRECT to a device: cancel the request with this id
 	HdrRecipient      = "zccp-recipient"       // on broker-made replies: the device concerned
 	HdrRecipients     = "zccp-recipients"      // on receipts: how many devices the request was routed to
-	HdrTruncated      = "zccp-truncated"       // on a clients reply: how many matching sessions were left out (size cap)
+	HdrTruncated      = "zccp-truncated"       // on a clients or audit reply: how many matching sessions or records were left out (size cap)
 	HdrMissingBrokers = "zccp-missing-brokers" // on an audit reply in a federation: the brokers whose records are not in it (no answer in time, or an error)
 
 	// Presence events (DELIVER from NoticeSender on AddrPresence*).
