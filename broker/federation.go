@@ -45,6 +45,15 @@ type fedState struct {
 
 type fedLink struct{ f Federation }
 
+// linkAs returns the federation as T, one of its optional sides; ok is
+// false when the broker is not federated or its federation lacks T.
+func linkAs[T any](b *Broker) (f T, ok bool) {
+	if l := b.fed.link.Load(); l != nil {
+		f, ok = l.f.(T)
+	}
+	return f, ok
+}
+
 // remoteBroker is one other broker, as a pseudo-session of fedState.remote.
 // gone is set when it is dropped, since cached match results may still
 // hold it.

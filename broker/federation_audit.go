@@ -34,11 +34,7 @@ type AuditAnswer struct {
 
 // auditLink returns the federation's audit side, or nil.
 func (b *Broker) auditLink() AuditFederation {
-	l := b.fed.link.Load()
-	if l == nil {
-		return nil
-	}
-	f, _ := l.f.(AuditFederation)
+	f, _ := linkAs[AuditFederation](b)
 	return f
 }
 

@@ -102,11 +102,7 @@ func (f *fedState) holder(ident []byte) *remoteBroker {
 // true. A request goes through remoteRequest; a reply or a cancel also
 // settles the request it ends (federation_request.go).
 func (p *peer) forwardDirect(s *session, v codec.View, content [][]byte, e *ext) bool {
-	l := p.b.fed.link.Load()
-	if l == nil {
-		return false
-	}
-	df, ok := l.f.(DirectFederation)
+	df, ok := linkAs[DirectFederation](p.b)
 	if !ok {
 		return false
 	}

@@ -107,11 +107,7 @@ func (g *farGroup) audit(ga *groupAudit) {
 // resolveFar asks the other brokers for their recipients of a group
 // request (nil: not federated, or no other broker could have any).
 func (p *peer) resolveFar(s *session, v codec.View, content [][]byte, deadline time.Time) *farGroup {
-	l := p.b.fed.link.Load()
-	if l == nil {
-		return nil
-	}
-	gf, ok := l.f.(GroupFederation)
+	gf, ok := linkAs[GroupFederation](p.b)
 	if !ok {
 		return nil
 	}

@@ -22,11 +22,7 @@ type IdentityFederation interface {
 
 // identLink returns the federation's registry side, or nil.
 func (b *Broker) identLink() IdentityFederation {
-	l := b.fed.link.Load()
-	if l == nil {
-		return nil
-	}
-	f, _ := l.f.(IdentityFederation)
+	f, _ := linkAs[IdentityFederation](b)
 	return f
 }
 

@@ -40,11 +40,7 @@ type KeyFederation interface {
 
 // keyLink returns the federation's key side, or nil.
 func (b *Broker) keyLink() KeyFederation {
-	l := b.fed.link.Load()
-	if l == nil {
-		return nil
-	}
-	f, _ := l.f.(KeyFederation)
+	f, _ := linkAs[KeyFederation](b)
 	return f
 }
 

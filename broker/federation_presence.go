@@ -19,12 +19,8 @@ type PresenceFederation interface {
 
 // presenceLink returns the federation's presence side, or nil.
 func (b *Broker) presenceLink() PresenceFederation {
-	l := b.fed.link.Load()
-	if l == nil {
-		return nil
-	}
-	pf, _ := l.f.(PresenceFederation)
-	return pf
+	f, _ := linkAs[PresenceFederation](b)
+	return f
 }
 
 // LocalSysInterest returns the distinct broker-event expressions (^\$…)

@@ -220,11 +220,7 @@ func (b *Broker) outstandingRemote(s *session, target []byte, e *ext) bool {
 // device's behalf) to the requester's broker: a DELIVER from $zccp whose
 // address is the requester's identifier, on the direct subject.
 func (b *Broker) tellRemote(s *session, m codec.Message) {
-	l := b.fed.link.Load()
-	if l == nil {
-		return
-	}
-	df, ok := l.f.(DirectFederation)
+	df, ok := linkAs[DirectFederation](b)
 	if !ok {
 		return
 	}

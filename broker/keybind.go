@@ -136,7 +136,7 @@ func (p *peer) keyMayUse(ident string) bool {
 	}
 	if !ok {
 		p.b.log.Warn("HELLO refused: identifier not bound to the session's CURVE key", "identifier", ident,
-			"key", keyString(key), "owner", keyString(owner), "why", why, "remote", addrString(p.fx.remote()))
+			"key", keyString(key), "owner", keyString(owner), "reason", why, "remote", addrString(p.fx.remote()))
 		p.notice(codec.ErrCodeNotAuthorized, "identifier "+strconv.Quote(ident)+" "+why+"; HELLO refused", "HELLO", ident)
 		return false
 	}
