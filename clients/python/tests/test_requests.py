@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import threading
@@ -200,3 +202,27 @@ def test_python_cli_exit_codes(broker, bindir):
     base = [sys.executable, "-m", "zccp", "call", "--endpoint", broker.tcp, "--timeout", "2"]
     out = subprocess.run([*base, "nobody", "x"], capture_output=True, timeout=20, env=peer_env())
     assert out.returncode == 4, out
+
+
+def test_python_cli_exit_4_when_the_device_leaves(broker, clients, bindir, tmp_path):
+    """A Go `zccp device` process killed while it runs the command: the
+    broker's `disconnected` error reply makes the Python CLI exit 4, as
+    the Go and C CLIs do."""
+    mark = tmp_path / "started"
+    dev = start_peer([str(bindir / "zccp"), "device", "--endpoint", broker.tcp, "--id", "leaver", "--",
+                      "sh", "-c", f'touch "{mark}"; exec sleep 30'])
+    try:
+        wait_listed(clients(broker.tcp, identifier="watch"), "leaver")
+        call = subprocess.Popen([sys.executable, "-m", "zccp", "call", "--endpoint", broker.tcp, "--timeout", "20",
+                                 "leaver", "x"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=peer_env())
+        try:
+            eventually(mark.exists, 10, "the device to start the command")
+            os.killpg(dev.pid, signal.SIGKILL)
+            _, err = call.communicate(timeout=20)
+        finally:
+            if call.poll() is None:
+                call.kill()
+                call.wait()
+        assert call.returncode == 4 and b"disconnected" in err, (call.returncode, err)
+    finally:
+        stop_peer(dev)

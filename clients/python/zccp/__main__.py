@@ -15,7 +15,8 @@
     $XDG_CONFIG_HOME/zccp/curve.key) to speak CURVE, as the Go CLI does.
         One request; prints the reply's frames to stdout. Exit codes as
         `zccp call`: 0 ok, 3 broker unreachable or session lost, 4 no such
-        client, 5 timeout or expired, 6 any other error reply.
+        client or the device left before answering (disconnected), 5
+        timeout or expired, 6 any other error reply.
 """
 
 from __future__ import annotations
@@ -104,7 +105,7 @@ def _call(a: argparse.Namespace) -> int:
             sys.stdout.buffer.write(f)
         sys.stdout.flush()
         return 0
-    except errors.NoSuchClient as e:
+    except (errors.NoSuchClient, errors.Disconnected) as e:
         print(f"zccp call: {e}", file=sys.stderr)
         return 4
     except (errors.Timeout, errors.Expired) as e:
