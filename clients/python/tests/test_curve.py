@@ -28,9 +28,12 @@ def curve_broker(broker_factory, bindir: Path, tmp_path: Path) -> tuple[Broker, 
     return b, ep, server
 
 
-def zccp_cli(bindir: Path, broker: Broker, *args: str) -> str:
-    r = subprocess.run([str(bindir / "zccp"), *args, "--endpoint", broker.ipc], capture_output=True, text=True,
-                       timeout=30)
+def zccp_cli(bindir: Path, broker: Broker, *args: str, key: str = "") -> str:
+    """Runs the Go CLI; key goes after "--" (a Z85 key may start with "-")."""
+    argv = [str(bindir / "zccp"), *args, "--endpoint", broker.ipc]
+    if key:
+        argv += ["--", key]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     assert r.returncode == 0, r.stderr
     return r.stdout
 
@@ -42,7 +45,7 @@ def test_curve_enrolment_session_and_delivery(curve_broker, bindir, clients, tmp
         zccp.connect(ep, identifier="py-dev", server_key=server, client_keys=keys, timeout=1.5)
     listed = zccp_cli(bindir, b, "keys", "list", "--state", "pending")
     assert keys.public in listed and "py-dev" in listed
-    assert '"owns":["py-dev"]' in zccp_cli(bindir, b, "keys", "accept", keys.public, "--json")
+    assert '"owns":["py-dev"]' in zccp_cli(bindir, b, "keys", "accept", "--json", key=keys.public)
 
     dev = clients(ep, identifier="py-dev", server_key=server, client_keys=keys)
     assert dev.public_key == keys.public
@@ -59,7 +62,7 @@ def test_curve_enrolment_session_and_delivery(curve_broker, bindir, clients, tmp
     with pytest.raises(zccp.ConnectError, match="not among"):
         zccp.connect(ep, identifier="py-other", server_key=server, client_keys=keys, timeout=1.5)
     thief = zccp.curve_keypair()
-    zccp_cli(bindir, b, "keys", "accept", thief.public, "--ident", "py-*")
+    zccp_cli(bindir, b, "keys", "accept", "--ident", "py-*", key=thief.public)
     with pytest.raises(zccp.ConnectError, match="belongs to another"):
         zccp.connect(ep, identifier="py-dev", server_key=server, client_keys=thief, timeout=1.5)
 
@@ -71,7 +74,7 @@ def test_curve_key_file_and_wrong_server_key(curve_broker, bindir, clients, tmp_
                             capture_output=True, text=True).stdout.strip()
     keys = zccp.read_key_file(path)
     assert keys.public == public
-    zccp_cli(bindir, b, "keys", "accept", public, "--ident", "py-file")
+    zccp_cli(bindir, b, "keys", "accept", "--ident", "py-file", key=public)
     c = clients(ep, identifier="py-file", server_key=server, client_keys=keys)
     assert c.state is zccp.State.CONNECTED
     with pytest.raises(zccp.ConnectError):
@@ -93,7 +96,7 @@ def test_curve_go_caller_python_device(curve_broker, bindir, tmp_path):
         files[who] = tmp_path / f"{who}.key"
         public = subprocess.run([str(bindir / "zccp"), "keygen", "--key-file", str(files[who])], check=True,
                                 capture_output=True, text=True).stdout.strip()
-        zccp_cli(bindir, b, "keys", "accept", public, "--ident", f"{who}-echo*")
+        zccp_cli(bindir, b, "keys", "accept", "--ident", f"{who}-echo*", key=public)
     dev = start_peer([sys.executable, "-m", "zccp", "device", "--endpoint", ep, "--id", "py-echo-1",
                       "--server-key", server, "--key-file", str(files["py"])])
     try:
