@@ -48,6 +48,7 @@ func nextDeliver(t *testing.T, ctx context.Context, p *rawpeer.Peer) *rawpeer.Me
 // the stream never reached; losses before a stream reached anyone go to
 // the sessions its first delivered message reaches.
 func TestGapToldToSubscribers(t *testing.T) {
+	t.Parallel() // own NATS cluster and brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)

@@ -32,6 +32,7 @@ func holders(ident string, ms ...*member) int {
 // B's session. Every broker learns the holder from the JetStream
 // registry (no identifier adverts), all peers are hand-framed.
 func TestTakeoverAcrossBrokers(t *testing.T) {
+	t.Parallel() // own NATS cluster and brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
@@ -85,6 +86,7 @@ func TestTakeoverAcrossBrokers(t *testing.T) {
 // registry orders them, and exactly one session is left in the cluster
 // (the other is told taken-over); every broker agrees on where it is.
 func TestSimultaneousClaimsLeaveOneSession(t *testing.T) {
+	t.Parallel() // own NATS cluster and brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
@@ -125,6 +127,7 @@ func TestSimultaneousClaimsLeaveOneSession(t *testing.T) {
 // Without the registry (NoRegistry, as when JetStream is unavailable)
 // identifiers are advertised: DIRECTs across brokers still work.
 func TestDirectWithoutRegistry(t *testing.T) {
+	t.Parallel() // own NATS cluster and brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	nodes := natsCluster(t)
@@ -148,6 +151,7 @@ func TestDirectWithoutRegistry(t *testing.T) {
 // the registry (creating one bucket from two clients at once once hung
 // both until their deadline: see federation.createBucket).
 func TestRegistryConcurrentStart(t *testing.T) {
+	t.Parallel() // own NATS cluster and brokers
 	nodes := natsCluster(t)
 	ms := make([]*member, 3)
 	var wg sync.WaitGroup
@@ -170,6 +174,7 @@ func TestRegistryConcurrentStart(t *testing.T) {
 // registry (logged), and advertise identifiers: DIRECTs cross, no
 // takeover across brokers (both sessions stay).
 func TestNoJetStreamFallsBack(t *testing.T) {
+	t.Parallel() // own NATS cluster and brokers
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, NoLog: true, NoSigs: true})
