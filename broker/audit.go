@@ -37,14 +37,6 @@ func (b *Broker) EnableAudit(l *audit.Log) {
 	b.audit = &auditor{log: l}
 }
 
-// AuditLog returns the audit log, or nil when auditing is off.
-func (b *Broker) AuditLog() *audit.Log {
-	if b.audit == nil {
-		return nil
-	}
-	return b.audit.log
-}
-
 // reqAudit is what a request's record needs, captured when the request
 // reached the broker; nil when auditing is off.
 type reqAudit struct {
