@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/audit"
-	"github.com/zccp-go/zccp/client"
 	"github.com/zccp-go/zccp/codec"
 )
 
@@ -62,17 +61,9 @@ func runAudit(ctx context.Context, e *env, args []string) int {
 			q.Set(k, v)
 		}
 	}
-	c, code := connect(ctx, e, cf)
-	if c == nil {
+	r, code := callBroker(ctx, e, cf, "audit", codec.MethodAudit, q.Encode(), *timeout)
+	if r == nil {
 		return code
-	}
-	defer c.Close()
-	qctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	r, err := c.Do(qctx, codec.NoticeSender, client.Call{Method: codec.MethodAudit, Headers: map[string]string{codec.HdrSelect: q.Encode()}})
-	if err != nil {
-		fmt.Fprintln(e.stderr, "zccp audit:", err)
-		return exitFor(err)
 	}
 	for _, line := range r.Content {
 		if len(line) == 0 {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zccp-go/zccp/broker"
 	"github.com/zccp-go/zccp/client"
+	"github.com/zccp-go/zccp/codec"
 )
 
 // exitUnsupported: the broker lacks an extension the command needs (an
@@ -228,4 +229,23 @@ func positiveDurationFlag(fs *flag.FlagSet, name string, def time.Duration, usag
 	d := &def
 	fs.Var(positiveDuration{d}, name, usage)
 	return d
+}
+
+// callBroker connects, calls the broker API method with sel as
+// zccp-select, waiting at most timeout, and closes. On failure it says
+// why on stderr ("zccp NAME: ...") and returns nil and the exit code.
+func callBroker(ctx context.Context, e *env, cf connectFlags, name, method, sel string, timeout time.Duration) (*client.Reply, int) {
+	c, code := connect(ctx, e, cf)
+	if c == nil {
+		return nil, code
+	}
+	defer c.Close()
+	qctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	r, err := c.Do(qctx, codec.NoticeSender, client.Call{Method: method, Headers: map[string]string{codec.HdrSelect: sel}})
+	if err != nil {
+		fmt.Fprintln(e.stderr, "zccp "+name+":", err)
+		return nil, exitFor(err)
+	}
+	return r, exitOK
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/zccp-go/zccp/broker"
-	"github.com/zccp-go/zccp/client"
-	"github.com/zccp-go/zccp/codec"
 )
 
 const keysSummary = `Manage the CURVE client keys of a broker run with --enrol (asked of the broker
@@ -57,17 +55,9 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 	default:
 		return usageError(e, fs, "want list, or show|accept|reject|revoke KEY")
 	}
-	c, code := connect(ctx, e, cf)
-	if c == nil {
+	r, code := callBroker(ctx, e, cf, "keys", "keys."+pos[0], sel, *timeout)
+	if r == nil {
 		return code
-	}
-	defer c.Close()
-	qctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	r, err := c.Do(qctx, codec.NoticeSender, client.Call{Method: "keys." + pos[0], Headers: map[string]string{codec.HdrSelect: sel}})
-	if err != nil {
-		fmt.Fprintln(e.stderr, "zccp keys:", err)
-		return exitFor(err)
 	}
 	return printKeys(e, r.Content, *asJSON)
 }
