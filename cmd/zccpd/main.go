@@ -218,6 +218,20 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		b.Close()
 		return 2
 	}
+	// Join the federation before serving (a session that started before
+	// the join would be missing from the cluster's identity registry),
+	// after enrolment and key binding are on (the join shares them).
+	if err := s.sec.prepare(b, log); err != nil {
+		log.Error("cannot start CURVE security", "err", err)
+		b.Close()
+		return 1
+	}
+	stopCluster, ok := startCluster(s, b, log) // cluster_flags.go: --cluster
+	if !ok {
+		b.Close()
+		return 1
+	}
+	defer stopCluster()
 	bound := make([]string, 0, len(s.binds.vals))
 	for _, ep := range s.binds.vals {
 		real, err := s.sec.listen(b, ep, log)
@@ -248,12 +262,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		}
 		defer stopMetrics()
 	}
-	stopCluster, ok := startCluster(s, b, log) // cluster_flags.go: --cluster
-	if !ok {
-		b.Close()
-		return 1
-	}
-	defer stopCluster()
 	markReady()
 	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
 		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String(), "fd_limit", fdLimit(), "max_conns_per_host", s.cfg.MaxConnsPerHost)
