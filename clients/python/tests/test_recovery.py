@@ -21,13 +21,18 @@ INVALID = codec.encode(codec.INVALID)
 
 
 class FakeBroker:
-    def __init__(self, policy: Policy) -> None:
+    def __init__(self, policy: Policy, endpoint: str = "") -> None:
         self.policy = policy
         self.seen: list[tuple[float, str]] = []
+        self.rid = b""  # the routing id of the last message (a policy may send to it itself)
         self.sock = zmq.Context.instance().socket(zmq.ROUTER)
         self.sock.setsockopt(zmq.LINGER, 0)
-        port = self.sock.bind_to_random_port("tcp://127.0.0.1")
-        self.endpoint = f"tcp://127.0.0.1:{port}"
+        if endpoint:
+            self.sock.bind(endpoint)
+            self.endpoint = endpoint
+        else:
+            port = self.sock.bind_to_random_port("tcp://127.0.0.1")
+            self.endpoint = f"tcp://127.0.0.1:{port}"
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -37,6 +42,7 @@ class FakeBroker:
             if not self.sock.poll(50):
                 continue
             rid, *frames = self.sock.recv_multipart()
+            self.rid = rid
             m = codec.decode(frames)
             self.seen.append((time.monotonic(), m.name))
             for reply in self.policy(m):
@@ -51,8 +57,8 @@ class FakeBroker:
 def fake():
     made: list[FakeBroker] = []
 
-    def make(policy: Policy) -> FakeBroker:
-        f = FakeBroker(policy)
+    def make(policy: Policy, endpoint: str = "") -> FakeBroker:
+        f = FakeBroker(policy, endpoint)
         made.append(f)
         return f
     yield make
@@ -105,3 +111,53 @@ def test_silence_is_probed_and_a_forgotten_session_restored(fake):
         eventually(lambda: c.sessions == 2, 5, "a second session after the probe")
         names = [n for _, n in f.seen]
         assert names[:3] == ["HELLO", "PING", "HELLO"], names
+
+
+def test_request_buffered_when_the_session_is_lost_is_never_sent(fake):
+    """A request whose DIRECT still waits in the client's buffer when the
+    session is lost fails with ConnectionLost, and is dropped: the next
+    session does not send it (the caller was told it failed). The fake
+    broker stops reading (the client's buffers fill up behind a publish),
+    then forgets the session (INVALID), then reads on and says HELLO-OK."""
+    log: list[tuple[str, str]] = []
+    kick, go = threading.Event(), threading.Event()
+
+    def policy(m: codec.Message) -> list[list[bytes]]:
+        log.append((m.name, m.address))
+        if m.id == codec.HELLO:
+            return [HELLO_OK]
+        if m.id == codec.PUBLISH and m.address == "stall":
+            kick.wait(20)
+            f.sock.send_multipart([f.rid, *INVALID])  # this thread owns the socket
+            go.wait(20)
+        return []
+    # ipc: small socket buffers, so that the client's own buffer fills soon.
+    f = fake(policy, f"ipc://@/zccp-py-lost-{time.monotonic_ns()}")
+    with zccp.connect(f.endpoint, identifier="py-req", timeout=5, heartbeat=0, buffer=100000) as c:
+        c.publish("stall")
+        for _ in range(5000):  # beyond libzmq's two pipes (1000 messages each) and the socket buffers
+            c.publish("fill", b"x" * 2048)
+        errs: list[BaseException] = []
+
+        def call() -> None:
+            try:
+                c.request("dev", "old", timeout=30)
+            except BaseException as e:
+                errs.append(e)
+        t = threading.Thread(target=call)
+        t.start()
+        eventually(lambda: len(c._calls) == 1, 10, "the request registered")
+        c.publish("after-request")
+        kick.set()
+        t.join(20)
+        assert len(errs) == 1 and isinstance(errs[0], zccp.ConnectionLost), errs
+        go.set()
+        eventually(lambda: c.sessions == 2, 20, "a second session")
+        c.publish("end")
+        eventually(lambda: ("PUBLISH", "end") in log, 20, "the last publish")
+    hellos = [i for i, e in enumerate(log) if e[0] == "HELLO"]
+    assert len(hellos) == 2, hellos
+    # The publish made after the request went in the second session: the
+    # request was still buffered when the session was lost.
+    assert log.index(("PUBLISH", "after-request")) > hellos[1], "the client's buffer did not fill"
+    assert not [e for e in log if e[0] == "DIRECT"], "the failed request was sent"

@@ -114,7 +114,9 @@ class Client:
         self._losses: collections.deque[float] = collections.deque(maxlen=16)
         self._sub_waits: collections.deque[list[Any]] = collections.deque()  # [expr, future|None, err]
         self._parked: dict[str, list[Future[None]]] = {}
-        self._app: collections.deque[list[bytes]] = collections.deque()   # waits for a session
+        # Waits for a session: frames, and the request id when they are a
+        # request (dropped unsent once that call has failed or ended).
+        self._app: collections.deque[tuple[list[bytes], str | None]] = collections.deque()
         self._ctl: collections.deque[list[bytes]] = collections.deque()   # control frames not yet written
         self._last_recv = time.monotonic()
         self._probe_at = 0.0
@@ -201,11 +203,13 @@ class Client:
         DeviceError, NoSuchMethod, ...), Timeout when nothing final came
         within ``timeout`` seconds (a progress report restarts it; the
         device is then told to cancel), ConnectionLost when the session
-        ended first. ``ttl`` (default: ``timeout``) is how long the command
+        ended first (a request still buffered then is dropped: a later
+        session never sends it). ``ttl`` (default: ``timeout``) is how long the command
         may wait to start, sent as ``zccp-ttl``."""
         rid, p = self._register(group=False)
         try:
-            self.direct(identifier, body, self._request_headers(rid, method, headers, ttl or timeout))
+            self._send_app(codec.encode(codec.DIRECT, address=identifier, content=frames_of(body),
+                                        headers=self._request_headers(rid, method, headers, ttl or timeout)), rid)
             deadline = time.monotonic() + timeout
             while True:
                 left = deadline - time.monotonic()
@@ -248,7 +252,7 @@ class Client:
         if dry_run:
             h[H_DRY_RUN] = "1"
         try:
-            self.publish(address, body, h)
+            self._send_app(codec.encode(codec.PUBLISH, address=address, headers=h, content=frames_of(body)), rid)
             receipt = self._await_receipt(p, timeout)
         except BaseException:
             self._unregister(rid)
@@ -329,14 +333,14 @@ class Client:
             except BrokenPipeError:
                 pass  # the I/O thread has ended
 
-    def _send_app(self, frames: list[bytes]) -> None:
+    def _send_app(self, frames: list[bytes], rid: str | None = None) -> None:
         with self._lock:
             if self._state is State.CLOSED:
                 raise errors.Closed("client closed")
             if self._queued >= self._buffer_max:
                 raise errors.BufferFull(f"{self._queued} messages waiting for the broker")
             self._queued += 1
-        self._submit(self._op_app, frames)
+        self._submit(self._op_app, frames, rid)
 
     def _dispatch(self, fn: Callable[..., Any], *args: Any) -> None:
         self._dispatch_q.put((fn, args))
@@ -431,6 +435,7 @@ class Client:
         with self._lock:
             calls = list(self._calls.values())
         for p in calls:
+            p.lost = True  # its request, if still buffered, is never sent (_flush)
             p.q.put(err)
             if p.receipt is not None and not p.receipt.done():
                 pass  # _await_receipt sees err in the queue
@@ -528,18 +533,37 @@ class Client:
     def _flush(self, sock: "zmq.Socket[bytes]") -> None:
         """Write what can be written without blocking: control frames
         always, application traffic only inside a session."""
-        for q, app in ((self._ctl, False), (self._app, True)):
-            if app and not self._in_session:
+        while self._ctl:
+            try:
+                sock.send_multipart(self._ctl[0], zmq.NOBLOCK)
+            except zmq.Again:
                 return
-            while q:
+            self._ctl.popleft()
+        while self._in_session and self._app:
+            frames, rid = self._app[0]
+            if rid is None or self._call_live(rid):
                 try:
-                    sock.send_multipart(q[0], zmq.NOBLOCK)
+                    sock.send_multipart(frames, zmq.NOBLOCK)
                 except zmq.Again:
                     return
-                q.popleft()
-                if app:
-                    with self._lock:
-                        self._queued -= 1
+            self._app.popleft()
+            with self._lock:
+                self._queued -= 1
+
+    def _call_live(self, rid: str) -> bool:
+        """Whether the call that made request rid still waits for it: a
+        request of a call already failed (its session was lost: the caller
+        got ConnectionLost) or ended (timeout) is dropped unsent."""
+        with self._lock:
+            p = self._calls.get(rid)
+        return p is not None and not p.lost
+
+    def _drop_dead_requests(self) -> None:
+        """Frees the buffer of requests whose calls failed with the session."""
+        keep = collections.deque(e for e in self._app if e[1] is None or self._call_live(e[1]))
+        with self._lock:
+            self._queued -= len(self._app) - len(keep)
+        self._app = keep
 
     def _send_ctl(self, frames: list[bytes], first: bool = False) -> None:
         if first:
@@ -547,8 +571,8 @@ class Client:
         else:
             self._ctl.append(frames)
 
-    def _op_app(self, frames: list[bytes]) -> None:
-        self._app.append(frames)
+    def _op_app(self, frames: list[bytes], rid: str | None) -> None:
+        self._app.append((frames, rid))
 
     def _op_subscribe(self, expr: str, fut: Future[None], cancel: bool) -> None:
         if not self._in_session:
@@ -612,6 +636,7 @@ class Client:
             self._goodbye.set_exception(errors.Closed("session lost"))
         self._report(err)
         self._fail_calls(err)
+        self._drop_dead_requests()
 
     def _timers(self) -> None:
         now = time.monotonic()

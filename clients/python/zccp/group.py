@@ -21,6 +21,7 @@ class _Pending:
     def __init__(self, group: bool) -> None:
         self.q: queue.SimpleQueue[Reply | BaseException] = queue.SimpleQueue()
         self.receipt: Future[Delivery] | None = Future() if group else None
+        self.lost = False  # failed with its session: its request is not sent later
 
 
 class GroupCall:
