@@ -115,28 +115,8 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	}
 
 	// Environment first, so that flags given on the command line win.
-	var envErr error
-	fs.VisitAll(func(f *flag.Flag) {
-		name := "ZCCPD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
-		v, ok := os.LookupEnv(name)
-		if !ok || f.Name == "version" {
-			return
-		}
-		if f.Name == "bind" {
-			for _, e := range strings.Split(v, ",") {
-				if e = strings.TrimSpace(e); e != "" {
-					s.binds.Set(e)
-				}
-			}
-			s.binds.set = false // a --bind flag replaces the environment's list
-			return
-		}
-		if err := f.Value.Set(v); err != nil && envErr == nil {
-			envErr = fmt.Errorf("%s=%q: %v", name, v, err)
-		}
-	})
-	if envErr != nil {
-		return nil, envErr
+	if err := s.applyEnv(fs); err != nil {
+		return nil, err
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -160,17 +140,52 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	if err := s.audit.check(); err != nil {
 		return nil, err
 	}
+	if err := s.finishOutput(stderr); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// applyEnv sets every flag named by a ZCCPD_ environment variable
+// (ZCCPD_BIND: a comma-separated list that a --bind flag replaces).
+func (s *settings) applyEnv(fs *flag.FlagSet) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "ZCCPD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		v, ok := os.LookupEnv(name)
+		if !ok || f.Name == "version" {
+			return
+		}
+		if f.Name == "bind" {
+			for _, e := range strings.Split(v, ",") {
+				if e = strings.TrimSpace(e); e != "" {
+					s.binds.Set(e)
+				}
+			}
+			s.binds.set = false // a --bind flag replaces the environment's list
+			return
+		}
+		if err := f.Value.Set(v); err != nil && envErr == nil {
+			envErr = fmt.Errorf("%s=%q: %v", name, v, err)
+		}
+	})
+	return envErr
+}
+
+// finishOutput checks --overflow, --log-level and --log-format and sets
+// the queue policy and the logger (writing to stderr) they name.
+func (s *settings) finishOutput(stderr io.Writer) error {
 	switch s.overflow {
 	case "drop-oldest":
 		s.cfg.Queue.Overflow = zmtp.OverflowDropOldest
 	case "disconnect":
 		s.cfg.Queue.Overflow = zmtp.OverflowDisconnect
 	default:
-		return nil, fmt.Errorf("--overflow %q: want drop-oldest or disconnect", s.overflow)
+		return fmt.Errorf("--overflow %q: want drop-oldest or disconnect", s.overflow)
 	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(s.logLevel)); err != nil {
-		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", s.logLevel)
+		return fmt.Errorf("--log-level %q: want debug, info, warn or error", s.logLevel)
 	}
 	s.op.level.Set(level)
 	hopts := &slog.HandlerOptions{Level: &s.op.level}
@@ -180,9 +195,9 @@ func parse(args []string, stderr io.Writer) (*settings, error) {
 	case "json":
 		s.cfg.Logger = slog.New(slog.NewJSONHandler(stderr, hopts))
 	default:
-		return nil, fmt.Errorf("--log-format %q: want text or json", s.logFormat)
+		return fmt.Errorf("--log-format %q: want text or json", s.logFormat)
 	}
-	return s, nil
+	return nil
 }
 
 // run starts the broker and blocks until a signal or ctx ends it. It
