@@ -83,7 +83,7 @@ func startMemberWith(t testing.TB, urls []string, name string, noRegistry bool, 
 	n, err := federation.Start(ctx, b, federation.Options{
 		URLs: urls, Name: name, Logger: quietLog(), NATS: append([]nats.Option{nats.DontRandomize()}, extra...),
 		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
-		RegistryTTL: 3 * time.Second, NoRegistry: noRegistry,
+		RegistryTTL: 30 * time.Second, NoRegistry: noRegistry,
 		ResolveWait: 10 * time.Second, // a loaded machine must not leave a live broker out of a group call
 	})
 	if err != nil {

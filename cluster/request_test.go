@@ -44,7 +44,7 @@ func startMemberConfig(t *testing.T, url, name string, cfg broker.Config, wait t
 	n, err := federation.Start(ctx, b, federation.Options{
 		URLs: []string{url}, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
 		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond,
-		RegistryTTL: 3 * time.Second, ResolveWait: cmp.Or(wait, 10*time.Second),
+		RegistryTTL: 30 * time.Second, ResolveWait: cmp.Or(wait, 10*time.Second),
 	})
 	if err != nil {
 		t.Fatal(err)

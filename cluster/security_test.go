@@ -80,7 +80,7 @@ func startSecureMemberStore(t testing.TB, url, name string, pol *policy.Policy, 
 	defer cancel()
 	n, err := federation.Start(ctx, b, federation.Options{
 		URLs: []string{url}, Name: name, Logger: quietLog(), NATS: []nats.Option{nats.DontRandomize()},
-		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond, RegistryTTL: 3 * time.Second,
+		Advertise: 200 * time.Millisecond, DeadAfter: 3 * time.Second, Scan: 10 * time.Millisecond, RegistryTTL: 30 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
