@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -247,13 +248,34 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		return 1
 	}
 	defer stopCluster()
-	bound := make([]string, 0, len(s.binds.vals))
+	bound, stopServing, ok := serve(s, b, log)
+	defer stopServing()
+	if !ok {
+		b.Close()
+		return 1
+	}
+	markReady()
+	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
+		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String(), "fd_limit", fdLimit(), "max_conns_per_host", s.cfg.MaxConnsPerHost)
+
+	awaitSignal(ctx, s, b, log)
+	return 0
+}
+
+// serve binds every --bind endpoint and starts the debug and metrics
+// servers; it logs what failed and returns false. stop ends the servers.
+func serve(s *settings, b *broker.Broker, log *slog.Logger) (bound []string, stop func(), ok bool) {
+	var stops []func()
+	stop = func() {
+		for _, f := range slices.Backward(stops) {
+			f()
+		}
+	}
 	for _, ep := range s.binds.vals {
 		real, err := s.sec.listen(b, ep, log)
 		if err != nil {
 			log.Error("cannot bind", "endpoint", ep, "err", err)
-			b.Close()
-			return 1
+			return nil, stop, false
 		}
 		bound = append(bound, real)
 	}
@@ -261,10 +283,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		stopDebug, err := serveDebug(s.debugAddr, b, log)
 		if err != nil {
 			log.Error("cannot serve debug endpoint", "addr", s.debugAddr, "err", err)
-			b.Close()
-			return 1
+			return nil, stop, false
 		}
-		defer stopDebug()
+		stops = append(stops, stopDebug)
 	}
 	if s.metricsAddr != "" {
 		mux := http.NewServeMux()
@@ -272,15 +293,16 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 		stopMetrics, err := serveHTTP(s.metricsAddr, mux, "metrics", log)
 		if err != nil {
 			log.Error("cannot serve metrics", "addr", s.metricsAddr, "err", err)
-			b.Close()
-			return 1
+			return nil, stop, false
 		}
-		defer stopMetrics()
+		stops = append(stops, stopMetrics)
 	}
-	markReady()
-	log.Info("zccpd started", "version", broker.Version, "endpoints", strings.Join(bound, ","), "pid", os.Getpid(),
-		"timeout", s.cfg.Timeout.String(), "ping_interval", s.cfg.PingInterval.String(), "fd_limit", fdLimit(), "max_conns_per_host", s.cfg.MaxConnsPerHost)
+	return bound, stop, true
+}
 
+// awaitSignal waits for SIGINT or SIGTERM (or ctx's end), then flushes
+// the queues within --shutdown-timeout and stops the broker.
+func awaitSignal(ctx context.Context, s *settings, b *broker.Broker, log *slog.Logger) {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()
@@ -292,7 +314,6 @@ func run(ctx context.Context, args []string, stderr io.Writer) int {
 	}
 	st := b.Stats()
 	log.Info("zccpd stopped", "published", st.Published, "deliveries", st.Deliveries, "directs", st.Directs)
-	return 0
 }
 
 // debugVars is what /debug/vars serves.
