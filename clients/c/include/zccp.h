@@ -257,8 +257,10 @@ void
 //  zccp_request_reply / _fail and returns 0, or returns -1 for a
 //  device-error. Requests whose TTL ran out are answered "expired"
 //  without running; methods without a handler "no-such-method" (once any
-//  handler is registered). With no handler at all, requests reach the
-//  application as messages; answer them with zccp_client_reply.
+//  handler is registered). A retry (same requester and request id) within
+//  10 minutes is answered from the record of the handler's answer (at most
+//  10,000 kept) without running again. With no handler at all, requests
+//  reach the application as messages; answer them with zccp_client_reply.
 typedef int (zccp_handler_fn) (zccp_request_t *request, void *arg);
 void
     zccp_client_handle (zccp_client_t *self, const char *method,

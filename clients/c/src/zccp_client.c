@@ -53,6 +53,7 @@ zccp_client_destroy (zccp_client_t **self_p)
         free (h);
     }
     zlist_destroy (&self->handlers);
+    zccpi_forget_answers (self);
     free (self->identifier);
     free (self->reason);
     free (self->error);

@@ -28,6 +28,8 @@ struct _zccp_client_t {
     char prefix [16];           //  makes request ids unique across runs
     uint64_t seq;
     zlist_t *handlers;          //  handler_t
+    zhash_t *answers;           //  recorded answers by "sender\x1fid" (zccp_request.c), NULL until one
+    zlist_t *answered;          //  the same answers, oldest first (owned by answers)
     char curve [3][41];         //  server, public, secret key (Z85), "" without CURVE
 };
 
@@ -42,6 +44,9 @@ int
                       zhash_t *headers, const char **extra, zmsg_t **content_p);
 void
     zccpi_set_last (zccp_client_t *self, zccp_wire_t *wire);
+//  Frees the record of answered requests
+void
+    zccpi_forget_answers (zccp_client_t *self);
 //  Runs a handler for a request; true if the message was consumed.
 bool
     zccpi_dispatch (zccp_client_t *self, zccp_wire_t *wire, int64_t arrived);

@@ -473,6 +473,99 @@ zccp_client_reply (zccp_client_t *self, const char *status, const char *code,
                      ok? NULL: reason, content_p);
 }
 
+//  The record of answered requests: a retry (same requester and request
+//  id) within ANSWER_WINDOW ms is answered from it, not run again. At
+//  most ANSWER_MAX answers are kept, oldest forgotten first (as the Go,
+//  Python and Java clients).
+#define ANSWER_WINDOW (10 * 60 * 1000)
+#define ANSWER_MAX 10000
+
+typedef struct {
+    int64_t at;
+    char *key;                  //  "sender\x1fid"
+    char *code;                 //  NULL: ok
+    char *reason;
+    zmsg_t *content;            //  NULL: none
+} answer_t;
+
+static void
+s_answer_free (void *data)
+{
+    answer_t *a = (answer_t *) data;
+    free (a->key);
+    free (a->code);
+    free (a->reason);
+    zmsg_destroy (&a->content);
+    free (a);
+}
+
+void
+zccpi_forget_answers (zccp_client_t *self)
+{
+    zlist_destroy (&self->answered);
+    zhash_destroy (&self->answers);
+}
+
+static char *
+s_answer_key (zccp_wire_t *wire, const char *id)
+{
+    char *key = (char *) zmalloc (strlen (wire->str1) + strlen (id) + 2);
+    assert (key);
+    sprintf (key, "%s\x1f%s", wire->str1, id);
+    return key;
+}
+
+//  Records the handler's answer to req (before it is sent: content is
+//  copied) and forgets what is past the window or the count.
+static void
+s_record (zccp_client_t *self, zccp_request_t *req)
+{
+    if (!self->answers) {
+        self->answers = zhash_new ();
+        self->answered = zlist_new ();
+        assert (self->answers && self->answered);
+    }
+    answer_t *a = (answer_t *) zmalloc (sizeof (answer_t));
+    assert (a);
+    a->at = zccp_now ();
+    a->key = s_answer_key (req->wire, req->id);
+    a->code = req->code? strdup (req->code): NULL;
+    a->reason = req->reason? strdup (req->reason): NULL;
+    a->content = req->reply? zmsg_dup (req->reply): NULL;
+    if (zhash_insert (self->answers, a->key, a) != 0) {
+        s_answer_free (a);      //  cannot happen: a retry never runs
+        return;
+    }
+    zhash_freefn (self->answers, a->key, s_answer_free);
+    zlist_append (self->answered, a);
+    answer_t *old;
+    while ((old = (answer_t *) zlist_first (self->answered))
+       &&  (zlist_size (self->answered) > ANSWER_MAX || a->at - old->at >= ANSWER_WINDOW)) {
+        zlist_pop (self->answered);
+        char *key = strdup (old->key);
+        zhash_delete (self->answers, key);      //  frees old
+        free (key);
+    }
+}
+
+//  Answers a retry from the record; false if req is no retry.
+static bool
+s_replay (zccp_client_t *self, zccp_wire_t *wire, const char *id)
+{
+    if (!self->answers)
+        return false;
+    char *key = s_answer_key (wire, id);
+    answer_t *a = (answer_t *) zhash_lookup (self->answers, key);
+    free (key);
+    if (!a || zccp_now () - a->at >= ANSWER_WINDOW)
+        return false;
+    zmsg_t *content = a->content? zmsg_dup (a->content): NULL;
+    int status = self->status;
+    s_answer (self, wire, a->code? "error": "ok", a->code, a->reason, &content);
+    self->status = status;
+    return true;
+}
+
 static void
 s_run (zccp_client_t *self, zccp_request_t *req, handler_t *h)
 {
@@ -481,9 +574,13 @@ s_run (zccp_client_t *self, zccp_request_t *req, handler_t *h)
     else
     if (!h)
         zccp_request_fail (req, "no-such-method", "this device has no handler for the method");
-    else
-    if (h->fn (req, h->arg) != 0 && !req->code)
-        zccp_request_fail (req, "device-error", "the handler failed");
+    else {
+        if (h->fn (req, h->arg) != 0 && !req->code)
+            zccp_request_fail (req, "device-error", "the handler failed");
+        if (req->code)
+            zmsg_destroy (&req->reply);
+        s_record (self, req);   //  only what a handler answered: a refusal gets a fresh chance
+    }
     if (req->code)
         zmsg_destroy (&req->reply);
     int status = self->status;      //  the application's view stays as it was
@@ -502,6 +599,8 @@ zccpi_dispatch (zccp_client_t *self, zccp_wire_t *wire, int64_t arrived)
     const char *method = zccp_dict_get (&wire->headers, "zccp-method", NULL);
     if (!id || !method || streq (wire->str1, "$zccp"))
         return false;
+    if (s_replay (self, wire, id))
+        return true;
     const char *ttl = zccp_dict_get (&wire->headers, "zccp-ttl", NULL);
     zccp_request_t req = { self, wire, id, method,
                            ttl? arrived + atoll (ttl): INT64_MAX, NULL, NULL, NULL };

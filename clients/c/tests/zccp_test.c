@@ -134,6 +134,18 @@ s_busy (zccp_request_t *r, void *arg)
     return 0;
 }
 
+//  Counts its runs (one device at a time): answers "run N".
+static int s_runs;
+
+static int
+s_count (zccp_request_t *r, void *arg)
+{
+    zmsg_t *reply = zmsg_new ();
+    zmsg_addstrf (reply, "run %d", ++s_runs);
+    zccp_request_reply (r, &reply);
+    return 0;
+}
+
 //  Slower than the brisk broker's timeout (1.5 s): the session must survive.
 static int
 s_slow (zccp_request_t *r, void *arg)
@@ -349,6 +361,33 @@ test_go_call_c_device (void)
     CHECK (zccp_client_request (c, "c-upper", "upper", NULL, &content, 5000) == 0);
     CHECK_STR (zccp_client_content (c), "ABC");
     CHECK (zmsg_size (zccp_client_body (c)) == 2);
+    zccp_client_destroy (&c);
+    zactor_destroy (&device);
+}
+
+//  A retry (same requester, same request id, hand-made DIRECTs) is
+//  answered from the device's record: the handler runs once, both get
+//  its answer; another id runs it again.
+static void
+test_retry_answered_from_record (void)
+{
+    device_t d = { broker.ipc, "c-count", NULL, NULL, "count", s_count };
+    zactor_t *device = s_device_start (&d);
+    zccp_client_t *c = h_client (broker.tcp, "c-retrier");
+    REQUIRE (device && c);
+    const char *ids [] = { "retry-1", "retry-1", "retry-2", "retry-1" };
+    const char *want [] = { "run 1", "run 1", "run 2", "run 1" };
+    for (int i = 0; i < 4; i++) {
+        zhash_t *headers = zhash_new ();
+        zhash_insert (headers, "zccp-request-id", (void *) ids [i]);
+        zhash_insert (headers, "zccp-method", "count");
+        CHECK (zccp_client_direct (c, "c-count", headers, NULL) == 0);
+        zhash_destroy (&headers);
+        REQUIRE (s_recv (c, 5000));
+        CHECK_STR (zccp_client_header (c, "zccp-reply-to"), ids [i]);
+        CHECK_STR (zccp_client_header (c, "zccp-status"), "ok");
+        CHECK_STR (zccp_client_content (c), want [i]);
+    }
     zccp_client_destroy (&c);
     zactor_destroy (&device);
 }
@@ -948,6 +987,7 @@ main (int argc, char *argv [])
         { "broker_restart", test_broker_restart },
         { "idle_keepalive", test_idle_keepalive },
         { "slow_handler", test_slow_handler },
+        { "retry_answered_from_record", test_retry_answered_from_record },
         { "invalid_recovery", test_invalid_recovery },
         { "no_hello_storm", test_no_hello_storm },
         { "silent_broker", test_silent_broker },
