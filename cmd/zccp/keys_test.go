@@ -125,7 +125,7 @@ func TestKeysCommand(t *testing.T) {
 	if code != exitOK || !strings.Contains(out, "pending") || !strings.Contains(out, dev.Public.String()) || !strings.Contains(out, "pdu-4") {
 		t.Fatalf("keys list: exit %d\n%s%s", code, out, errs)
 	}
-	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "accept", dev.Public.String(), "--ident", "pdu-4", "--ident", "rack1.pdu*", "--json"); code != exitOK || !strings.Contains(out, `"state":"accepted"`) || !strings.Contains(out, `"owns":["pdu-4","rack1.pdu*"]`) {
+	if code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "accept", "--ident", "pdu-4", "--ident", "rack1.pdu*", "--json", "--", dev.Public.String()); code != exitOK || !strings.Contains(out, `"state":"accepted"`) || !strings.Contains(out, `"owns":["pdu-4","rack1.pdu*"]`) {
 		t.Fatalf("keys accept: exit %d\n%s%s", code, out, errs)
 	}
 	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)

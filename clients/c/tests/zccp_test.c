@@ -893,8 +893,8 @@ test_curve (void)
     CHECK_STR (zccp_client_error (dev), "not-authorized");
     CHECK (strstr (zccp_client_reason (dev), "pending"));
     zccp_client_destroy (&dev);
-    CHECK (s_run (out, sizeof out, "%s keys accept '%s' --json --endpoint %s", h_env ("ZCCP_CLI"),
-                  zcert_public_txt (cert), b.ipc) == 0);
+    CHECK (s_run (out, sizeof out, "%s keys accept --json --endpoint %s -- '%s'", h_env ("ZCCP_CLI"),
+                  b.ipc, zcert_public_txt (cert)) == 0);
     CHECK (strstr (out, "\"owns\":[\"c-dev\"]"));
 
     CHECK (s_curve_connect (&dev, bind, "c-dev", server, cert, 10000) == 0);
@@ -919,8 +919,8 @@ test_curve (void)
     char path [300], public [64];
     snprintf (path, sizeof path, "%s/c-client.key", h_env ("ZCCP_TESTDIR"));
     CHECK (s_run (public, sizeof public, "%s keygen --key-file %s 2>/dev/null", h_env ("ZCCP_CLI"), path) == 0);
-    CHECK (s_run (out, sizeof out, "%s keys accept '%s' --ident 'c-file-*' --endpoint %s", h_env ("ZCCP_CLI"),
-                  public, b.ipc) == 0);
+    CHECK (s_run (out, sizeof out, "%s keys accept --ident 'c-file-*' --endpoint %s -- '%s'", h_env ("ZCCP_CLI"),
+                  b.ipc, public) == 0);
     dev = zccp_client_new ();
     zccp_client_set_identifier (dev, "c-file-7");
     CHECK (zccp_client_set_curve_cert (dev, server, path) == 0);
@@ -944,8 +944,8 @@ test_curve (void)
     CHECK (h_file_has (devout, "ready", 60000));
     snprintf (pyfile, sizeof pyfile, "%s/py-client.key", h_env ("ZCCP_TESTDIR"));
     CHECK (s_run (public, sizeof public, "%s keygen --key-file %s 2>/dev/null", h_env ("ZCCP_CLI"), pyfile) == 0);
-    CHECK (s_run (out, sizeof out, "%s keys accept '%s' --ident 'py-c-*' --endpoint %s", h_env ("ZCCP_CLI"),
-                  public, b.ipc) == 0);
+    CHECK (s_run (out, sizeof out, "%s keys accept --ident 'py-c-*' --endpoint %s -- '%s'", h_env ("ZCCP_CLI"),
+                  b.ipc, public) == 0);
     CHECK (s_run (out, sizeof out, "PYTHONPATH=%s %s -m zccp call --endpoint %s --server-key '%s' --key-file %s"
                   " --id py-c-1 --timeout 20 c-file-dev echo 'over curve' 2>&1",
                   h_env ("ZCCP_PYTHONPATH"), h_env ("ZCCP_PYTHON"), bind, server, pyfile) == 0);
