@@ -80,7 +80,7 @@ func (n *Node) lost(remote string, err error) {
 	now := time.Now().UnixNano()
 	last := n.lastLossLog.Load()
 	if now-last >= int64(time.Second) && n.lastLossLog.CompareAndSwap(last, now) {
-		n.log.Warn("notification not forwarded", "remote", remote, "lost_total", total, "err", err)
+		n.log.Warn("notification not forwarded", "broker", remote, "lost_total", total, "err", err)
 	}
 }
 

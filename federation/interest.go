@@ -126,7 +126,7 @@ func (n *Node) onAdvert(m *nats.Msg) {
 		}
 		r = &remote{sets: map[string]*remoteSet{}}
 		n.remotes[a.ID] = r
-		n.log.Info("broker joined", "remote", a.ID, "name", a.Name)
+		n.log.Info("broker joined", "broker", a.ID, "broker_name", a.Name)
 		if n.reg != nil {
 			n.reg.brokerUp(a.ID) // registry_cache.go
 		}
@@ -144,7 +144,7 @@ func (n *Node) onAdvert(m *nats.Msg) {
 		n.b.DropRemote(a.ID)
 		delete(n.remotes, a.ID)
 		n.forget(a.ID)
-		n.log.Info("broker left", "remote", a.ID, "name", a.Name)
+		n.log.Info("broker left", "broker", a.ID, "broker_name", a.Name)
 	}
 }
 
@@ -196,7 +196,7 @@ func (n *Node) apply(id string, r *remoteSet, set string, add, del []string) {
 	default:
 		if err := n.b.ChangeRemoteInterest(id, add, del); err != nil {
 			n.stats.bad.Add(1)
-			n.log.Warn("remote interest partly refused", "remote", id, "err", err)
+			n.log.Warn("remote interest partly refused", "broker", id, "err", err)
 		}
 	}
 	for _, e := range del {
@@ -217,7 +217,7 @@ func (n *Node) reap(now time.Time) {
 			n.b.DropRemote(id)
 			delete(n.remotes, id)
 			n.stats.withdrawn.Add(1)
-			n.log.Warn("broker presumed dead: interest withdrawn", "remote", id, "name", r.name, "silent", now.Sub(r.seen).Round(time.Millisecond).String())
+			n.log.Warn("broker presumed dead: interest withdrawn", "broker", id, "broker_name", r.name, "silent", now.Sub(r.seen).Round(time.Millisecond).String())
 		}
 	}
 }

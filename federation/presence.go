@@ -70,7 +70,7 @@ func (n *Node) remoteGone(id string, r *remote) {
 	}
 	slices.Sort(idents)
 	if k := n.b.RemoteLeft(r.name, idents); k > 0 || len(idents) > 0 {
-		n.log.Info("sessions of a lost broker reported gone", "remote", id, "name", r.name, "identifiers", len(idents), "events", k)
+		n.log.Info("sessions of a lost broker reported gone", "broker", id, "broker_name", r.name, "identifiers", len(idents), "events", k)
 	}
 }
 

@@ -94,7 +94,7 @@ func (n *Node) resolveOne(remote string, data []byte) ([]string, bool) {
 	m, err := n.nc.Request(n.resolveSubject(remote), data, n.o.ResolveWait)
 	if err != nil {
 		n.groups.missed.Add(1)
-		n.log.Warn("broker left out of a group request: no answer to resolve", "remote", remote, "wait", n.o.ResolveWait, "err", err)
+		n.log.Warn("broker left out of a group request: no answer to resolve", "broker", remote, "wait", n.o.ResolveWait, "err", err)
 		return nil, false
 	}
 	w, err := parseMessage(m.Data)
@@ -104,7 +104,7 @@ func (n *Node) resolveOne(remote string, data []byte) ([]string, bool) {
 		if err != nil {
 			reason = err.Error()
 		}
-		n.log.Warn("broker left out of a group request: resolve refused", "remote", remote, "reason", reason)
+		n.log.Warn("broker left out of a group request: resolve refused", "broker", remote, "reason", reason)
 		return nil, false
 	}
 	names := make([]string, len(w.content))

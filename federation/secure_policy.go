@@ -61,7 +61,7 @@ func (n *Node) checkPolicy(id, name, digest string) {
 	pc.mu.Unlock()
 	if report {
 		n.log.Warn("permission policy differs from another broker's: the federation does not enforce one policy",
-			"remote", id, "name", name, "remote_policy", digest, "policy", mine)
+			"broker", id, "broker_name", name, "broker_policy", digest, "policy", mine)
 	}
 }
 
