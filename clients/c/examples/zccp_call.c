@@ -11,7 +11,10 @@
     6 any other error reply (code and reason on stderr). $ZCCP_ENDPOINT is
     the default endpoint, $ZCCP_CONNECT_TIMEOUT the connect timeout (msecs,
     default 3000); the request timeout defaults to 5 s. The identifier
-    defaults to c-call-PID-RANDOM (replies come back as DIRECTs to it). */
+    defaults to c-call-PID-RANDOM (replies come back as DIRECTs to it).
+    CURVE: $ZCCP_SERVER_KEY (the broker's public key, Z85) and
+    $ZCCP_KEY_FILE (this client's key pair, as `zccp keygen` writes it),
+    as zccp_device. */
 
 #include <zccp.h>
 
@@ -91,7 +94,14 @@ main (int argc, char *argv [])
     zccp_client_t *client = zccp_client_new ();
     zccp_client_set_identifier (client, id? id: own_id);
     const char *connect_timeout = getenv ("ZCCP_CONNECT_TIMEOUT");
+    const char *server_key = getenv ("ZCCP_SERVER_KEY");
     int rc;
+    if (server_key && *server_key
+    &&  zccp_client_set_curve_cert (client, server_key, getenv ("ZCCP_KEY_FILE"))) {
+        fprintf (stderr, "zccp_call: ZCCP_SERVER_KEY, ZCCP_KEY_FILE: %s\n", zccp_client_reason (client));
+        rc = 1;
+    }
+    else
     if (zccp_client_connect (client, endpoint, connect_timeout? atoi (connect_timeout): 3000)) {
         fprintf (stderr, "zccp_call: %s: %s\n", endpoint, zccp_client_reason (client));
         rc = 3;

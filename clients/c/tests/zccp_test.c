@@ -950,6 +950,13 @@ test_curve (void)
                   " --id py-c-1 --timeout 20 c-file-dev echo 'over curve' 2>&1",
                   h_env ("ZCCP_PYTHONPATH"), h_env ("ZCCP_PYTHON"), bind, server, pyfile) == 0);
     CHECK_STR (out, "over curve");
+    //  And the C example caller to it, over CURVE from the same variables
+    //  (with the key bound to py-c-*)
+    const char *wrap = getenv ("ZCCP_WRAP");
+    CHECK (s_run (out, sizeof out, "ZCCP_CONNECT_TIMEOUT=20000 ZCCP_SERVER_KEY='%s' ZCCP_KEY_FILE='%s' %s %s"
+                  " --endpoint %s --id py-c-2 --timeout 20 c-file-dev echo 'c over curve' 2>&1",
+                  server, pyfile, wrap? wrap: "", h_env ("ZCCP_CALL"), bind) == 0);
+    CHECK_STR (out, "c over curve");
     kill (cdev, SIGTERM);
     CHECK (h_wait (cdev, 60000) == 0);
 
