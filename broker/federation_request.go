@@ -157,13 +157,14 @@ func (p *peer) remoteRequest(s *session, v codec.View, content [][]byte, e *ext,
 // otherwise send forwards the command.
 func (p *peer) sendRemote(s, dev *session, id []byte, deadline time.Time, c call, send func() error) bool {
 	b := p.b
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
+	now := p.fx.now()
+	if !deadline.IsZero() && !now.Before(deadline) {
 		b.stats.expiredCmds.Add(1)
 		c.end(b, OutcomeExpired)
 		p.reply(requestError(string(id), dev.ident, codec.ErrCodeExpired, "the command's TTL ran out before it could be delivered"))
 		return false
 	}
-	tag, full := b.track(dev, s, id, deadline, c)
+	tag, full := b.track(dev, s, id, deadline, now, c)
 	if full != "" {
 		c.end(b, OutcomeRefused)
 		p.reply(requestError(string(id), dev.ident, codec.ErrCodeTooManyRequests, full))
@@ -196,7 +197,7 @@ func (p *peer) settleRemote(s *session, remote, to string, e *ext) {
 	switch {
 	case e.replyTo != nil:
 		if rq := p.b.proxy(remote, to, false); rq != nil {
-			p.b.answered(s, rq, e.replyTo, e.status)
+			p.b.answered(s, rq, e.replyTo, e.status, p.fx.now())
 		}
 	case e.cancel != nil:
 		if dev := p.b.proxy(remote, to, false); dev != nil {
@@ -268,7 +269,7 @@ func (b *Broker) InjectDirectFrom(origin string, frame []byte, content [][]byte)
 	case t == nil:
 	case e.replyTo != nil:
 		if dev := b.proxy(origin, sender, false); dev != nil {
-			b.answered(dev, t, e.replyTo, e.status)
+			b.answered(dev, t, e.replyTo, e.status, time.Now()) // from NATS: no peer, the real clock
 		}
 	case e.cancel != nil:
 		if rq := b.proxy(origin, sender, false); rq != nil {
@@ -304,12 +305,13 @@ func (b *Broker) injectRequest(origin string, v codec.View, content [][]byte, e 
 // commandFor is sendCommand for a requester on another broker (rq, a
 // proxy): tracked, queued to t, or answered through rq's broker.
 func (b *Broker) commandFor(rq, t *session, address []byte, headers codec.RawHeaders, content [][]byte, id []byte, deadline time.Time) {
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
+	now := time.Now() // from NATS: no peer, the real clock
+	if !deadline.IsZero() && !now.Before(deadline) {
 		b.stats.expiredCmds.Add(1)
 		b.notify(rq, requestError(string(id), t.ident, codec.ErrCodeExpired, "the command's TTL ran out before it could be delivered"))
 		return
 	}
-	tag, full := b.track(t, rq, id, deadline, call{})
+	tag, full := b.track(t, rq, id, deadline, now, call{})
 	if full != "" {
 		b.notify(rq, requestError(string(id), t.ident, codec.ErrCodeTooManyRequests, full))
 		return

@@ -231,7 +231,7 @@ func (p *peer) direct(s *session, v codec.View, content [][]byte) {
 	b.stats.directs.Add(1)
 	switch {
 	case e.replyTo != nil:
-		b.answered(s, t, e.replyTo, e.status)
+		b.answered(s, t, e.replyTo, e.status, p.fx.now())
 	case e.cancel != nil:
 		b.cancelled(t, s, e.cancel)
 	}

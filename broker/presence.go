@@ -124,7 +124,7 @@ func (p *peer) brokerAPI(s *session, e *ext) {
 		// No client matched: one empty frame, which stands for none.
 		p.reply(brokerDeliver(s.ident, h, lines, ""))
 	case codec.MethodLast:
-		p.reply(p.b.lastAPI(s, id, string(e.sel))) // retain_api.go
+		p.reply(p.b.lastAPI(s, id, string(e.sel), p.fx.now())) // retain_api.go
 	case codec.MethodStats:
 		p.reply(p.b.statsAPI(s, id)) // observe.go
 	default:

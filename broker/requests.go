@@ -45,8 +45,9 @@ func (p *peer) admitRequest(s *session, e *ext) (time.Time, string) {
 // track records a request routed to device; it fails (saying why) when
 // the device has MaxInflight requests outstanding, or this requester
 // MaxInflightPerRequester at this device. A repeated id from the same
-// requester replaces the earlier entry (a retry).
-func (b *Broker) track(device, requester *session, id []byte, deadline time.Time, c call) (uint64, string) {
+// requester replaces the earlier entry (a retry). now is the routing
+// peer's clock (fx.now), the request's first sign of life.
+func (b *Broker) track(device, requester *session, id []byte, deadline, now time.Time, c call) (uint64, string) {
 	b.reqMu.Lock()
 	defer b.reqMu.Unlock()
 	key := requestKey{requester, string(id)}
@@ -66,7 +67,7 @@ func (b *Broker) track(device, requester *session, id []byte, deadline time.Time
 		b.pairs = map[pairKey]int{}
 	}
 	b.nextTag++
-	r := &request{tag: b.nextTag, requester: requester, device: device, id: key.id, deadline: deadline, touched: time.Now(),
+	r := &request{tag: b.nextTag, requester: requester, device: device, id: key.id, deadline: deadline, touched: now,
 		start: c.start, group: c.group, a: c.a}
 	device.inflight[key] = r
 	b.reqs[r.tag] = r
@@ -96,8 +97,9 @@ func (b *Broker) untrack(tag uint64) {
 }
 
 // answered notes a reply from device to requester: a final one ends the
-// request, a progress report keeps it alive.
-func (b *Broker) answered(device, requester *session, id, status []byte) {
+// request, a progress report keeps it alive from now (the answering
+// peer's clock).
+func (b *Broker) answered(device, requester *session, id, status []byte, now time.Time) {
 	b.reqMu.Lock()
 	defer b.reqMu.Unlock()
 	r := device.inflight[requestKey{requester, string(id)}]
@@ -105,7 +107,7 @@ func (b *Broker) answered(device, requester *session, id, status []byte) {
 		return
 	}
 	if string(status) == codec.StatusProgress {
-		r.touched = time.Now()
+		r.touched = now
 		return
 	}
 	b.untrackLocked(r)
@@ -252,13 +254,14 @@ func (p *peer) directRequest(s, t *session, v codec.View, content [][]byte, e *e
 func (p *peer) sendCommand(s, t *session, address []byte, headers codec.RawHeaders, content [][]byte, e *ext, deadline time.Time, c call) bool {
 	b := p.b
 	id := string(e.requestID)
-	if !deadline.IsZero() && !time.Now().Before(deadline) {
+	now := p.fx.now()
+	if !deadline.IsZero() && !now.Before(deadline) {
 		b.stats.expiredCmds.Add(1)
 		c.end(b, OutcomeExpired)
 		p.reply(requestError(id, t.ident, codec.ErrCodeExpired, "the command's TTL ran out before it could be delivered"))
 		return false
 	}
-	tag, full := b.track(t, s, e.requestID, deadline, c)
+	tag, full := b.track(t, s, e.requestID, deadline, now, c)
 	if full != "" {
 		c.end(b, OutcomeRefused)
 		p.reply(requestError(id, t.ident, codec.ErrCodeTooManyRequests, full))

@@ -92,7 +92,7 @@ func (p *peer) retainPublish(s *session, v codec.View, content [][]byte) (unlock
 	}
 	rt := &p.b.ret
 	rt.mu.Lock()
-	rt.put(s.ident, string(v.Address), v.Headers, content, time.Now())
+	rt.put(s.ident, string(v.Address), v.Headers, content, p.fx.now())
 	return rt.mu.Unlock
 }
 

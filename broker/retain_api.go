@@ -124,8 +124,9 @@ type LastRecord struct {
 }
 
 // lastAPI answers the broker API method "last": the last values whose
-// address matches the expression in zccp-select (empty: every one).
-func (b *Broker) lastAPI(s *session, id, expr string) codec.Message {
+// address matches the expression in zccp-select (empty: every one), aged
+// at now (the asking peer's clock, which stored them).
+func (b *Broker) lastAPI(s *session, id, expr string, now time.Time) codec.Message {
 	if expr == "" {
 		expr = "."
 	}
@@ -133,7 +134,6 @@ func (b *Broker) lastAPI(s *session, id, expr string) codec.Message {
 	if err != nil {
 		return requestError(id, codec.NoticeSender, codec.ErrCodeBadExpression, err.Error())
 	}
-	now := time.Now()
 	lines := make([][]byte, 0, len(vals))
 	for _, v := range vals {
 		if !b.mayDeliver(s, []byte(v.Address)) { // policy_enforce.go: what it may not receive, it may not read

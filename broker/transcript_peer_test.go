@@ -114,6 +114,10 @@ var (
 		"zccp-ping-interval": true, "zccp-timeout": true, "zccp-max-message": true, "zccp-session": true}
 	masked = map[string]bool{"zccp-duration-ms": true, "zccp-since": true, "zccp-age": true,
 		"zccp-session": true, "zccp-ttl": true}
+	// maskedFake is masked for mem-only files, whose clock is fake and
+	// moves only with advance: a last value's age is exact there.
+	maskedFake = map[string]bool{"zccp-duration-ms": true, "zccp-since": true,
+		"zccp-session": true, "zccp-ttl": true}
 )
 
 var commandNames = map[byte]string{rawpeer.Hello: "HELLO", rawpeer.HelloOK: "HELLO-OK",
@@ -122,7 +126,11 @@ var commandNames = map[byte]string{rawpeer.Hello: "HELLO", rawpeer.HelloOK: "HEL
 	rawpeer.GoodbyeOK: "GOODBYE-OK", rawpeer.Ping: "PING", rawpeer.PingOK: "PING-OK", rawpeer.Invalid: "INVALID"}
 
 // formatMessage writes a message from the broker as one line.
-func formatMessage(m *rawpeer.Message) string {
+func formatMessage(m *rawpeer.Message) string { return formatMessageMasked(m, masked) }
+
+// formatMessageMasked is formatMessage with the values of names in mask
+// shown as *.
+func formatMessageMasked(m *rawpeer.Message, mask map[string]bool) string {
 	name, ok := commandNames[m.ID]
 	if !ok {
 		name = fmt.Sprintf("command-%d", m.ID)
@@ -135,7 +143,7 @@ func formatMessage(m *rawpeer.Message) string {
 	case rawpeer.HelloOK:
 		skip = helloProps
 	}
-	words = append(words, formatHeaders(m.Headers(), skip, masked)...)
+	words = append(words, formatHeaders(m.Headers(), skip, mask)...)
 	content := make([]string, len(m.Content))
 	for i, c := range m.Content {
 		content[i] = "content=" + quote(string(c))
