@@ -4,11 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/zccp-go/zccp/broker"
+	"github.com/zccp-go/zccp/zmtp"
 )
 
 const keysSummary = `Manage the CURVE client keys of a broker run with --enrol (asked of the broker
@@ -31,10 +33,12 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 	fs.Var(&idents, "ident", "with accept: an identifier or pattern the key may use, repeatable (replaces its bindings)")
 	asJSON := fs.Bool("json", false, "print one JSON object per key")
 	timeout := positiveDurationFlag(fs, "timeout", 5*time.Second, "how long to wait for the broker's answer")
+	verb, args := keyAfterVerb(args)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		return flagError(err)
 	}
+	pos = append(verb, pos...)
 	var sel string
 	switch {
 	case len(pos) == 1 && pos[0] == "list":
@@ -60,6 +64,23 @@ func runKeys(ctx context.Context, e *env, args []string) int {
 		return code
 	}
 	return printKeys(e, r.Content, *asJSON)
+}
+
+// keyAfterVerb takes "show|accept|reject|revoke KEY" out of args before
+// the flags are parsed when KEY starts with '-' (a Z85 key may): the flag
+// package would read it as a flag. It returns the pair, or nothing.
+func keyAfterVerb(args []string) (verb, rest []string) {
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "show", "accept", "reject", "revoke":
+			k := args[i+1]
+			if _, err := zmtp.ParseCurveKey(k); err == nil && strings.HasPrefix(k, "-") {
+				return args[i : i+2], append(slices.Clip(args[:i]), args[i+2:]...)
+			}
+			return nil, args
+		}
+	}
+	return nil, args
 }
 
 // printKeys prints the broker's key records as a table or as JSON lines.

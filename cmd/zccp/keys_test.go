@@ -155,3 +155,36 @@ func TestKeysCommand(t *testing.T) {
 		t.Fatalf("accept without a key: exit %d", code)
 	}
 }
+
+// A Z85 key may start with '-': zccp keys takes it after its verb
+// without "--" (the flag package would read it as a flag).
+func TestKeysCommandKeyStartingWithDash(t *testing.T) {
+	b := brokertest.Start(t, broker.Config{})
+	if err := b.EnableEnrolment(nil, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	server, _ := zmtp.NewCurveKeyPair()
+	m := zmtp.NewCurveServer(server)
+	m.Authorize = b.AuthorizeKey
+	ln, err := zmtp.Listen("tcp://127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(zmtp.ListenerWithMechanism(ln, m))
+	var dev zmtp.CurveKeyPair
+	for i := 0; i < 10000 && !strings.HasPrefix(dev.Public.String(), "-"); i++ {
+		dev, _ = zmtp.NewCurveKeyPair()
+	}
+	if !strings.HasPrefix(dev.Public.String(), "-") {
+		t.Fatal("no key starting with '-' in 10,000 tries")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := client.Connect(ctx, zmtp.EndpointOf(ln), client.WithIdentifier("pdu-9"), client.WithCurve(dev, server.Public)); err == nil {
+		t.Fatal("a pending key got a session")
+	}
+	code, out, errs := zccp(context.Background(), b.IPC, "", "keys", "reject", dev.Public.String(), "--json")
+	if code != exitOK || !strings.Contains(out, `"state":"rejected"`) {
+		t.Fatalf("keys reject -KEY: exit %d\n%s%s", code, out, errs)
+	}
+}
