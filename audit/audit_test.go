@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"strconv"
 	"testing"
@@ -186,5 +187,79 @@ func TestRecordJSON(t *testing.T) {
 	got, err := ParseLine(line)
 	if err != nil || *got.TTLms != 1500 || got.Summary["missing"] != 1 || !got.Time.Equal(r.Time) {
 		t.Fatalf("%s -> %+v %v", line, got, err)
+	}
+}
+
+// writeLog writes n request records (ids id-0 … id-n-1) straight into
+// dir's current file, faster than through a Log.
+func writeLog(t *testing.T, dir string, n int) {
+	t.Helper()
+	var buf bytes.Buffer
+	for i := range n {
+		line, _ := json.Marshal(req(i))
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(filePath(dir, 0), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Tail holds memory bounded by its limit whatever the log's size: with
+// none it holds nothing and passes every record, oldest first; with one
+// it holds at most that many lines and passes the newest, oldest first.
+func TestTailBounded(t *testing.T) {
+	const n = 5000
+	dir := t.TempDir()
+	writeLog(t, dir, n)
+	var got []string
+	collect := func(line []byte) error {
+		r, err := ParseLine(line)
+		got = append(got, r.RequestID)
+		return err
+	}
+	res, err := Tail(dir, Filter{}, 0, collect)
+	if err != nil || len(got) != n || got[0] != "id-0" || got[n-1] != "id-"+itoa(n-1) || res.Held != 0 || res.Left != 0 {
+		t.Fatalf("no limit: %d records (%v … %v), held %d, left %d, err %v", len(got), got[:1], got[len(got)-1:], res.Held, res.Left, err)
+	}
+	for _, limit := range []int{1, 7, n - 1, n, n + 10} {
+		got = got[:0]
+		res, err = Tail(dir, Filter{}, limit, collect)
+		want := min(limit, n)
+		if err != nil || len(got) != want || got[0] != "id-"+itoa(n-want) || got[want-1] != "id-"+itoa(n-1) ||
+			res.Held != want || res.Left != n-want {
+			t.Fatalf("limit %d: %d records (%v … %v), held %d, left %d, err %v", limit, len(got), got[:1], got[len(got)-1:], res.Held, res.Left, err)
+		}
+	}
+	got = got[:0]
+	res, _ = Tail(dir, Filter{Target: "pdu" + itoa(4321)}, 3, collect)
+	if len(got) != 1 || got[0] != "id-4321" || res.Left != 0 {
+		t.Fatalf("filtered: %v, left %d", got, res.Left)
+	}
+}
+
+// Without a limit Tail passes each record as it scans: a log several
+// times the reader's buffer, emptied when the first record is passed,
+// yields only what the reader had already taken in; an error from fn
+// stops it at once.
+func TestTailStreams(t *testing.T) {
+	const n = 5000 // ~200 bytes each: 1 MB, about fifteen buffers
+	dir := t.TempDir()
+	writeLog(t, dir, n)
+	calls := 0
+	_, err := Tail(dir, Filter{}, 0, func([]byte) error {
+		if calls++; calls == 1 {
+			return os.Truncate(filePath(dir, 0), 0)
+		}
+		return nil
+	})
+	if err != nil || calls == 0 || calls*200 > MaxLine*2 {
+		t.Fatalf("%d records passed after the log was emptied at the first (err %v)", calls, err)
+	}
+	writeLog(t, dir, n)
+	calls = 0
+	stop := errors.New("stop")
+	if _, err := Tail(dir, Filter{}, 0, func([]byte) error { calls++; return stop }); err != stop || calls != 1 {
+		t.Fatalf("fn's error: %d calls, err %v", calls, err)
 	}
 }

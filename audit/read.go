@@ -56,6 +56,11 @@ func ParseLine(line []byte) (Record, error) {
 // returns how many lines were skipped (torn, garbage, or longer than
 // MaxLine). line is valid only during the call.
 func Scan(rd io.Reader, fn func(line []byte, r *Record)) (skipped int, err error) {
+	return scan(rd, func(line []byte, r *Record) bool { fn(line, r); return true })
+}
+
+// scan is Scan with a way out: it stops when fn returns false.
+func scan(rd io.Reader, fn func(line []byte, r *Record) bool) (skipped int, err error) {
 	br := bufio.NewReaderSize(rd, MaxLine)
 	for {
 		line, err := br.ReadSlice('\n')
@@ -74,7 +79,9 @@ func Scan(rd io.Reader, fn func(line []byte, r *Record)) (skipped int, err error
 		}
 		if len(line) > 0 {
 			if r, perr := ParseLine(line); perr == nil {
-				fn(line, &r)
+				if !fn(line, &r) {
+					return skipped, nil
+				}
 			} else if len(bytes.TrimSpace(line)) > 0 {
 				skipped++
 			}
@@ -136,9 +143,9 @@ func Query(dir string, f Filter, limit int, maxBytes int64) (Result, error) {
 	var res Result
 	var size int64
 	head := 0
-	keep := func(line []byte, r *Record) {
+	keep := func(line []byte, r *Record) bool {
 		if !f.Match(r) {
-			return
+			return true
 		}
 		res.Lines = append(res.Lines, append([]byte(nil), bytes.TrimSpace(line)...))
 		size += int64(len(res.Lines[len(res.Lines)-1])) + 9
@@ -152,6 +159,7 @@ func Query(dir string, f Filter, limit int, maxBytes int64) (Result, error) {
 			res.Lines = append(res.Lines[:0], res.Lines[head:]...)
 			head = 0
 		}
+		return true
 	}
 	for i, name := range files {
 		n, err := scanFile(name, f.Since, i == len(files)-1, keep)
@@ -166,7 +174,7 @@ func Query(dir string, f Filter, limit int, maxBytes int64) (Result, error) {
 
 // scanFile scans one file, unless it is a rotated one (not current) last
 // written before since.
-func scanFile(name string, since time.Time, current bool, fn func([]byte, *Record)) (int, error) {
+func scanFile(name string, since time.Time, current bool, fn func([]byte, *Record) bool) (int, error) {
 	fh, err := os.Open(name)
 	if err != nil {
 		return 0, err
@@ -175,5 +183,66 @@ func scanFile(name string, since time.Time, current bool, fn func([]byte, *Recor
 	if st, err := fh.Stat(); err == nil && !current && !since.IsZero() && st.ModTime().Before(since) {
 		return 0, nil
 	}
-	return Scan(fh, fn)
+	return scan(fh, fn)
+}
+
+// TailResult is what Tail found besides the records it passed on.
+type TailResult struct {
+	Left    int // older matching records left out by the limit
+	Skipped int // lines that were not records (torn, garbage)
+	Held    int // the most lines held at once: 0 without a limit, at most limit with one
+}
+
+// Tail passes the records in dir matching f to fn, oldest first, holding
+// memory bounded whatever the log's size. Without a limit (0) each is
+// passed as it is scanned and none is kept; with one, the newest limit
+// are kept in a ring (lines reused as they are overwritten) and passed at
+// the end. line is valid only during the call; an error from fn stops
+// Tail, which returns it. A rotated file last written before f.Since is
+// not read.
+func Tail(dir string, f Filter, limit int, fn func(line []byte) error) (TailResult, error) {
+	files, err := Files(dir)
+	if err != nil {
+		return TailResult{}, err
+	}
+	var (
+		res   TailResult
+		ring  [][]byte // at most limit lines; ring[next] is the oldest once full
+		next  int
+		fnErr error
+	)
+	keep := func(line []byte, r *Record) bool {
+		if !f.Match(r) {
+			return true
+		}
+		line = bytes.TrimSpace(line)
+		switch {
+		case limit <= 0:
+			fnErr = fn(line)
+		case len(ring) < limit:
+			ring = append(ring, append([]byte(nil), line...))
+			res.Held = len(ring)
+		default:
+			ring[next] = append(ring[next][:0], line...)
+			next = (next + 1) % limit
+			res.Left++
+		}
+		return fnErr == nil
+	}
+	for i, name := range files {
+		n, err := scanFile(name, f.Since, i == len(files)-1, keep)
+		res.Skipped += n
+		if fnErr != nil {
+			return res, fnErr
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) { // rotated away meanwhile
+			return res, err
+		}
+	}
+	for i := range ring {
+		if err := fn(ring[(next+i)%len(ring)]); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
 }

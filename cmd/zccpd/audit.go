@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"flag"
 	"fmt"
@@ -139,26 +140,33 @@ func auditCommand(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "zccpd audit: no audit log:", err)
 		return 1
 	}
-	res, err := audit.Query(dir, f, max(*limit, 0), 0)
+	// Streamed (or, with --limit, the newest N in a ring): memory stays
+	// bounded whatever the log's size.
+	w := bufio.NewWriter(stdout)
+	res, err := audit.Tail(dir, f, max(*limit, 0), func(line []byte) error { return printRecord(w, line, *asJSON) })
+	if err == nil {
+		err = w.Flush()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "zccpd audit:", err)
 		return 1
 	}
-	printRecords(stdout, res.Lines, *asJSON)
 	if res.Skipped > 0 {
 		fmt.Fprintf(stderr, "zccpd audit: %d lines were not records (torn by a crash, or garbage) and were skipped\n", res.Skipped)
 	}
 	return 0
 }
 
-func printRecords(w io.Writer, lines [][]byte, asJSON bool) {
-	for _, line := range lines {
-		if asJSON {
-			fmt.Fprintf(w, "%s\n", line)
-			continue
-		}
-		if r, err := audit.ParseLine(line); err == nil {
-			fmt.Fprintln(w, audit.Format(&r))
-		}
+// printRecord prints one record line, as stored (asJSON) or formatted.
+func printRecord(w io.Writer, line []byte, asJSON bool) error {
+	if asJSON {
+		_, err := fmt.Fprintf(w, "%s\n", line)
+		return err
 	}
+	r, err := audit.ParseLine(line)
+	if err != nil {
+		return nil
+	}
+	_, err = fmt.Fprintln(w, audit.Format(&r))
+	return err
 }

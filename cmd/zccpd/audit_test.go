@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -193,5 +194,39 @@ func TestAuditFlags(t *testing.T) {
 	s, _ = parse([]string{"--data-dir", t.TempDir(), "--audit", "off"}, &bytes.Buffer{})
 	if s.audit.enabled(s) {
 		t.Fatal("--audit off: on")
+	}
+}
+
+// zccpd audit (a subprocess) prints every record of a log far larger than
+// any --limit, oldest first, and with --limit N only the newest N, oldest
+// first (audit.Tail's tests check the memory bound itself).
+func TestAuditOfflineWholeLog(t *testing.T) {
+	const n = 3000
+	dir := t.TempDir()
+	logDir := filepath.Join(dir, "audit")
+	if err := os.Mkdir(logDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	at := time.Now().UTC().Add(-time.Hour)
+	for i := range n {
+		line, _ := json.Marshal(audit.Record{Time: at, Kind: audit.KindRequest, By: audit.Actor{Identifier: "ctl"},
+			Target: "pdu-1", Method: "m", RequestID: "r" + strconv.Itoa(i), Outcome: "ok"})
+		buf.Write(line)
+		buf.WriteByte('\n')
+	}
+	if err := os.WriteFile(filepath.Join(logDir, audit.FileName), buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args        []string
+		first, last int
+	}{{nil, 0, n - 1}, {[]string{"--limit", "2"}, n - 2, n - 1}} {
+		out, err := exec.Command(zccpdBin, append([]string{"audit", "--json", "--data-dir", dir}, c.args...)...).Output()
+		lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+		if err != nil || len(lines) != c.last-c.first+1 ||
+			!strings.Contains(lines[0], `"r`+strconv.Itoa(c.first)+`"`) || !strings.Contains(lines[len(lines)-1], `"r`+strconv.Itoa(c.last)+`"`) {
+			t.Fatalf("zccpd audit %v: %d lines, err %v", c.args, len(lines), err)
+		}
 	}
 }
