@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,13 +15,15 @@ import (
 )
 
 const clientsSummary = `List the clients connected to the broker (asked of the broker itself), sorted by
-identifier: IDENTIFIER LABELS SINCE REMOTE PUBLISHED DELIVERED DROPPED.
-PUBLISHED counts the PUBLISH commands the client sent, DELIVERED the messages
-queued to it, DROPPED the notifications dropped because it did not keep up.
+identifier: IDENTIFIER LABELS SINCE REMOTE PUBLISHED DELIVERED DROPPED, with
+ROLE after LABELS when the broker enforces a permission policy (the role it
+gave each client; "-" for none). PUBLISHED counts the PUBLISH commands the
+client sent, DELIVERED the messages queued to it, DROPPED the notifications
+dropped because it did not keep up.
 --label k=v (repeatable) lists only the clients carrying every such label.
 This command's own session is left out. --json prints one JSON object per
-client instead (the broker's record: identifier, labels, since, session,
-remote, published, directs, delivered, dropped, subscriptions).
+client instead (the broker's record: identifier, labels, role, since,
+session, remote, published, directs, delivered, dropped, subscriptions).
 The broker's answer is one message: when it had to leave matching clients
 out, a warning on stderr says how many (narrow the list with --label).`
 
@@ -64,19 +67,29 @@ func runClients(ctx context.Context, e *env, args []string) int {
 		}
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "IDENTIFIER\tLABELS\tSINCE\tREMOTE\tPUBLISHED\tDELIVERED\tDROPPED")
-	for _, ci := range list {
-		remote := ci.Remote
-		if remote == "" {
-			remote = "-"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\n", text(ci.Identifier), labelText(ci.Labels),
-			ci.Since.Local().Format(time.RFC3339), text(remote), ci.Published, ci.Delivered, ci.Dropped)
-	}
-	tw.Flush()
+	printClients(e.stdout, list)
 	return exitOK
 }
+
+// printClients writes the clients table; the ROLE column is there only
+// when some client has a role (the broker enforces a policy).
+func printClients(w io.Writer, list []client.ClientInfo) {
+	roles := slices.ContainsFunc(list, func(ci client.ClientInfo) bool { return ci.Role != "" })
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	role := func(client.ClientInfo) string { return "" }
+	if roles {
+		fmt.Fprintln(tw, "IDENTIFIER\tLABELS\tROLE\tSINCE\tREMOTE\tPUBLISHED\tDELIVERED\tDROPPED")
+		role = func(ci client.ClientInfo) string { return text(orDash(ci.Role)) + "\t" }
+	} else {
+		fmt.Fprintln(tw, "IDENTIFIER\tLABELS\tSINCE\tREMOTE\tPUBLISHED\tDELIVERED\tDROPPED")
+	}
+	for _, ci := range list {
+		fmt.Fprintf(tw, "%s\t%s\t%s%s\t%s\t%d\t%d\t%d\n", text(ci.Identifier), labelText(ci.Labels), role(ci),
+			ci.Since.Local().Format(time.RFC3339), text(orDash(ci.Remote)), ci.Published, ci.Delivered, ci.Dropped)
+	}
+	tw.Flush()
+}
+
 
 // labelText renders labels as k=v,k2=v2 sorted by name; "-" for none.
 func labelText(labels map[string]string) string {
