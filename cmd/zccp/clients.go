@@ -90,7 +90,6 @@ func printClients(w io.Writer, list []client.ClientInfo) {
 	tw.Flush()
 }
 
-
 // labelText renders labels as k=v,k2=v2 sorted by name; "-" for none.
 func labelText(labels map[string]string) string {
 	if len(labels) == 0 {
