@@ -84,14 +84,11 @@ func TestOutboxBatchOverSpareReusesBuffer(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		messages int
-		bug      bool
 	}{
-		{"800KB-batches", 8000, false},
-		{"1.2MB-batches", 12000, true},
+		{"800KB-batches", 8000},
+		{"1.2MB-batches", 12000},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if tc.bug {
-			}
 			sc, received := connPair(t)
 			msg := pattern(100, 1)
 			size := zmtp.FrameHeaderSize(len(msg)) + len(msg)
@@ -110,18 +107,23 @@ func TestOutboxBatchOverSpareReusesBuffer(t *testing.T) {
 			}
 			round() // the first batch allocates its buffer
 			round()
-			const rounds = 5
+			// A round can start while the writer still holds the previous
+			// round's last buffer (the peer has every byte before the
+			// writer hands the buffer back), and then regrows one: about
+			// 2.6 batches. Without reuse every round regrows (about 26
+			// batches in 10 rounds); two regrows are allowed.
+			const rounds = 10
 			var m0, m1 runtime.MemStats
 			runtime.ReadMemStats(&m0)
 			for range rounds {
 				round()
 			}
 			runtime.ReadMemStats(&m1)
-			perRound := (m1.TotalAlloc - m0.TotalAlloc) / rounds
+			alloc := m1.TotalAlloc - m0.TotalAlloc
 			batch := uint64(tc.messages * size)
-			t.Logf("batch %d bytes: %d bytes allocated per batch", batch, perRound)
-			if perRound > batch/10 {
-				t.Fatalf("%d bytes allocated per %d-byte batch: the queue buffer is not reused", perRound, batch)
+			t.Logf("batch %d bytes: %d bytes allocated in %d batches", batch, alloc, rounds)
+			if alloc > 6*batch {
+				t.Fatalf("%d bytes allocated in %d batches of %d bytes: the queue buffer is not reused", alloc, rounds, batch)
 			}
 		})
 	}
