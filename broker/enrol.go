@@ -212,22 +212,27 @@ func (p *peer) isKeyAdmin(en *enrolment) bool {
 	return local
 }
 
-// keySelector parses "k=v,k2=v2" (a Z85 key may itself contain '='; of a
-// repeated k the last one counts, see selIdents).
-func keySelector(sel string) map[string]string {
-	m := map[string]string{}
+// keySelector parses "k=v,k2=v2" (a Z85 key may itself contain '='): of
+// a repeated k the last one counts, except ident, every one of which is
+// returned in idents.
+func keySelector(sel string) (m map[string]string, idents []string) {
+	m = map[string]string{}
 	for _, kv := range strings.Split(sel, ",") {
 		if k, v, ok := strings.Cut(kv, "="); ok {
-			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+			m[k] = v
+			if k == "ident" {
+				idents = append(idents, v)
+			}
 		}
 	}
-	return m
+	return m, idents
 }
 
 // keysCall runs one keys.* method for the operator by and returns the
 // records it answers with, one JSON line each.
 func (b *Broker) keysCall(method, rawSel string, by audit.Actor) ([][]byte, error) {
-	sel := keySelector(rawSel)
+	sel, idents := keySelector(rawSel)
 	if method == MethodKeysList {
 		return b.keyLines(sel["state"]), nil
 	}
@@ -240,7 +245,6 @@ func (b *Broker) keysCall(method, rawSel string, by audit.Actor) ([][]byte, erro
 		return nil, fmt.Errorf("no method %q (keys.list, keys.show, keys.accept, keys.reject, keys.revoke)", method)
 	}
 	var pats []policy.Pattern
-	idents := selIdents(rawSel)
 	if method == MethodKeysAccept && len(idents) > 0 {
 		if b.keys == nil {
 			return nil, errNoBinding
@@ -259,17 +263,6 @@ func (b *Broker) keysCall(method, rawSel string, by audit.Actor) ([][]byte, erro
 	rec.Owns = b.keys.owned(key)
 	line, _ := json.Marshal(rec)
 	return [][]byte{line}, nil
-}
-
-// selIdents returns the values of every ident= in a zccp-select.
-func selIdents(sel string) []string {
-	var idents []string
-	for _, kv := range strings.Split(sel, ",") {
-		if k, v, ok := strings.Cut(kv, "="); ok && strings.TrimSpace(k) == "ident" {
-			idents = append(idents, strings.TrimSpace(v))
-		}
-	}
-	return idents
 }
 
 // bindAtAccept sets the identifiers key may use: pats, taken from any key
