@@ -180,32 +180,25 @@ func appendDeliver(o *zmtp.Outbox, d delivery, droppable bool) (zmtp.State, erro
 	}
 	if d.seg != nil {
 		return o.AppendShared(total, class, d.seg, func(buf []byte, missed uint64) []byte {
-			return appendFrame1(buf, d, size, missed)
+			return appendFrame1(buf, d, size, missed, true)
 		})
 	}
 	total += zmtp.FramesSize(d.content)
 	return o.AppendReport(total, class, func(buf []byte, missed uint64) []byte {
-		var extra []codec.Header
-		size := size
-		if missed > 0 {
-			extra = []codec.Header{{Name: codec.HdrMissed, Value: strconv.FormatUint(missed, 10)}}
-			size = codec.DeliverSize(d.sender, d.address, d.headers, extra)
-		}
-		buf = zmtp.AppendFrameHeader(buf, size, len(d.content) > 0, false)
-		buf = codec.AppendDeliver(buf, d.sender, d.address, d.headers, extra)
+		buf = appendFrame1(buf, d, size, missed, len(d.content) > 0)
 		return zmtp.AppendFrames(buf, d.content)
 	})
 }
 
-// appendFrame1 appends d's frame 1 (with zccp-missed when missed > 0),
-// whose header says MORE: the shared content follows it.
-func appendFrame1(buf []byte, d delivery, size int, missed uint64) []byte {
+// appendFrame1 appends d's frame 1 (with zccp-missed when missed > 0);
+// more says content frames follow it (copied, or d.seg's shared ones).
+func appendFrame1(buf []byte, d delivery, size int, missed uint64, more bool) []byte {
 	var extra []codec.Header
 	if missed > 0 {
 		extra = []codec.Header{{Name: codec.HdrMissed, Value: strconv.FormatUint(missed, 10)}}
 		size = codec.DeliverSize(d.sender, d.address, d.headers, extra)
 	}
-	buf = zmtp.AppendFrameHeader(buf, size, true, false)
+	buf = zmtp.AppendFrameHeader(buf, size, more, false)
 	return codec.AppendDeliver(buf, d.sender, d.address, d.headers, extra)
 }
 

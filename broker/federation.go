@@ -3,13 +3,11 @@ package broker
 import (
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
 	"github.com/zccp-go/zccp/codec"
 	"github.com/zccp-go/zccp/match"
-	"github.com/zccp-go/zccp/zmtp"
 )
 
 // Federation carries notifications from this broker to the other brokers
@@ -197,20 +195,8 @@ func (b *Broker) InjectDeliver(frame []byte, content [][]byte) (int, error) {
 // writer. Forwarded traffic never pauses: NATS, not a client reader,
 // is the producer.
 func injectTo(t *session, v codec.View, content [][]byte) bool {
-	size := codec.DeliverSize(v.Sender, v.Address, v.Headers, nil)
-	total := zmtp.FrameHeaderSize(size) + size + 40 + zmtp.FramesSize(content)
-	_, err := t.out.AppendReport(total, zmtp.Notification, func(buf []byte, missed uint64) []byte {
-		var extra []codec.Header
-		size := size
-		if missed > 0 {
-			extra = []codec.Header{{Name: codec.HdrMissed, Value: strconv.FormatUint(missed, 10)}}
-			size = codec.DeliverSize(v.Sender, v.Address, v.Headers, extra)
-		}
-		buf = zmtp.AppendFrameHeader(buf, size, len(content) > 0, false)
-		buf = codec.AppendDeliver(buf, v.Sender, v.Address, v.Headers, extra)
-		return zmtp.AppendFrames(buf, content)
-	})
-	if err != nil {
+	d := delivery{sender: v.Sender, address: v.Address, headers: v.Headers, content: content}
+	if _, err := appendDeliver(t.out, d, true); err != nil { // effects.go
 		return false
 	}
 	t.out.Flush()
