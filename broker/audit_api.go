@@ -2,7 +2,6 @@ package broker
 
 import (
 	"errors"
-	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -25,7 +24,7 @@ func (p *peer) auditAPI(s *session, e *ext) bool {
 	switch {
 	case p.b.audit == nil:
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNoSuchMethod, "the audit log is off (zccpd --audit)"))
-	case !p.mayReadAudit():
+	case !p.isKeyAdmin(p.b.enrol): // enrol.go
 		p.auditMethodRefused(s, e, codec.ErrCodeNotAuthorized, "not an admin")
 		p.reply(requestError(id, codec.NoticeSender, codec.ErrCodeNotAuthorized, "the audit method needs an admin key (zccpd --admin-keys) or a local ipc session"))
 	default:
@@ -58,17 +57,6 @@ func (b *Broker) auditAnswer(s *session, id string, f audit.Filter, limit int) c
 		h[codec.HdrMissingBrokers] = strings.Join(missing, ",")
 	}
 	return brokerDeliver(s.ident, h, lines, "") // none: one empty frame
-}
-
-// mayReadAudit: who may use keys.* (an admin key, or NULL on ipc) with
-// enrolment on; without it, NULL sessions on ipc (local users, restricted
-// with zccpd --ipc-allow-uid).
-func (p *peer) mayReadAudit() bool {
-	if en := p.b.enrol; en != nil {
-		return p.isKeyAdmin(en)
-	}
-	_, local := p.fx.remote().(*net.UnixAddr)
-	return local && p.fx.peerKey().IsZero()
 }
 
 // parseAuditSelect reads the audit method's filter.

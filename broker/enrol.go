@@ -203,10 +203,12 @@ func (p *peer) keysAPI(s *session, e *ext) bool {
 	return true
 }
 
-// isKeyAdmin: an admin key over CURVE, or NULL over a unix socket.
+// isKeyAdmin: who may use keys.* and audit: an admin key over CURVE (none
+// without enrolment, en nil), or NULL over a unix socket (local users,
+// restricted with zccpd --ipc-allow-uid).
 func (p *peer) isKeyAdmin(en *enrolment) bool {
 	if key := p.fx.peerKey(); !key.IsZero() {
-		return en.admins[key]
+		return en != nil && en.admins[key]
 	}
 	_, local := p.fx.remote().(*net.UnixAddr)
 	return local
