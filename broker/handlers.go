@@ -170,12 +170,12 @@ func (p *peer) publish(s *session, v codec.View, content [][]byte) {
 	}
 	inc(&p.published)
 	rs := b.index.Match(v.Address)
-	seg, ok := p.shareContent(v.Address, content, len(rs)) // share.go: large content is queued once for every recipient
+	f := b.newDeliverFilter(v.Address)                       // policy_enforce.go
+	seg, ok := p.shareContent(s, v.Address, content, rs, &f) // share.go: large content is queued once for every recipient
 	if !ok {
 		return
 	}
 	n := 0
-	f := b.newDeliverFilter(v.Address) // policy_enforce.go
 	for _, r := range rs {
 		t := r.get()
 		if t == s || t == nil || !f.allows(t) {

@@ -21,16 +21,27 @@ const shareMin = 4 << 10
 // budgetLogEvery bounds the log lines about refused large publishes.
 const budgetLogEvery = 30 * time.Second
 
-// shareContent prepares the content of a PUBLISH to address for recipients sessions
-// (a count that may include the publisher). Large content needs room in
-// the broker's budget: the slowest consumers are cut for it (Budget.
-// Reclaim) and, if that does not make room, the PUBLISH is refused with a
-// queue-full notice (ok false). Large content to two recipients or more
-// is returned as a segment the caller queues with deliverShared and then
-// releases; otherwise seg is nil and each DELIVER copies the content.
-func (p *peer) shareContent(address []byte, content [][]byte, recipients int) (seg *zmtp.Shared, ok bool) {
+// shareContent prepares the content of a PUBLISH from s to address for
+// the matching sessions rs, of which only those f allows and not s itself
+// are recipients (counted only for large content). Large content needs
+// room in the broker's budget: the slowest consumers are cut for it
+// (Budget.Reclaim) and, if that does not make room, the PUBLISH is
+// refused with a queue-full notice (ok false). Large content to two
+// recipients or more is returned as a segment the caller queues with
+// deliverShared and then releases; otherwise seg is nil and each DELIVER
+// copies the content.
+func (p *peer) shareContent(s *session, address []byte, content [][]byte, rs []*sessionRef, f *deliverFilter) (seg *zmtp.Shared, ok bool) {
 	size := zmtp.FramesSize(content)
-	if size < shareMin || recipients == 0 {
+	if size < shareMin {
+		return nil, true
+	}
+	recipients := 0
+	for _, r := range rs {
+		if t := r.get(); t != s && t != nil && f.allows(t) {
+			recipients++
+		}
+	}
+	if recipients == 0 {
 		return nil, true
 	}
 	if !p.b.budget.Reclaim(size) {

@@ -195,8 +195,24 @@ func TestBudgetRefusesLargePublish(t *testing.T) {
 	if code, _ := notice.Header(codec.HdrError); code != codec.ErrCodeQueueFull {
 		t.Fatalf("notice %q, want %q", code, codec.ErrCodeQueueFull)
 	}
-	if st := b.Stats(); st.BudgetRefused == 0 || st.QueuedBytes > 10<<20 {
+	st := b.Stats()
+	if st.BudgetRefused == 0 || st.QueuedBytes > 10<<20 {
 		t.Fatalf("refused %d, queued %d bytes (budget %d)", st.BudgetRefused, st.QueuedBytes, 10<<20)
+	}
+	// A large PUBLISH that matches nobody but its publisher needs no room
+	// in the budget: it is not refused.
+	if err := pub.Subscribe(ctx, "^self$"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pub.Publish("self", nil, content); err != nil {
+		t.Fatal(err)
+	}
+	if n := pingNotice(t, ctx, pub); n != nil {
+		code, _ := n.Header(codec.HdrError)
+		t.Fatalf("a PUBLISH reaching nobody was refused: %q", code)
+	}
+	if got := b.Stats().BudgetRefused; got != st.BudgetRefused {
+		t.Fatalf("refused %d, then %d for a PUBLISH reaching nobody", st.BudgetRefused, got)
 	}
 }
 
