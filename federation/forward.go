@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"slices"
 	"sync"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 // buffer, 8 MiB by default); past that, or for a message over the NATS
 // payload limit, the notification is lost and counted.
 func (n *Node) Forward(remote string, deliver []byte, content [][]byte) {
-	if err := n.send(n.deliverSubject(remote), deliver, content); err != nil {
+	if err := n.send(n.outTo(remote, outDeliver), deliver, content); err != nil {
 		n.lost(remote, err)
 		return
 	}
@@ -31,7 +32,7 @@ func (n *Node) Forward(remote string, deliver []byte, content [][]byte) {
 // identifier remote holds, on its direct subject, numbered like
 // notifications. An error (NATS refused it) goes back to the sender.
 func (n *Node) ForwardDirect(remote string, deliver []byte, content [][]byte) error {
-	if err := n.send(n.directSubject(remote), deliver, content); err != nil {
+	if err := n.send(n.outTo(remote, outDirect), deliver, content); err != nil {
 		n.stats.lost.Add(1)
 		return err
 	}
@@ -39,38 +40,75 @@ func (n *Node) ForwardDirect(remote string, deliver []byte, content [][]byte) er
 	return nil
 }
 
-// send numbers and publishes one message to subject.
-func (n *Node) send(subject string, deliver []byte, content [][]byte) error {
-	o := n.outTo(subject)
-	buf := make([]byte, 0, messageSize(deliver, content))
+// send numbers and publishes one message to o's subject.
+func (n *Node) send(o *outSeq, deliver []byte, content [][]byte) error {
+	bp := sendBufs.Get().(*[]byte)
+	buf := slices.Grow((*bp)[:0], messageSize(deliver, content))
 	// Numbering and publishing under one lock: the numbers reach NATS in
 	// order even when several publishers' readers forward at once.
 	o.mu.Lock()
 	o.seq++
 	buf = appendMessage(buf, n.idRaw, o.seq, deliver, content)
-	err := n.nc.Publish(subject, buf)
+	err := n.nc.Publish(o.subject, buf) // copies buf (or into its reconnect buffer)
 	o.mu.Unlock()
+	if cap(buf) <= maxPooledSend {
+		*bp = buf
+		sendBufs.Put(bp)
+	}
 	return err
+}
+
+// sendBufs holds encode buffers for send; one over maxPooledSend is left
+// to the garbage collector so a rare large message is not kept.
+var sendBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledSend = 64 << 10
+
+// outKind is which of a remote broker's subjects a message goes to.
+type outKind uint8
+
+const (
+	outDeliver outKind = iota
+	outDirect
+	outPresence
+)
+
+// outKey names one destination subject.
+type outKey struct {
+	remote string
+	kind   outKind
 }
 
 // outSeq numbers the messages sent on one subject.
 type outSeq struct {
-	mu  sync.Mutex
-	seq uint64 // guarded by mu
+	subject string
+	mu      sync.Mutex
+	seq     uint64 // guarded by mu
 }
 
-// outTo returns the numbering of subject. An entry is kept until that
-// broker says bye (a broker presumed dead may come back and must see its
-// numbers continue): two per remote broker id.
-func (n *Node) outTo(subject string) *outSeq {
+// outTo returns the numbering of remote's subject of that kind. An entry
+// is kept until that broker says bye (a broker presumed dead may come
+// back and must see its numbers continue): up to three per remote id.
+func (n *Node) outTo(remote string, kind outKind) *outSeq {
+	k := outKey{remote, kind}
 	n.outMu.Lock()
 	defer n.outMu.Unlock()
-	o := n.out[subject]
+	o := n.out[k]
 	if o == nil {
-		o = &outSeq{}
-		n.out[subject] = o
+		o = &outSeq{subject: n.subjectOf(k)}
+		n.out[k] = o
 	}
 	return o
+}
+
+func (n *Node) subjectOf(k outKey) string {
+	switch k.kind {
+	case outDirect:
+		return n.directSubject(k.remote)
+	case outPresence:
+		return n.presenceSubject(k.remote)
+	}
+	return n.deliverSubject(k.remote)
 }
 
 // lost counts a notification that could not be forwarded and logs it, at

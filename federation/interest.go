@@ -225,7 +225,8 @@ func (n *Node) reap(now time.Time) {
 // forget drops the numbering towards a broker that said bye.
 func (n *Node) forget(id string) {
 	n.outMu.Lock()
-	delete(n.out, n.deliverSubject(id))
-	delete(n.out, n.directSubject(id))
+	for _, k := range []outKind{outDeliver, outDirect, outPresence} {
+		delete(n.out, outKey{id, k})
+	}
 	n.outMu.Unlock()
 }

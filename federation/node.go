@@ -45,7 +45,7 @@ type Node struct {
 	remotes map[string]*remote // other brokers by id; guarded by mu
 
 	outMu sync.Mutex
-	out   map[string]*outSeq // per destination: the sequence of forwarded messages; guarded by outMu
+	out   map[outKey]*outSeq // per destination: the sequence of forwarded messages; guarded by outMu
 
 	inSeq         map[[8]byte]uint64         // per origin: the last sequence number received; owned by onDeliver
 	inSeqDirect   map[[8]byte]uint64         // the same for DIRECTs; owned by onDirect
@@ -100,7 +100,7 @@ func Start(ctx context.Context, b *broker.Broker, o Options) (*Node, error) {
 	}
 	n := &Node{
 		b: b, o: o, log: o.Logger.With("component", "federation"),
-		out: map[string]*outSeq{}, inSeq: map[[8]byte]uint64{}, inSeqDirect: map[[8]byte]uint64{},
+		out: map[outKey]*outSeq{}, inSeq: map[[8]byte]uint64{}, inSeqDirect: map[[8]byte]uint64{},
 		streams: map[[8]byte]*broker.Stream{}, inSeqPresence: map[[8]byte]uint64{},
 		subjInterest: o.Prefix + ".fed.interest",
 		remotes:      map[string]*remote{},

@@ -30,7 +30,7 @@ func (n *Node) ForwardPresence(frames [][]byte) {
 	}
 	n.mu.Unlock()
 	for _, id := range to {
-		if err := n.send(n.presenceSubject(id), frames[0], frames[1:]); err != nil {
+		if err := n.send(n.outTo(id, outPresence), frames[0], frames[1:]); err != nil {
 			n.lost(id, err)
 			continue
 		}
