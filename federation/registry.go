@@ -97,13 +97,7 @@ func startRegistry(ctx context.Context, n *Node) (*registry, error) {
 		Bucket: bucketName(n.o.Prefix), Description: "zccp federation: identifier -> broker",
 		History: 1, TTL: n.o.RegistryTTL, Replicas: n.o.RegistryReplicas, Storage: jetstream.FileStorage,
 	}
-	kv, err := createBucket(ctx, js, cfg)
-	if err != nil && cfg.Replicas > 1 && ctx.Err() == nil && !noJetStream(err) {
-		// A NATS cluster with fewer JetStream servers than replicas.
-		n.log.Warn("identity registry: fewer replicas", "want", cfg.Replicas, "err", err)
-		cfg.Replicas = 1
-		kv, err = createBucket(ctx, js, cfg)
-	}
+	kv, err := openReplicated(ctx, n, js, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -203,6 +197,18 @@ func createBucket(ctx context.Context, js jetstream.JetStream, cfg jetstream.Key
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// openReplicated is createBucket that retries with one replica when
+// cfg.Replicas cannot be had (a NATS cluster with fewer JetStream servers).
+func openReplicated(ctx context.Context, n *Node, js jetstream.JetStream, cfg jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	kv, err := createBucket(ctx, js, cfg)
+	if err != nil && cfg.Replicas > 1 && ctx.Err() == nil && !noJetStream(err) {
+		n.log.Warn("federation bucket: fewer replicas", "bucket", cfg.Bucket, "want", cfg.Replicas, "err", err)
+		cfg.Replicas = 1
+		kv, err = createBucket(ctx, js, cfg)
+	}
+	return kv, err
 }
 
 // noJetStream reports an error saying the NATS servers have no JetStream.

@@ -79,14 +79,8 @@ func (n *Node) useKeyShare(ctx context.Context) {
 // openBucket creates or opens a history-1 bucket with the registry's
 // replicas (fewer when the NATS cluster has fewer JetStream servers).
 func openBucket(ctx context.Context, n *Node, js jetstream.JetStream, name, what string) (jetstream.KeyValue, error) {
-	cfg := jetstream.KeyValueConfig{Bucket: name, Description: "zccp federation: " + what,
-		History: 1, Replicas: n.o.RegistryReplicas, Storage: jetstream.FileStorage}
-	kv, err := createBucket(ctx, js, cfg)
-	if err != nil && cfg.Replicas > 1 && ctx.Err() == nil {
-		cfg.Replicas = 1
-		kv, err = createBucket(ctx, js, cfg)
-	}
-	return kv, err
+	return openReplicated(ctx, n, js, jetstream.KeyValueConfig{Bucket: name, Description: "zccp federation: " + what,
+		History: 1, Replicas: n.o.RegistryReplicas, Storage: jetstream.FileStorage})
 }
 
 // startKeyShare opens both buckets, reconciles them with the broker's
