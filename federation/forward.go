@@ -115,9 +115,7 @@ func (n *Node) subjectOf(k outKey) string {
 // most once a second.
 func (n *Node) lost(remote string, err error) {
 	total := n.stats.lost.Add(1)
-	now := time.Now().UnixNano()
-	last := n.lastLossLog.Load()
-	if now-last >= int64(time.Second) && n.lastLossLog.CompareAndSwap(last, now) {
+	if n.lossLogDue() {
 		n.log.Warn("notification not forwarded", "broker", remote, "lost_total", total, "err", err)
 	}
 }
@@ -139,6 +137,14 @@ func (n *Node) onDeliver(m *nats.Msg) {
 	}
 }
 
+// lossLogDue reports whether a loss may be logged now: at most once a
+// second, losses sent and received together.
+func (n *Node) lossLogDue() bool {
+	now := time.Now().UnixNano()
+	last := n.lastLossLog.Load()
+	return now-last >= int64(time.Second) && n.lastLossLog.CompareAndSwap(last, now)
+}
+
 // inOrder checks seq from origin against the last one seen in last,
 // counting a gap; it returns false for a duplicate. Each map belongs to
 // one subscription's callback goroutine.
@@ -157,8 +163,7 @@ func (n *Node) inOrderGap(last map[[8]byte]uint64, origin [8]byte, seq uint64) (
 	last[origin] = seq
 	if gap > 0 {
 		total := n.stats.gaps.Add(gap)
-		now := time.Now().UnixNano()
-		if prev := n.lastLossLog.Load(); now-prev >= int64(time.Second) && n.lastLossLog.CompareAndSwap(prev, now) {
+		if n.lossLogDue() {
 			n.log.Warn("forwarded notifications never arrived", "origin", hex.EncodeToString(origin[:]), "missing", gap, "gaps_total", total)
 		}
 	}
